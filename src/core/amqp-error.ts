@@ -1,0 +1,43 @@
+/**
+ * The one error type of Warren: an AMQP reply code, a RabbitMQ-shaped reply text and the
+ * class/method that caused it. Thrown anywhere; mapped to channel.close or connection.close
+ * in exactly one place (server/close-mapping). Invariant: `text` is at most 255 bytes
+ * (a shortstr), formatted like RabbitMQ's "NOT_FOUND - no queue 'x' in vhost '/'".
+ */
+import { isHardError, replyCodeName } from './reply-code.js';
+
+export class AmqpError extends Error {
+  readonly code: number;
+  readonly text: string;
+  classId: number;
+  methodId: number;
+  /** Force a connection-level close even for a soft code (e.g. errors on channel 0). */
+  readonly connectionLevel: boolean;
+
+  constructor(code: number, detail: string, classId = 0, methodId = 0, connectionLevel = false) {
+    const text = truncateShortstr(`${replyCodeName(code)} - ${detail}`);
+    super(text);
+    this.name = 'AmqpError';
+    this.code = code;
+    this.text = text;
+    this.classId = classId;
+    this.methodId = methodId;
+    this.connectionLevel = connectionLevel || isHardError(code);
+  }
+
+  get hard(): boolean {
+    return this.connectionLevel;
+  }
+}
+
+/** Cut a string to at most 255 UTF-8 bytes without splitting a character. */
+export function truncateShortstr(s: string): string {
+  if (Buffer.byteLength(s) <= 255) return s;
+  let end = Math.min(s.length, 255);
+  while (end > 0 && Buffer.byteLength(s.slice(0, end)) > 255) end--;
+  return s.slice(0, end);
+}
+
+export function isAmqpError(e: unknown): e is AmqpError {
+  return e instanceof AmqpError;
+}
