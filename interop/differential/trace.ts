@@ -1,0 +1,140 @@
+/**
+ * A trace is what a client observed while a scenario ran: an ordered list of events, each on a
+ * named stream. Order is compared within a stream only (a stream is one source whose order the
+ * broker guarantees, e.g. one channel's confirms and returns, or one consumer's deliveries), so
+ * legitimately racy interleavings between streams never cause false differences.
+ * Normalisation replaces what legitimately differs between two runs (the per-run unique name
+ * suffix, server-generated queue names and consumer tags) with stable placeholders numbered by
+ * first appearance; everything else is compared verbatim.
+ */
+
+export interface TraceEntry {
+  readonly stream: string;
+  readonly event: string;
+  readonly data: unknown;
+}
+
+export type Trace = readonly TraceEntry[];
+
+/** Server-generated names RabbitMQ produces (rabbit_guid: 22 base64url-ish characters). */
+const GENERATED = [
+  { re: /amq\.gen-[A-Za-z0-9_-]+/g, label: 'amq.gen' },
+  { re: /amq\.ctag-[A-Za-z0-9_-]+/g, label: 'amq.ctag' },
+];
+
+/**
+ * Returns a copy of the trace with run ids, generated queue names and consumer tags replaced by
+ * placeholders. Streams are emitted sorted by name so placeholder numbering is deterministic.
+ */
+export function normaliseTrace(trace: Trace, runId: string): Trace {
+  const seen = new Map<string, string>();
+  const counters = new Map<string, number>();
+  const normaliseString = (s: string): string => {
+    let out = s.split(runId).join('{run}');
+    for (const { re, label } of GENERATED) {
+      out = out.replace(re, (m) => {
+        let placeholder = seen.get(m);
+        if (placeholder === undefined) {
+          const n = (counters.get(label) ?? 0) + 1;
+          counters.set(label, n);
+          placeholder = `${label}-{${n}}`;
+          seen.set(m, placeholder);
+        }
+        return placeholder;
+      });
+    }
+    return out;
+  };
+  const normaliseValue = (v: unknown): unknown => {
+    if (typeof v === 'string') return normaliseString(v);
+    if (Array.isArray(v)) return v.map(normaliseValue);
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[normaliseString(k)] = normaliseValue(x);
+      return out;
+    }
+    return v;
+  };
+  return sortByStream(trace).map((e) => ({ stream: normaliseString(e.stream), event: normaliseString(e.event), data: normaliseValue(e.data) }));
+}
+
+/** Stable sort by stream name, keeping each stream's internal order. */
+function sortByStream(trace: Trace): TraceEntry[] {
+  const streams = [...new Set(trace.map((e) => e.stream))].sort();
+  return streams.flatMap((s) => trace.filter((e) => e.stream === s));
+}
+
+/** One line per entry, with object keys sorted so property order never matters. */
+export function renderEntry(e: TraceEntry): string {
+  const data = e.data === undefined ? '' : ` ${stableStringify(e.data)}`;
+  return `[${e.stream}] ${e.event}${data}`;
+}
+
+export function renderTrace(trace: Trace): string[] {
+  return trace.map(renderEntry);
+}
+
+export function stableStringify(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'bigint') return `${v.toString()}n`;
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  const keys = Object.keys(v).sort();
+  const obj = v as Record<string, unknown>;
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(obj[k])}`).join(',')}}`;
+}
+
+export interface TraceComparison {
+  readonly equal: boolean;
+  /** A unified-style diff: ' ' common, '-' expected (reference) only, '+' actual only. */
+  readonly diff: string;
+}
+
+/** Compares two normalised traces line by line (LCS), producing a readable diff. */
+export function compareTraces(expected: Trace, actual: Trace, labels = { expected: 'reference', actual: 'warren' }): TraceComparison {
+  const a = renderTrace(expected);
+  const b = renderTrace(actual);
+  if (a.length === b.length && a.every((line, i) => line === b[i])) return { equal: true, diff: '' };
+  const ops = lcsDiff(a, b);
+  const lines = [`--- ${labels.expected}`, `+++ ${labels.actual}`];
+  for (const op of ops) lines.push(`${op.kind}${op.line}`);
+  return { equal: false, diff: lines.join('\n') };
+}
+
+interface DiffOp {
+  readonly kind: ' ' | '-' | '+';
+  readonly line: string;
+}
+
+function lcsDiff(a: readonly string[], b: readonly string[]): DiffOp[] {
+  const n = a.length;
+  const m = b.length;
+  // table[i][j] = LCS length of a[i..] and b[j..]; traces are small (hundreds of lines at most).
+  const table: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  const at = (i: number, j: number): number => table[i]?.[j] ?? 0;
+  for (let i = n - 1; i >= 0; i--) {
+    const row = table[i];
+    if (row === undefined) continue;
+    for (let j = m - 1; j >= 0; j--) row[j] = a[i] === b[j] ? at(i + 1, j + 1) + 1 : Math.max(at(i + 1, j), at(i, j + 1));
+  }
+  const ops: DiffOp[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    const ai = a[i];
+    const bj = b[j];
+    if (i < n && j < m && ai === bj && ai !== undefined) {
+      ops.push({ kind: ' ', line: ai });
+      i++;
+      j++;
+    } else if (j < m && bj !== undefined && (i >= n || at(i, j + 1) >= at(i + 1, j))) {
+      ops.push({ kind: '+', line: bj });
+      j++;
+    } else if (ai !== undefined) {
+      ops.push({ kind: '-', line: ai });
+      i++;
+    } else break;
+  }
+  return ops;
+}
