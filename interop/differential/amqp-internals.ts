@@ -103,3 +103,16 @@ export function tapFrames(model: ChannelModel, observe: (frame: DecodedFrame) =>
     return frame;
   };
 }
+
+interface RawMessageConnection {
+  sendMessage(channel: number, method: number, fields: Record<string, unknown>, properties: number, props: Record<string, unknown>, content: Buffer): boolean;
+}
+
+/**
+ * basic.publish with every method field under the caller's control (amqplib always sends
+ * immediate=false; RabbitMQ refuses immediate=true with 540 NOT_IMPLEMENTED).
+ */
+export function publishRaw(model: ChannelModel, ch: Channel, fields: { exchange: string; routingKey: string; mandatory: boolean; immediate: boolean }, content: Buffer): void {
+  const conn = model.connection as unknown as RawMessageConnection;
+  conn.sendMessage(channelNumber(ch), methodId('BasicPublish'), { ticket: 0, ...fields }, methodId('BasicProperties'), { headers: {} }, content);
+}

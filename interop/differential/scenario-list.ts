@@ -1,0 +1,8 @@
+/**
+ * Every differential scenario, in a stable order (the vitest entry and the CLI both read this).
+ * Names are unique; a test checks that.
+ */
+import type { Scenario } from './scenario.js';
+import { queueScenarios } from './scenarios/queue-scenarios.js';
+
+export const allScenarios: readonly Scenario[] = [...queueScenarios];
