@@ -97,9 +97,15 @@ export function frameMax(model: ChannelModel): number {
 export function tapFrames(model: ChannelModel, observe: (frame: DecodedFrame) => void): void {
   const conn = rawConnection(model);
   const original = conn.recvFrame.bind(conn);
+  // recvFrame calls itself (through the instance property) when it needs more bytes, so the same
+  // frame object can pass through this wrapper more than once: observe each object once.
+  const seen = new WeakSet<object>();
   conn.recvFrame = () => {
     const frame = original();
-    if (frame !== false && typeof frame === 'object') observe(frame);
+    if (frame !== false && typeof frame === 'object' && !seen.has(frame)) {
+      seen.add(frame);
+      observe(frame);
+    }
     return frame;
   };
 }

@@ -66,6 +66,7 @@ export class ScenarioContext {
   private readonly connectionState = new WeakMap<ChannelModel, ConnectionState>();
   private readonly channelState = new WeakMap<Channel, ChannelState>();
   private consumerCount = 0;
+  private probe: Promise<ChannelModel> | undefined;
 
   constructor(
     /** The broker under test, amqp://… */
@@ -268,9 +269,36 @@ export class ScenarioContext {
     return r === undefined || r === false ? undefined : r;
   }
 
+  /**
+   * Whether a queue exists, asked over a private connection that is never recorded, so polling
+   * for an asynchronous deletion (auto-delete, exclusive owner gone) leaves no trace of how many
+   * polls it took. "Exists" includes "exists but exclusive to another connection" (405).
+   */
+  async queueExists(queue: string): Promise<boolean> {
+    this.probe ??= connect(this.url).then((m) => {
+      m.on('error', () => {});
+      return m;
+    });
+    const model = await this.probe;
+    const ch = await openQuiet(model);
+    try {
+      await ch.checkQueue(queue);
+      await ch.close();
+      return true;
+    } catch (err) {
+      return (err as { code?: unknown }).code !== 404;
+    }
+  }
+
+  /** Polls until the queue no longer exists (a passive declare on a private connection is 404). */
+  async waitQueueGone(queue: string): Promise<void> {
+    await this.waitFor(`queue ${queue} to be deleted`, async () => !(await this.queueExists(queue)));
+  }
+
   /** Closes every connection and deletes every queue and exchange the scenario named. */
   async cleanup(): Promise<void> {
     await Promise.all(this.connections.map((c) => this.closeConnection(c).catch(() => {})));
+    if (this.probe !== undefined) await this.probe.then((m) => m.close()).catch(() => {});
     const leftovers = [...this.names, ...this.generatedQueues];
     if (leftovers.length === 0) return;
     let model: ChannelModel | undefined;
