@@ -3,6 +3,7 @@
  * Names are unique; a test checks that.
  */
 import type { Scenario } from './scenario.js';
+import { exchangeScenarios } from './scenarios/exchange-scenarios.js';
 import { queueScenarios } from './scenarios/queue-scenarios.js';
 
-export const allScenarios: readonly Scenario[] = [...queueScenarios];
+export const allScenarios: readonly Scenario[] = [...queueScenarios, ...exchangeScenarios];
