@@ -1,0 +1,280 @@
+/**
+ * `npm run bench`: runs every scenario against Warren (spawned as a child process) and the reference
+ * RabbitMQ (REFERENCE_AMQP_URL), one after the other with the same generator and settings, prints one
+ * side-by-side table with Warren/reference ratios, and optionally writes JSON and the per-machine
+ * results file (bench/results/<machine-kind>.json + .md, with date and commit) for regressions.
+ */
+import { Command } from 'commander';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import amqplib from 'amqplib';
+import type { ClientKind } from './client-adapter.js';
+import { amqpHandshake, findReferencePid, ProcessSampler, startWarrenProcess, type WarrenProcess } from './broker-process.js';
+import { probeEmptyQueues, probeIdleConnections } from './memory-probe.js';
+import { renderMarkdown, renderTable, type BenchReport, type Row, type TargetName } from './report.js';
+import { scenarios, type Metric, type Scenario, type ScenarioContext } from './scenarios.js';
+
+interface CliOptions {
+  scenarios?: string;
+  duration?: string;
+  warmup?: string;
+  quick?: boolean;
+  json?: string;
+  only?: string;
+  save?: boolean;
+  client: string;
+  backlogMessages?: string;
+  threads: string;
+  machine?: string;
+  list?: boolean;
+  memory: boolean;
+}
+
+const program = new Command()
+  .name('warren-bench')
+  .description('Side-by-side load test: Warren vs the reference RabbitMQ')
+  .option('--scenarios <names>', 'comma-separated scenario names (default: all); see --list')
+  .option('--duration <seconds>', 'measure window per scenario (default 5, quick 2)')
+  .option('--warmup <seconds>', 'warm-up before each measure window (default 1, quick 0.5)')
+  .option('--quick', 'short run (~1 min): also set by QUICK=1')
+  .option('--json <file>', 'write the full report as JSON')
+  .option('--only <target>', 'warren | reference')
+  .option('--save', 'write bench/results/<machine-kind>.json and .md')
+  .option('--client <name>', 'amqplib | cloudamqp (hot loops)', 'amqplib')
+  .option('--backlog-messages <n>', 'messages in the backlog scenario (default 1000000, quick 50000)')
+  .option('--threads <n>', 'worker threads per role (producers / consumers)', '1')
+  .option('--machine <kind>', 'machine kind for --save (default derived from os)')
+  .option('--no-memory', 'skip the idle-connection / empty-queue memory probes')
+  .option('--list', 'list scenarios and exit');
+
+async function main(): Promise<void> {
+  program.parse();
+  const o = program.opts<CliOptions>();
+  if (o.list === true) {
+    for (const s of scenarios) console.log(`${s.name.padEnd(20)} ${s.description}`);
+    return;
+  }
+  const quick = o.quick === true || (process.env['QUICK'] !== undefined && process.env['QUICK'] !== '' && process.env['QUICK'] !== '0');
+  const durationMs = Number(o.duration ?? (quick ? 2 : 5)) * 1000;
+  const warmupMs = Number(o.warmup ?? (quick ? 0.5 : 1)) * 1000;
+  const backlogMessages = Number(o.backlogMessages ?? (quick ? 50_000 : 1_000_000));
+  const client = o.client as ClientKind;
+  if (client !== 'amqplib' && client !== 'cloudamqp') throw new Error(`unknown client ${o.client}`);
+  const threadsPerRole = Math.max(1, Number(o.threads));
+  const selected = selectScenarios(o.scenarios);
+  const targets: TargetName[] = o.only === 'warren' ? ['warren'] : o.only === 'reference' ? ['reference'] : ['warren', 'reference'];
+  if (o.only !== undefined && o.only !== 'warren' && o.only !== 'reference') throw new Error(`--only must be warren or reference`);
+
+  const referenceUrl = process.env['REFERENCE_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+  const runId = `bench-${process.pid}-${Date.now().toString(36)}`;
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const put = (scenario: string, m: Metric, target: TargetName): void => {
+    let row = rows.find((r) => r.scenario === scenario && r.metric === m.name);
+    if (row === undefined) {
+      row = { scenario, metric: m.name, unit: m.unit, better: m.better, values: {} };
+      rows.push(row);
+    }
+    row.values[target] = m.value;
+  };
+
+  // ---- bring up the targets
+  let warren: WarrenProcess | undefined;
+  let referencePid: number | undefined;
+  const referenceOk = targets.includes('reference') && (await amqpHandshake(referenceUrl));
+  if (targets.includes('reference') && !referenceOk) notes.push(`reference broker at ${redact(referenceUrl)} unreachable: reference column empty`);
+  if (referenceOk) {
+    referencePid = findReferencePid();
+    if (referencePid === undefined) notes.push('reference broker process (beam.smp) not visible: its memory/CPU are n/a');
+  }
+  if (targets.includes('warren')) {
+    try {
+      warren = await startWarrenProcess();
+      const settle = await sampleAfter(warren.pid, 500);
+      put('startup', { name: 'spawn -> AMQP handshake', value: warren.startupMs, unit: 'ms', better: 'lower' }, 'warren');
+      put('memory', { name: 'idle RSS', value: settle, unit: 'MiB', better: 'lower' }, 'warren');
+    } catch (e) {
+      notes.push(`warren did not start: ${e instanceof Error ? e.message : String(e)}`);
+      warren = undefined;
+    }
+  }
+  if (referenceOk) {
+    const rss = referencePid === undefined ? undefined : new ProcessSampler(referencePid).rssMb();
+    put('memory', { name: 'idle RSS', value: rss, unit: 'MiB', better: 'lower' }, 'reference');
+    notes.push('reference idle RSS is its current RSS: the reference is shared and was not freshly started; its start-up time is n/a');
+  }
+  const live = (t: TargetName): { url: string; pid: number | undefined } | undefined =>
+    t === 'warren' ? (warren === undefined ? undefined : { url: warren.url, pid: warren.pid })
+      : (referenceOk ? { url: referenceUrl, pid: referencePid } : undefined);
+
+  // ---- memory probes
+  if (o.memory) {
+    const conns = quick ? 500 : 1000;
+    const queues = quick ? 2000 : 10_000;
+    for (const t of targets) {
+      const b = live(t);
+      if (b === undefined) continue;
+      console.error(`[${t}] memory: ${conns} idle connections, ${queues} empty queues`);
+      try {
+        const c = await probeIdleConnections(b.url, b.pid, conns, 1000);
+        put('memory', { name: 'per 1,000 idle connections', value: c.mbPer, unit: 'MiB', better: 'lower' }, t);
+        const q = await probeEmptyQueues(b.url, b.pid, queues, `${runId}-${t}`, 1000);
+        put('memory', { name: 'per 10,000 empty queues', value: q.mbPer, unit: 'MiB', better: 'lower' }, t);
+      } catch (e) {
+        notes.push(`[${t}] memory probe failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  // ---- scenarios, Warren then reference for each, so both see similar background load
+  for (const s of selected) {
+    for (const t of s.brokerIndependent === true ? (['warren'] as TargetName[]) : targets) {
+      if (warren !== undefined && t === 'warren' && new ProcessSampler(warren.pid).rssMb() === undefined) {
+        notes.push(`warren exited before ${s.name}; restarted`);
+        warren = await startWarrenProcess().catch(() => undefined);
+      }
+      const b = s.brokerIndependent === true ? { url: '', pid: undefined } : live(t);
+      if (b === undefined) continue;
+      const ctx: ScenarioContext = {
+        url: b.url, client, warmupMs, durationMs, brokerPid: b.pid, threadsPerRole, quick, backlogMessages,
+        prefix: `${runId}-${t}`,
+      };
+      console.error(`[${s.brokerIndependent === true ? 'raw' : t}] ${s.name}: ${s.description}`);
+      try {
+        for (const m of await s.run(ctx)) put(s.name, m, s.brokerIndependent === true ? 'raw' : t);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        notes.push(`[${t}] ${s.name} failed: ${msg}`);
+        console.error(`  failed: ${msg}`);
+      }
+    }
+  }
+  addLoopbackShare(rows);
+
+  // ---- start-up with many durable definitions (Warren only: the reference cannot be restarted here)
+  if (warren !== undefined && targets.includes('warren')) {
+    const n = quick ? 1000 : 10_000;
+    try {
+      await declareDurableQueues(warren.url, n, `${runId}-durable`);
+      const dataDir = warren.dataDir;
+      await stopKeepingData(warren);
+      const again = await startWarrenProcess({ dataDir });
+      put('startup', { name: `with ${n} durable queues`, value: again.startupMs, unit: 'ms', better: 'lower' }, 'warren');
+      await again.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    } catch (e) {
+      notes.push(`warren restart with ${n} durable queues failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    warren = undefined;
+  }
+  if (warren !== undefined) await warren.stop();
+
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    commit: gitHead(),
+    machine: o.machine ?? machineKind(),
+    node: process.version,
+    cpus: os.cpus().length,
+    client,
+    quick,
+    durationSeconds: durationMs / 1000,
+    warmupSeconds: warmupMs / 1000,
+    backlogMessages,
+    referenceUrl: redact(referenceUrl),
+    rows,
+    notes,
+  };
+  console.log(renderTable(report));
+  if (o.json !== undefined) writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
+  if (o.save === true) {
+    const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}${report.machine}.json`, JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(`${dir}${report.machine}.md`, renderMarkdown(report));
+    console.error(`saved bench/results/${report.machine}.json and .md`);
+  }
+}
+
+function selectScenarios(list: string | undefined): Scenario[] {
+  if (list === undefined || list === '' || list === 'all') return [...scenarios];
+  const out: Scenario[] = [];
+  for (const name of list.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const s = scenarios.find((x) => x.name === name);
+    if (s === undefined) throw new Error(`unknown scenario ${name}; known: ${scenarios.map((x) => x.name).join(', ')}`);
+    out.push(s);
+  }
+  return out;
+}
+
+/** 1 MiB message throughput as a fraction of raw loopback TCP measured in the same run. */
+function addLoopbackShare(rows: Row[]): void {
+  const tcp = rows.find((r) => r.scenario === 'tcp-loopback' && r.metric === 'bytes')?.values['raw'];
+  const big = rows.find((r) => r.scenario === '1mib' && r.metric === 'consume bytes');
+  if (tcp === undefined || big === undefined) return;
+  const share: Row = { scenario: '1mib', metric: 'share of loopback TCP', unit: 'x', better: 'higher', values: {} };
+  for (const t of ['warren', 'reference'] as const) {
+    const v = big.values[t];
+    if (v !== undefined) share.values[t] = v / tcp;
+  }
+  rows.splice(rows.indexOf(big) + 1, 0, share);
+}
+
+async function sampleAfter(pid: number, ms: number): Promise<number | undefined> {
+  await new Promise((r) => setTimeout(r, ms));
+  return new ProcessSampler(pid).rssMb();
+}
+
+async function declareDurableQueues(url: string, n: number, prefix: string): Promise<void> {
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    for (let i = 0; i < n; i += 200) {
+      const batch: Promise<unknown>[] = [];
+      for (let j = i; j < Math.min(n, i + 200); j++) batch.push(ch.assertQueue(`${prefix}-${j}`, { durable: true }));
+      await Promise.all(batch);
+    }
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+/** Stops Warren without deleting its data dir, so it can be restarted over the same definitions. */
+async function stopKeepingData(w: WarrenProcess): Promise<void> {
+  process.kill(w.pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && new ProcessSampler(w.pid).rssMb() !== undefined) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function gitHead(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', cwd: fileURLToPath(new URL('../../', import.meta.url)) }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machineKind(): string {
+  const model = (os.cpus()[0]?.model ?? 'cpu').toLowerCase().replace(/\(r\)|\(tm\)|cpu|processor|@.*$/g, '').trim()
+    .replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return `${os.platform()}-${os.arch()}-${os.cpus().length}cpu-${model}`;
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+  process.exitCode = 1;
+});

@@ -1,0 +1,263 @@
+/**
+ * The scenario catalogue: each scenario declares its topology, runs the generator against one broker
+ * and returns named figures (with units and which direction is better) so run.ts can print Warren and
+ * the reference side by side. Every queue/exchange name carries a per-run unique prefix (the reference
+ * broker is shared with other users) and is deleted when the scenario ends, even on failure.
+ */
+import type { ClientKind, HeaderTable } from './client-adapter.js';
+import {
+  declareTopology, deleteTopology, flowTasks, runCounted, runTcpLoopback, runTimed,
+  type FlowResult, type RunOptions,
+} from './load-generator.js';
+import { Counter, defaultFlow, type FlowSpec, type Topology } from './workload.js';
+
+export interface Metric {
+  readonly name: string;
+  readonly value: number | undefined;
+  readonly unit: 'msg/s' | 'B/s' | 'ms' | 'ops/s' | 'cores' | 'MiB' | 'conn/s';
+  readonly better: 'higher' | 'lower' | 'info';
+}
+
+export interface ScenarioContext {
+  readonly url: string;
+  readonly client: ClientKind;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly brokerPid: number | undefined;
+  readonly threadsPerRole: number;
+  readonly quick: boolean;
+  readonly backlogMessages: number;
+  /** Unique per run and broker; prefix of every name the scenario declares. */
+  readonly prefix: string;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  /** Runs against a broker; undefined url scenarios (raw TCP) run once and are broker-independent. */
+  readonly brokerIndependent?: boolean;
+  run(ctx: ScenarioContext): Promise<Metric[]>;
+}
+
+function runOptions(ctx: ScenarioContext): RunOptions {
+  return {
+    url: ctx.url, client: ctx.client, warmupMs: ctx.warmupMs, durationMs: ctx.durationMs,
+    brokerPid: ctx.brokerPid, threadsPerRole: ctx.threadsPerRole,
+  };
+}
+
+async function withTopology<T>(ctx: ScenarioContext, topo: Topology, body: () => Promise<T>): Promise<T> {
+  try {
+    await declareTopology(ctx.url, topo);
+    return await body();
+  } finally {
+    await deleteTopology(ctx.url, topo);
+  }
+}
+
+function flowMetrics(r: FlowResult, bytes = false): Metric[] {
+  const m: Metric[] = [
+    { name: 'publish', value: r.publishRate, unit: 'msg/s', better: 'higher' },
+    { name: 'consume', value: r.consumeRate, unit: 'msg/s', better: 'higher' },
+  ];
+  if (r.confirmRate > 0) m.push({ name: 'confirm', value: r.confirmRate, unit: 'msg/s', better: 'higher' });
+  if (bytes) m.push({ name: 'consume bytes', value: r.consumeBytesRate, unit: 'B/s', better: 'higher' });
+  if (r.latency !== undefined) {
+    m.push({ name: 'latency p50', value: r.latency.p50, unit: 'ms', better: 'lower' });
+    m.push({ name: 'latency p99', value: r.latency.p99, unit: 'ms', better: 'lower' });
+  }
+  m.push(...cpuMetrics(r));
+  return m;
+}
+
+function cpuMetrics(r: { generatorCpu: number; brokerCpu: number | undefined; errors: readonly string[] }): Metric[] {
+  if (r.errors.length > 0) console.error(`  errors: ${r.errors.slice(0, 3).join(' | ')}`);
+  return [
+    { name: 'broker cpu', value: r.brokerCpu, unit: 'cores', better: 'info' },
+    { name: 'generator cpu', value: r.generatorCpu, unit: 'cores', better: 'info' },
+  ];
+}
+
+/** A queue-per-consumer flow through the default exchange or a declared exchange. */
+function simpleFlow(name: string, description: string, spec: Partial<FlowSpec>, durable = false): Scenario {
+  return {
+    name, description,
+    async run(ctx) {
+      const q = `${ctx.prefix}-${name}`;
+      const topo: Topology = { exchange: undefined, queues: [{ name: q, durable }], bindings: [] };
+      const flow: FlowSpec = { ...defaultFlow, routingKeys: [q], consumerQueues: [q], ...spec };
+      return withTopology(ctx, topo, async () =>
+        flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole)), flow.messageSize >= 65536));
+    },
+  };
+}
+
+const manualAck: Partial<FlowSpec> = { autoAck: false, prefetch: 100, multiAckEvery: 1 };
+const KiB = 1024;
+const MiB = 1024 * 1024;
+
+function fanout(width: number): Scenario {
+  return {
+    name: `fanout-${width}`,
+    description: `1 producer -> fanout exchange -> ${width} queues, 1 consumer each, 16 B, auto-ack`,
+    async run(ctx) {
+      const ex = `${ctx.prefix}-fanout`;
+      const queues = Array.from({ length: width }, (_, i) => `${ctx.prefix}-fanout-${i}`);
+      const topo: Topology = {
+        exchange: { name: ex, type: 'fanout' },
+        queues: queues.map((name) => ({ name, durable: false })),
+        bindings: queues.map((queue) => ({ queue, key: '', args: undefined })),
+      };
+      const flow: FlowSpec = {
+        ...defaultFlow, consumers: width, exchange: ex, routingKeys: [''], consumerQueues: queues,
+        deliveriesPerPublish: width, maxInFlight: 10_000 * width,
+      };
+      return withTopology(ctx, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
+    },
+  };
+}
+
+function headersExchange(bindings: number): Scenario {
+  return {
+    name: `headers-${bindings}`,
+    description: `1 producer -> headers exchange with ${bindings} bindings (x-match all, 2 keys) -> ${bindings} queues; each message matches one`,
+    async run(ctx) {
+      const ex = `${ctx.prefix}-headers`;
+      const queues = Array.from({ length: bindings }, (_, i) => `${ctx.prefix}-headers-${i}`);
+      const tables: HeaderTable[] = queues.map((_, i) => ({ kind: 'bench', shard: i }));
+      const topo: Topology = {
+        exchange: { name: ex, type: 'headers' },
+        queues: queues.map((name) => ({ name, durable: false })),
+        bindings: queues.map((queue, i) => ({ queue, key: '', args: { 'x-match': 'all', kind: 'bench', shard: i } })),
+      };
+      const flow: FlowSpec = {
+        ...defaultFlow, consumers: bindings, exchange: ex, routingKeys: [''], headers: tables, consumerQueues: queues,
+      };
+      return withTopology(ctx, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
+    },
+  };
+}
+
+function topicExchange(bindings: number, queueCount: number): Scenario {
+  return {
+    name: `topic-${bindings}`,
+    description: `1 producer -> topic exchange with ${bindings} bindings (mixed * and # patterns) over ${queueCount} queues; each key matches one binding`,
+    async run(ctx) {
+      const ex = `${ctx.prefix}-topic`;
+      const queues = Array.from({ length: queueCount }, (_, i) => `${ctx.prefix}-topic-${i}`);
+      const topo: Topology = {
+        exchange: { name: ex, type: 'topic' },
+        queues: queues.map((name) => ({ name, durable: false })),
+        bindings: Array.from({ length: bindings }, (_, j) => ({
+          queue: queues[j % queueCount] ?? '',
+          key: j % 2 === 0 ? `stock.${j}.*` : `stock.${j}.#`,
+          args: undefined,
+        })),
+      };
+      const keys = Array.from({ length: bindings }, (_, j) => `stock.${j}.nyse`);
+      const flow: FlowSpec = { ...defaultFlow, consumers: queueCount, exchange: ex, routingKeys: keys, consumerQueues: queues };
+      return withTopology(ctx, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
+    },
+  };
+}
+
+function manyConnections(connections: number, ratePerConnection: number): Scenario {
+  return {
+    name: `connections-${connections}`,
+    description: `${connections} producer connections at ${ratePerConnection} msg/s each (${connections * ratePerConnection} msg/s) -> 1 queue -> 1 consumer; latency under load`,
+    async run(ctx) {
+      const q = `${ctx.prefix}-conns`;
+      const topo: Topology = { exchange: undefined, queues: [{ name: q, durable: false }], bindings: [] };
+      const flow: FlowSpec = {
+        ...defaultFlow, producers: connections, ratePerProducer: ratePerConnection, routingKeys: [q], consumerQueues: [q],
+        ...manualAck,
+      };
+      // Two producer threads: 500 connections' heartbeats and timers are a real load on one thread.
+      return withTopology(ctx, topo, async () =>
+        flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, Math.max(2, ctx.threadsPerRole)))));
+    },
+  };
+}
+
+const backlog: Scenario = {
+  name: 'backlog',
+  description: 'N persistent 16 B messages into a durable queue (confirms, window 1000), then drained (manual ack, prefetch 1000, multi-ack every 100)',
+  async run(ctx) {
+    const q = `${ctx.prefix}-backlog`;
+    const n = ctx.backlogMessages;
+    const topo: Topology = { exchange: undefined, queues: [{ name: q, durable: true }], bindings: [] };
+    const flow: FlowSpec = {
+      ...defaultFlow, consumers: 0, persistent: true, confirmWindow: 1000, messagesPerProducer: n,
+      routingKeys: [q], consumerQueues: [q], maxInFlight: 0,
+    };
+    const drain: FlowSpec = {
+      ...defaultFlow, producers: 0, autoAck: false, prefetch: 1000, multiAckEvery: 100, messagesPerConsumer: n,
+      routingKeys: [q], consumerQueues: [q],
+    };
+    const opts = runOptions(ctx);
+    const timeout = Math.max(120_000, n / 2); // >= 2000 msg/s or give up
+    return withTopology(ctx, topo, async () => {
+      const pub = await runCounted(opts, flowTasks(flow, 1), Counter.Confirmed, n, timeout);
+      const rssFull = pub.brokerRssMb;
+      const con = await runCounted(opts, flowTasks(drain, 1), Counter.Consumed, n, timeout);
+      return [
+        { name: `publish ${n} (confirmed)`, value: pub.rate, unit: 'msg/s', better: 'higher' },
+        { name: `drain ${n}`, value: con.rate, unit: 'msg/s', better: 'higher' },
+        { name: 'broker RSS with backlog', value: rssFull, unit: 'MiB', better: 'lower' },
+        ...cpuMetrics({ generatorCpu: (pub.generatorCpu * pub.seconds + con.generatorCpu * con.seconds) / (pub.seconds + con.seconds),
+          brokerCpu: pub.brokerCpu === undefined || con.brokerCpu === undefined ? undefined
+            : (pub.brokerCpu * pub.seconds + con.brokerCpu * con.seconds) / (pub.seconds + con.seconds),
+          errors: [...pub.errors, ...con.errors] }),
+      ];
+    });
+  },
+};
+
+const connectionChurn: Scenario = {
+  name: 'connection-churn',
+  description: 'open connection + channel, close; 8 concurrent loops',
+  async run(ctx) {
+    const r = await runTimed(runOptions(ctx), [{ kind: 'connection-churn', concurrency: 8 }]);
+    return [{ name: 'connections', value: r.opsRate, unit: 'conn/s', better: 'higher' }, ...cpuMetrics(r)];
+  },
+};
+
+const queueChurn: Scenario = {
+  name: 'queue-churn',
+  description: 'queue.declare + queue.delete of a fresh transient queue; 8 channels on one connection',
+  async run(ctx) {
+    const r = await runTimed(runOptions(ctx), [{ kind: 'queue-churn', concurrency: 8, prefix: `${ctx.prefix}-churn` }]);
+    return [{ name: 'declare+delete', value: r.opsRate, unit: 'ops/s', better: 'higher' }, ...cpuMetrics(r)];
+  },
+};
+
+const tcpLoopback: Scenario = {
+  name: 'tcp-loopback',
+  description: 'raw loopback TCP, one socket pair, 1 MiB writes (the ceiling for 1 MiB messages)',
+  brokerIndependent: true,
+  async run(ctx) {
+    const r = await runTcpLoopback({ warmupMs: ctx.warmupMs, durationMs: ctx.durationMs }, MiB);
+    return [{ name: 'bytes', value: r.consumeBytesRate, unit: 'B/s', better: 'higher' },
+      { name: 'generator cpu', value: r.generatorCpu, unit: 'cores', better: 'info' }];
+  },
+};
+
+export const scenarios: readonly Scenario[] = [
+  simpleFlow('1p1c-16b-autoack', '1 producer -> 1 queue -> 1 consumer, 16 B, auto-ack', {}),
+  simpleFlow('1p1c-16b-ack', '1 producer -> 1 queue -> 1 consumer, 16 B, manual ack, prefetch 100', manualAck),
+  simpleFlow('1p1c-1k-autoack', '1 producer -> 1 queue -> 1 consumer, 1 KiB, auto-ack', { messageSize: KiB }),
+  simpleFlow('1p1c-1k-ack', '1 producer -> 1 queue -> 1 consumer, 1 KiB, manual ack, prefetch 100', { messageSize: KiB, ...manualAck }),
+  simpleFlow('persistent-confirm', 'durable queue, persistent 1 KiB, confirms (window 1000), manual ack prefetch 100',
+    { messageSize: KiB, persistent: true, confirmWindow: 1000, ...manualAck }, true),
+  fanout(10),
+  headersExchange(10),
+  topicExchange(1000, 10),
+  manyConnections(500, 20),
+  backlog,
+  connectionChurn,
+  queueChurn,
+  simpleFlow('1mib', '1 producer -> 1 queue -> 1 consumer, 1 MiB, manual ack, prefetch 10', {
+    messageSize: MiB, autoAck: false, prefetch: 10, multiAckEvery: 1, maxInFlight: 64,
+  }),
+  tcpLoopback,
+];
