@@ -1,22 +1,62 @@
 /**
- * Composition root used by the CLI and by tests: builds the broker from a typed config and
- * starts the listener. Everything else receives its config; nothing reads argv/env here.
+ * Composition root used by the CLI and by tests: builds the broker and the listener from a typed
+ * config and starts listening. Nothing here reads argv or the environment (cli/main does), so
+ * several brokers can run in one process (tests run in parallel).
  */
+import { mkdir } from 'node:fs/promises';
+import { pino, type Logger } from 'pino';
+import { Broker, DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
+import { Listener } from '../server/listener.js';
+import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../server/server-config.js';
+
 export interface WarrenOptions {
   port?: number;
   host?: string;
   dataDir?: string;
   logLevel?: string;
+  /** A logger to use instead of building one (the CLI passes its own). */
+  logger?: Logger;
+  server?: Partial<ServerConfig>;
+  broker?: Partial<BrokerConfig>;
 }
 
 export interface Warren {
   readonly port: number;
   readonly host: string;
-  /** amqp://guest:guest@127.0.0.1:<port> */
+  /** amqp://guest:guest@<host>:<port> (loopback when listening on all interfaces). */
   readonly url: string;
+  readonly broker: Broker;
+  readonly listener: Listener;
+  readonly logger: Logger;
+  /** Close every connection with 320 CONNECTION_FORCED and stop listening. */
   close(): Promise<void>;
 }
 
-export async function startWarren(_options: WarrenOptions = {}): Promise<Warren> {
-  throw new Error('not implemented yet');
+export async function startWarren(options: WarrenOptions = {}): Promise<Warren> {
+  const logger = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { app: 'warren' } });
+  const serverConfig: ServerConfig = {
+    ...DEFAULT_SERVER_CONFIG,
+    ...options.server,
+    host: options.host ?? options.server?.host ?? DEFAULT_SERVER_CONFIG.host,
+    port: options.port ?? options.server?.port ?? DEFAULT_SERVER_CONFIG.port,
+  };
+  const brokerConfig: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...options.broker };
+  const dataDir = options.dataDir ?? './data';
+  await mkdir(dataDir, { recursive: true });
+  const broker = new Broker(brokerConfig);
+  const listener = new Listener(broker, serverConfig, logger);
+  const port = await listener.listen(serverConfig.port, serverConfig.host);
+  const host = serverConfig.host;
+  const connectHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  logger.info({ host, port, dataDir }, `Warren listening on ${host}:${port}`);
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    host,
+    url: `amqp://guest:guest@${connectHost}:${port}`,
+    broker,
+    listener,
+    logger,
+    close: () => (closing ??= listener.close()),
+  };
 }

@@ -1,0 +1,76 @@
+/**
+ * One published message, shared by reference by every queue it is routed to (never copied per
+ * queue). The content properties are kept as the raw bytes the publisher sent (flags + list) and
+ * copied verbatim into every delivery; the few properties routing needs are peeked once by the
+ * publishing channel. `headers` is decoded lazily, only when a headers binding asks for it.
+ * Invariants: `properties` and `body` are owned buffers (never views into a socket chunk).
+ */
+import type { FieldTable } from '../core/field-value.js';
+
+/** Decodes a field table; supplied by the server (the broker never imports protocol). */
+export interface TableDecoder {
+  decodeTable(buf: Buffer, start: number, end: number): FieldTable;
+}
+
+export class Message {
+  exchange: string;
+  routingKey: string;
+  /** Raw content-header property bytes: property flags + property list. */
+  properties: Buffer;
+  body: Buffer;
+  deliveryMode: number;
+  priority: number;
+  expiration: string | undefined;
+  /** Offsets of the headers table body inside `properties`, -1 when absent. */
+  headersStart: number;
+  headersEnd: number;
+  /** Store handle when persisted (-1 otherwise). */
+  storeId: number;
+  private decodedHeaders: FieldTable | undefined | null;
+  private readonly decoder: TableDecoder;
+
+  constructor(
+    exchange: string,
+    routingKey: string,
+    properties: Buffer,
+    body: Buffer,
+    deliveryMode: number,
+    priority: number,
+    expiration: string | undefined,
+    headersStart: number,
+    headersEnd: number,
+    decoder: TableDecoder,
+  ) {
+    this.exchange = exchange;
+    this.routingKey = routingKey;
+    this.properties = properties;
+    this.body = body;
+    this.deliveryMode = deliveryMode;
+    this.priority = priority;
+    this.expiration = expiration;
+    this.headersStart = headersStart;
+    this.headersEnd = headersEnd;
+    this.storeId = -1;
+    this.decodedHeaders = null;
+    this.decoder = decoder;
+  }
+
+  get persistent(): boolean {
+    return this.deliveryMode === 2;
+  }
+
+  /** The headers table, decoded on first use and cached. */
+  headers(): FieldTable | undefined {
+    if (this.decodedHeaders === null) {
+      this.decodedHeaders = this.headersStart < 0
+        ? undefined
+        : this.decoder.decodeTable(this.properties, this.headersStart, this.headersEnd);
+    }
+    return this.decodedHeaders;
+  }
+
+  /** Bytes this message holds in memory, for the memory watermark. */
+  get memorySize(): number {
+    return this.body.length + this.properties.length + 64;
+  }
+}

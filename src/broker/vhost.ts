@@ -1,0 +1,396 @@
+/**
+ * A virtual host: its exchanges, queues and bindings, with RabbitMQ's declare/delete/bind rules
+ * and equivalence checks, and the routing of one published message to its queues.
+ * Invariants: routing allocates no per-message arrays (scratch arrays and sets are reused and
+ * cleared); errors are AmqpErrors whose codes and texts match RabbitMQ's.
+ */
+import { randomBytes } from 'node:crypto';
+import { AmqpError } from '../core/amqp-error.js';
+import { EMPTY_TABLE, fieldEquals, type FieldTable, type FieldValue } from '../core/field-value.js';
+import { ReplyCode } from '../core/reply-code.js';
+import { Binding, type Destination } from './binding.js';
+import { Exchange } from './exchange.js';
+import type { MemoryMeter } from './memory-meter.js';
+import type { Message } from './message.js';
+import { Queue } from './queue.js';
+import { EXCHANGE_TYPES, headersMatchMode } from './router.js';
+
+export interface ExchangeDeclare {
+  name: string;
+  type: string;
+  passive: boolean;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  args: FieldTable;
+}
+
+export interface QueueDeclare {
+  name: string;
+  passive: boolean;
+  durable: boolean;
+  exclusive: boolean;
+  autoDelete: boolean;
+  args: FieldTable;
+  /** The declaring connection. */
+  connectionId: number;
+}
+
+/** Queue arguments whose values must match on redeclare (rabbit_amqqueue's equivalence list). */
+const QUEUE_EQUIVALENCE_ARGS = [
+  'x-expires', 'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-length',
+  'x-max-length-bytes', 'x-max-in-memory-length', 'x-max-in-memory-bytes', 'x-max-priority', 'x-overflow',
+  'x-queue-mode', 'x-single-active-consumer', 'x-queue-type', 'x-queue-master-locator', 'x-delivery-limit',
+];
+
+export interface DefinitionsListener {
+  /** Something durable changed: definitions need saving. */
+  definitionsChanged(vhost: Vhost): void;
+  /** A queue is gone (deleted, auto-deleted, exclusive owner closed). */
+  queueDeleted?(q: Queue): void;
+}
+
+export class Vhost {
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  /** Bindings by destination (queue or exchange), for cleanup when the destination goes. */
+  private readonly bindingsTo = new Map<Destination, Binding[]>();
+  listener: DefinitionsListener | undefined;
+
+  // Reused routing scratch: never allocate per published message.
+  private readonly scratch: Destination[] = [];
+  private readonly work: Exchange[] = [];
+  private readonly seenExchanges = new Set<Exchange>();
+  private readonly seenQueues = new Set<Queue>();
+
+  constructor(readonly name: string, private readonly meter: MemoryMeter) {
+    this.addExchange(new Exchange('', name, 'direct', true, false, false, EMPTY_TABLE));
+    for (const [n, t] of [['amq.direct', 'direct'], ['amq.fanout', 'fanout'], ['amq.topic', 'topic'],
+      ['amq.headers', 'headers'], ['amq.match', 'headers']] as const) {
+      this.addExchange(new Exchange(n, name, t, true, false, false, EMPTY_TABLE));
+    }
+  }
+
+  // ---- exchanges ---------------------------------------------------------------------------
+
+  declareExchange(d: ExchangeDeclare): Exchange {
+    if (d.passive) {
+      if (d.name === '') return this.exchanges.get('')!;
+      return this.exchangeOrThrow(d.name);
+    }
+    if (!EXCHANGE_TYPES.has(d.type)) {
+      throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${d.type}'`, 0, 0, true);
+    }
+    this.checkNotDefault(d.name);
+    let x = this.exchanges.get(d.name);
+    if (x === undefined) {
+      checkReservedName('exchange', d.name);
+      x = new Exchange(d.name, this.name, d.type, d.durable, d.autoDelete, d.internal, d.args);
+      this.addExchange(x);
+      if (x.durable) this.changed();
+      return x;
+    }
+    this.assertField(x.type, d.type, 'type', 'exchange', d.name, true);
+    this.assertField(x.durable, d.durable, 'durable', 'exchange', d.name);
+    this.assertField(x.autoDelete, d.autoDelete, 'auto_delete', 'exchange', d.name);
+    this.assertField(x.internal, d.internal, 'internal', 'exchange', d.name);
+    this.assertArgs(x.args, d.args, ['alternate-exchange'], 'exchange', d.name);
+    return x;
+  }
+
+  deleteExchange(name: string, ifUnused: boolean): void {
+    this.checkNotDefault(name);
+    const x = this.exchanges.get(name);
+    if (x === undefined) return;
+    if (ifUnused && x.bindings.length > 0) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `exchange '${name}' in vhost '${this.name}' in use`);
+    }
+    this.removeExchange(x);
+  }
+
+  exchangeOrThrow(name: string): Exchange {
+    const x = this.exchanges.get(name);
+    if (x === undefined) throw new AmqpError(ReplyCode.NOT_FOUND, `no exchange '${name}' in vhost '${this.name}'`);
+    return x;
+  }
+
+  /** The exchange a basic.publish names: 404 if missing, 403 if internal. */
+  exchangeForPublish(name: string): Exchange {
+    const x = this.exchanges.get(name);
+    if (x === undefined) throw new AmqpError(ReplyCode.NOT_FOUND, `no exchange '${name}' in vhost '${this.name}'`);
+    if (x.internal) {
+      throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${name}' in vhost '${this.name}'`);
+    }
+    return x;
+  }
+
+  private addExchange(x: Exchange): void {
+    this.exchanges.set(x.name, x);
+  }
+
+  private removeExchange(x: Exchange): void {
+    x.deleted = true;
+    this.exchanges.delete(x.name);
+    for (const b of x.bindings.slice()) this.dropBinding(b, false);
+    for (const b of (this.bindingsTo.get(x) ?? []).slice()) this.dropBinding(b, true);
+    this.bindingsTo.delete(x);
+    if (x.durable) this.changed();
+  }
+
+  // ---- queues ------------------------------------------------------------------------------
+
+  /** queue.declare; returns the queue (created or existing). */
+  declareQueue(d: QueueDeclare): Queue {
+    if (d.passive) {
+      const q = this.queueOrThrow(d.name);
+      this.checkExclusiveAccess(q, d.connectionId);
+      return q;
+    }
+    const name = d.name === '' ? generateQueueName() : d.name;
+    checkReservedName('queue', d.name);
+    const existing = this.queues.get(name);
+    const durable = d.durable && !d.exclusive;
+    if (existing !== undefined) {
+      // rabbit_amqqueue:assert_equivalence: exclusive owner (strict), durable, auto_delete, args.
+      if (existing.options.exclusiveOwner !== (d.exclusive ? d.connectionId : -1)) this.lockedError(existing);
+      this.assertField(existing.durable, durable, 'durable', 'queue', name);
+      this.assertField(existing.autoDelete, d.autoDelete, 'auto_delete', 'queue', name);
+      this.assertArgs(existing.options.arguments, d.args, QUEUE_EQUIVALENCE_ARGS, 'queue', name);
+      return existing;
+    }
+    const q = new Queue(name, this.name, {
+      durable,
+      exclusiveOwner: d.exclusive ? d.connectionId : -1,
+      autoDelete: d.autoDelete,
+      arguments: d.args,
+    }, this.meter);
+    q.onUnused = (uq) => this.removeQueue(uq);
+    this.queues.set(name, q);
+    if (q.durable) this.changed();
+    return q;
+  }
+
+  queueOrThrow(name: string): Queue {
+    const q = this.queues.get(name);
+    if (q === undefined) throw new AmqpError(ReplyCode.NOT_FOUND, `no queue '${name}' in vhost '${this.name}'`);
+    return q;
+  }
+
+  /** A queue usable by this connection: 404 if missing, 405 if exclusive to another connection. */
+  queueFor(name: string, connectionId: number): Queue {
+    const q = this.queueOrThrow(name);
+    this.checkExclusiveAccess(q, connectionId);
+    return q;
+  }
+
+  checkExclusiveAccess(q: Queue, connectionId: number): void {
+    if (q.options.exclusiveOwner >= 0 && q.options.exclusiveOwner !== connectionId) this.lockedError(q);
+  }
+
+  private lockedError(q: Queue): never {
+    throw new AmqpError(ReplyCode.RESOURCE_LOCKED,
+      `cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. It could be originally ` +
+      'declared on another connection or the exclusive property value does not match that of the original declaration.');
+  }
+
+  /** queue.delete; returns the number of ready messages deleted. Missing queue: 0 (idempotent). */
+  deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, connectionId: number): number {
+    const q = this.queues.get(name);
+    if (q === undefined) return 0;
+    this.checkExclusiveAccess(q, connectionId);
+    if (ifUnused && q.consumerCount > 0) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' in use`);
+    }
+    if (ifEmpty && q.messageCount > 0) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' not empty`);
+    }
+    return this.removeQueue(q);
+  }
+
+  removeQueue(q: Queue): number {
+    if (q.deleted || this.queues.get(q.name) !== q) return 0;
+    this.queues.delete(q.name);
+    for (const b of (this.bindingsTo.get(q) ?? []).slice()) this.dropBinding(b, true);
+    this.bindingsTo.delete(q);
+    const n = q.destroy();
+    this.listener?.queueDeleted?.(q);
+    if (q.durable) this.changed();
+    return n;
+  }
+
+  /** Exclusive queues die with their connection. */
+  dropExclusiveQueues(connectionId: number): void {
+    for (const q of [...this.queues.values()]) {
+      if (q.options.exclusiveOwner === connectionId) this.removeQueue(q);
+    }
+  }
+
+  // ---- bindings ----------------------------------------------------------------------------
+
+  bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
+    this.checkNotDefault(exchangeName);
+    const x = this.exchangeOrThrow(exchangeName);
+    const q = this.queueFor(queueName, connectionId);
+    this.addBinding(x, q, routingKey, args, q.durable && x.durable);
+  }
+
+  unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
+    this.checkNotDefault(exchangeName);
+    const x = this.exchangeOrThrow(exchangeName);
+    const q = this.queueFor(queueName, connectionId);
+    const b = x.findBinding(q, routingKey, args);
+    if (b !== undefined) this.dropBinding(b, true);
+  }
+
+  bindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
+    this.checkNotDefault(source);
+    this.checkNotDefault(destination);
+    const src = this.exchangeOrThrow(source);
+    const dst = this.exchangeOrThrow(destination);
+    this.addBinding(src, dst, routingKey, args, src.durable && dst.durable);
+  }
+
+  unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
+    this.checkNotDefault(source);
+    this.checkNotDefault(destination);
+    const src = this.exchangeOrThrow(source);
+    const dst = this.exchangeOrThrow(destination);
+    const b = src.findBinding(dst, routingKey, args);
+    if (b !== undefined) this.dropBinding(b, true);
+  }
+
+  private addBinding(x: Exchange, dest: Destination, routingKey: string, args: FieldTable, durable: boolean): void {
+    if (x.findBinding(dest, routingKey, args) !== undefined) return;
+    if (x.type === 'headers') headersMatchMode(args);
+    const b = new Binding(x, dest, routingKey, args);
+    x.addBinding(b);
+    let list = this.bindingsTo.get(dest);
+    if (list === undefined) this.bindingsTo.set(dest, (list = []));
+    list.push(b);
+    if (durable) this.changed();
+  }
+
+  /** Remove a binding; an auto-delete source exchange left without bindings goes too. */
+  private dropBinding(b: Binding, fromSourceSide: boolean): void {
+    const x = b.source;
+    x.removeBinding(b);
+    const list = this.bindingsTo.get(b.destination);
+    if (list !== undefined) {
+      const i = list.indexOf(b);
+      if (i >= 0) list.splice(i, 1);
+    }
+    if (x.durable) this.changed();
+    if (fromSourceSide && x.autoDelete && x.bindings.length === 0 && !x.deleted) this.removeExchange(x);
+  }
+
+  /** Every binding, for definitions export and management. */
+  allBindings(): Binding[] {
+    const out: Binding[] = [];
+    for (const x of this.exchanges.values()) out.push(...x.bindings);
+    return out;
+  }
+
+  // ---- routing -----------------------------------------------------------------------------
+
+  /**
+   * Route `msg` from `x` into `out` (cleared first): follows exchange-to-exchange bindings and
+   * alternate exchanges, each exchange visited once, each queue listed once.
+   */
+  route(x: Exchange, msg: Message, out: Queue[]): void {
+    out.length = 0;
+    if (x.name === '') {
+      const q = this.queues.get(msg.routingKey);
+      if (q !== undefined) out.push(q);
+      return;
+    }
+    const work = this.work;
+    const seenX = this.seenExchanges;
+    const seenQ = this.seenQueues;
+    const scratch = this.scratch;
+    work.length = 0;
+    work.push(x);
+    seenX.add(x);
+    while (work.length > 0) {
+      const cur = work.pop()!;
+      scratch.length = 0;
+      cur.route(msg, scratch);
+      const matched = scratch.length;
+      for (let i = 0; i < matched; i++) {
+        const d = scratch[i]!;
+        if (d instanceof Queue) {
+          if (!seenQ.has(d)) { seenQ.add(d); out.push(d); }
+        } else if (!seenX.has(d)) {
+          seenX.add(d);
+          work.push(d);
+        }
+      }
+      if (matched === 0 && cur.alternate !== undefined) {
+        const ae = this.exchanges.get(cur.alternate);
+        if (ae !== undefined && !seenX.has(ae)) { seenX.add(ae); work.push(ae); }
+      }
+    }
+    seenX.clear();
+    seenQ.clear();
+    scratch.length = 0;
+  }
+
+  // ---- equivalence helpers -----------------------------------------------------------------
+
+  private checkNotDefault(name: string): void {
+    if (name === '') throw new AmqpError(ReplyCode.ACCESS_REFUSED, 'operation not permitted on the default exchange');
+  }
+
+  private assertField(current: string | boolean, received: string | boolean, field: string, kind: string, name: string,
+    quoted = false): void {
+    if (current === received) return;
+    const q = (v: string | boolean) => (quoted ? `'${String(v)}'` : `'${String(v)}'`);
+    throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+      `inequivalent arg '${field}' for ${kind} '${name}' in vhost '${this.name}': received ${q(received)} but current is ${q(current)}`);
+  }
+
+  private assertArgs(current: FieldTable, received: FieldTable, keys: readonly string[], kind: string, name: string): void {
+    for (const key of keys) {
+      const c = current.find((e) => e.key === key)?.value;
+      const r = received.find((e) => e.key === key)?.value;
+      if (c === undefined && r === undefined) continue;
+      if (c !== undefined && r !== undefined && fieldEquals(c, r)) continue;
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+        `inequivalent arg '${key}' for ${kind} '${name}' in vhost '${this.name}': received ${describeArg(r)} but current is ${describeArg(c)}`);
+    }
+  }
+
+  private changed(): void {
+    this.listener?.definitionsChanged(this);
+  }
+}
+
+function checkReservedName(kind: 'exchange' | 'queue', name: string): void {
+  if (name.startsWith('amq.')) {
+    throw new AmqpError(ReplyCode.ACCESS_REFUSED, `${kind} name '${name}' contains reserved prefix 'amq.*'`);
+  }
+}
+
+/** RabbitMQ's names for field types in equivalence errors. */
+const TYPE_NAMES: Record<FieldValue['type'], string> = {
+  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
+  l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', x: 'binary', A: 'array', T: 'timestamp',
+  F: 'table', V: 'void',
+};
+
+function describeArg(v: FieldValue | undefined): string {
+  if (v === undefined) return 'none';
+  let shown: string;
+  switch (v.type) {
+    case 'S': shown = v.value.toString('utf8'); break;
+    case 'V': shown = 'undefined'; break;
+    case 'A': case 'F': case 'x': shown = '...'; break;
+    case 'D': shown = String(v.value); break;
+    default: shown = String(v.value);
+  }
+  return `the value '${shown}' of type '${TYPE_NAMES[v.type]}'`;
+}
+
+/** Server-named queues look like RabbitMQ's: "amq.gen-" + 22 URL-safe base64 characters. */
+export function generateQueueName(): string {
+  return 'amq.gen-' + randomBytes(16).toString('base64url').slice(0, 22);
+}

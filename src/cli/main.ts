@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * The `warren` command. `warren start` runs the broker in the foreground; flags override
+ * environment variables (WARREN_PORT, WARREN_HOST, WARREN_DATA_DIR, WARREN_LOG_LEVEL, ...), which
+ * override defaults (0.0.0.0:5672, ./data, info). SIGTERM/SIGINT close every connection with
+ * 320 CONNECTION_FORCED and exit 0. This is the only module that reads argv and the environment.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { startWarren } from './warren.js';
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a non-negative integer');
+  return n;
+}
+
+const env = process.env;
+const program = new Command('warren').description('Warren, an AMQP 0-9-1 message broker').version('0.1.0');
+
+program
+  .command('start')
+  .description('run the broker in the foreground')
+  .option('-p, --port <n>', 'TCP port (0 picks a free one) [env WARREN_PORT]', int, env['WARREN_PORT'] ? int(env['WARREN_PORT']) : 5672)
+  .option('-H, --host <addr>', 'address to listen on [env WARREN_HOST]', env['WARREN_HOST'] ?? '0.0.0.0')
+  .option('-d, --data-dir <dir>', 'data directory [env WARREN_DATA_DIR]', env['WARREN_DATA_DIR'] ?? './data')
+  .option('-l, --log-level <lvl>', 'trace|debug|info|warn|error|silent [env WARREN_LOG_LEVEL]', env['WARREN_LOG_LEVEL'] ?? 'info')
+  .option('--memory-high-watermark <bytes>', 'block publishers above this many held message bytes [env WARREN_MEMORY_HIGH_WATERMARK]',
+    int, env['WARREN_MEMORY_HIGH_WATERMARK'] ? int(env['WARREN_MEMORY_HIGH_WATERMARK']) : 512 * 1024 * 1024)
+  .option('--heartbeat <s>', 'heartbeat interval offered to clients [env WARREN_HEARTBEAT]', int,
+    env['WARREN_HEARTBEAT'] ? int(env['WARREN_HEARTBEAT']) : 60)
+  .option('--frame-max <bytes>', 'largest frame offered to clients [env WARREN_FRAME_MAX]', int,
+    env['WARREN_FRAME_MAX'] ? int(env['WARREN_FRAME_MAX']) : 131072)
+  .option('--channel-max <n>', 'most channels per connection [env WARREN_CHANNEL_MAX]', int,
+    env['WARREN_CHANNEL_MAX'] ? int(env['WARREN_CHANNEL_MAX']) : 2047)
+  .option('--product <name>', 'server-properties product [env WARREN_PRODUCT]', env['WARREN_PRODUCT'] ?? 'Warren')
+  .option('--product-version <v>', 'server-properties version (clients compare it with RabbitMQ versions) [env WARREN_PRODUCT_VERSION]',
+    env['WARREN_PRODUCT_VERSION'] ?? '3.13.7')
+  .option('--allow-remote-guest', 'let guest log in from non-loopback addresses [env WARREN_ALLOW_REMOTE_GUEST=1]',
+    env['WARREN_ALLOW_REMOTE_GUEST'] === '1')
+  .action(async (opts: {
+    port: number; host: string; dataDir: string; logLevel: string; memoryHighWatermark: number; heartbeat: number;
+    frameMax: number; channelMax: number; product: string; productVersion: string; allowRemoteGuest: boolean;
+  }) => {
+    const logger = pino({ level: opts.logLevel, base: { app: 'warren' } });
+    try {
+      const warren = await startWarren({
+        port: opts.port,
+        host: opts.host,
+        dataDir: opts.dataDir,
+        logger,
+        server: {
+          heartbeat: opts.heartbeat, frameMax: opts.frameMax, channelMax: opts.channelMax,
+          product: opts.product, version: opts.productVersion, allowRemoteLoopbackUsers: opts.allowRemoteGuest,
+        },
+        broker: { memoryHighWatermark: opts.memoryHighWatermark },
+      });
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        warren.close().then(() => {
+          logger.info('stopped');
+          logger.flush();
+          process.exit(0);
+        }, (err: unknown) => {
+          logger.error({ err }, 'error during shutdown');
+          process.exit(1);
+        });
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    } catch (err: unknown) {
+      logger.fatal({ err }, 'failed to start');
+      logger.flush();
+      process.exit(1);
+    }
+  });
+
+process.on('uncaughtException', (err) => {
+  // A bug must not take every connection down: log it and keep serving.
+  console.error('uncaught exception', err);
+});
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

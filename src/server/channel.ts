@@ -1,0 +1,576 @@
+/**
+ * One AMQP channel of a connection: assembles publish commands (method -> header -> body, kept
+ * as data, not closures), runs the channel's methods against the broker model, and is the
+ * DeliverySink its consumers deliver through. Holds the channel-scoped state: unacked deliveries
+ * (by delivery tag, in tag order), prefetch, confirm mode, transactions.
+ * Invariants: the publish/deliver path is synchronous and allocates only the Message, its two
+ * owned buffers and the queue entries; errors are thrown as AmqpError and mapped to a close by
+ * the connection (close-mapping), never handled here.
+ */
+import { randomBytes } from 'node:crypto';
+import { AmqpError } from '../core/amqp-error.js';
+import { ReplyCode } from '../core/reply-code.js';
+import type { Consumer } from '../broker/consumer.js';
+import { Consumer as ConsumerImpl } from '../broker/consumer.js';
+import type { DeliverySink } from '../broker/delivery-sink.js';
+import { Message, type TableDecoder } from '../broker/message.js';
+import type { Queue } from '../broker/queue.js';
+import type { QueueEntry } from '../broker/queue-entry.js';
+import type { Vhost } from '../broker/vhost.js';
+import { readContentHeader, peekBasicProperties, newPropertyPeek, type ContentHeaderView } from '../protocol/content-header.js';
+import { decodeFieldTable } from '../protocol/field-table.js';
+import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD } from '../protocol/frame-constants.js';
+import * as M from '../protocol/generated/methods.js';
+import type { Connection } from './connection.js';
+
+const CLASS_BASIC = 60;
+
+/** Shared, stateless: lets Message decode its headers lazily without the broker importing protocol. */
+const TABLE_DECODER: TableDecoder = { decodeTable: decodeFieldTable };
+
+/** Reused per-channel scratch objects (one channel processes one frame at a time). */
+interface PendingPublish {
+  exchange: string;
+  routingKey: string;
+  mandatory: boolean;
+}
+
+interface TxPublish {
+  msg: Message;
+  mandatory: boolean;
+}
+
+interface TxAck {
+  kind: 'ack' | 'reject';
+  tag: number;
+  multiple: boolean;
+  requeue: boolean;
+}
+
+type ChannelState = 'open' | 'closing' | 'closed';
+
+export class Channel implements DeliverySink {
+  state: ChannelState = 'open';
+
+  // --- content assembly (publish) ---
+  private expecting: 0 | typeof FRAME_HEADER | typeof FRAME_BODY = 0;
+  private readonly publish: PendingPublish = { exchange: '', routingKey: '', mandatory: false };
+  private readonly header: ContentHeaderView = { classId: 0, bodySize: 0, propsStart: 0, propsEnd: 0 };
+  private readonly peek = newPropertyPeek();
+  private props: Buffer = Buffer.alloc(0);
+  private body: Buffer = Buffer.alloc(0);
+  private bodyFilled = 0;
+  private headersStart = -1;
+  private headersEnd = -1;
+
+  // --- consumers and acks ---
+  readonly consumers = new Map<string, Consumer>();
+  private readonly unacked = new Map<number, QueueEntry>();
+  private nextDeliveryTag = 1;
+  /** basic.qos global=false: prefetch for consumers created from now on. */
+  private consumerPrefetch = 0;
+  /** basic.qos global=true: limit across the channel. */
+  private channelPrefetch = 0;
+  private readonly touchedQueues = new Set<Queue>();
+  private lastDeclaredQueue = '';
+
+  // --- confirms ---
+  private confirmMode = false;
+  private publishSeq = 0;
+  /** Highest sequence number confirmed but not yet written (acks coalesce as 'multiple'). */
+  private ackUpTo = 0;
+  private ackedUpTo = 0;
+
+  // --- transactions ---
+  private txMode = false;
+  private txPublishes: TxPublish[] = [];
+  private txAcks: TxAck[] = [];
+
+  private readonly routed: Queue[] = [];
+
+  constructor(readonly id: number, private readonly conn: Connection, private readonly vhost: Vhost) {}
+
+  // ------------------------------------------------------------------------------------------
+  // Frames
+
+  onFrame(type: number, payload: Buffer, start: number, end: number): void {
+    if (this.state === 'closing') {
+      // After channel.close, drop everything but close-ok (and answer a crossing close).
+      if (type === FRAME_METHOD) {
+        const m = M.decodeMethod(payload, start, end);
+        if (m.kind === 'channel.close-ok') this.conn.channelClosed(this);
+        else if (m.kind === 'channel.close') M.writeChannelCloseOk(this.conn.writer, this.id), this.conn.markDirty();
+      }
+      return;
+    }
+    if (this.expecting === 0) {
+      if (type !== FRAME_METHOD) {
+        throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected method frame, got non method frame instead`, 0, 0, true);
+      }
+      this.onMethod(M.decodeMethod(payload, start, end));
+      return;
+    }
+    if (this.expecting === FRAME_HEADER) {
+      if (type !== FRAME_HEADER) {
+        throw new AmqpError(ReplyCode.UNEXPECTED_FRAME,
+          `expected content header for class ${CLASS_BASIC}, got non content header frame instead`, CLASS_BASIC, 40, true);
+      }
+      this.onContentHeader(payload, start, end);
+      return;
+    }
+    if (type !== FRAME_BODY) {
+      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME,
+        `expected content body, got non content body frame instead`, CLASS_BASIC, 40, true);
+    }
+    this.onContentBody(payload, start, end);
+  }
+
+  private onContentHeader(payload: Buffer, start: number, end: number): void {
+    const h = this.header;
+    readContentHeader(payload, start, end, h);
+    if (h.classId !== CLASS_BASIC) {
+      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME,
+        `expected content header for class ${CLASS_BASIC}, got one for class ${h.classId} instead`, CLASS_BASIC, 40, true);
+    }
+    const maxSize = this.conn.config.maxMessageSize;
+    if (h.bodySize > maxSize) {
+      this.expecting = 0;
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+        `message size ${h.bodySize} is larger than configured max size ${maxSize}`, CLASS_BASIC, 40);
+    }
+    // Copy the raw property bytes out of the socket chunk (a view would pin the whole chunk).
+    const propsLen = h.propsEnd - h.propsStart;
+    const props = Buffer.allocUnsafe(propsLen);
+    payload.copy(props, 0, h.propsStart, h.propsEnd);
+    this.props = props;
+    peekBasicProperties(props, 0, propsLen, this.peek);
+    this.headersStart = this.peek.headersStart;
+    this.headersEnd = this.peek.headersEnd;
+    this.body = h.bodySize === 0 ? EMPTY : Buffer.allocUnsafe(h.bodySize);
+    this.bodyFilled = 0;
+    if (h.bodySize === 0) this.completePublish();
+    else this.expecting = FRAME_BODY;
+  }
+
+  private onContentBody(payload: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (this.bodyFilled + n > this.body.length) {
+      throw new AmqpError(ReplyCode.FRAME_ERROR,
+        `content body exceeds declared size ${this.body.length}`, CLASS_BASIC, 40, true);
+    }
+    payload.copy(this.body, this.bodyFilled, start, end);
+    this.bodyFilled += n;
+    if (this.bodyFilled === this.body.length) this.completePublish();
+  }
+
+  private completePublish(): void {
+    this.expecting = 0;
+    const p = this.publish;
+    const peek = this.peek;
+    const msg = new Message(p.exchange, p.routingKey, this.props, this.body, peek.deliveryMode, peek.priority,
+      peek.expiration, this.headersStart, this.headersEnd, TABLE_DECODER);
+    this.body = EMPTY;
+    this.props = EMPTY;
+    this.conn.onPublished();
+    if (this.txMode) {
+      this.txPublishes.push({ msg, mandatory: p.mandatory });
+      return;
+    }
+    this.routeAndConfirm(msg, p.mandatory);
+  }
+
+  /** Route one complete message; mandatory returns precede the confirm, as in RabbitMQ. */
+  private routeAndConfirm(msg: Message, mandatory: boolean): void {
+    const seq = this.confirmMode ? ++this.publishSeq : 0;
+    const x = this.vhost.exchanges.get(msg.exchange);
+    const out = this.routed;
+    if (x === undefined) {
+      // The exchange went away between publish and commit: unroutable.
+      out.length = 0;
+    } else {
+      this.vhost.route(x, msg, out);
+    }
+    if (out.length === 0) {
+      if (mandatory) this.sendReturn(msg, ReplyCode.NO_ROUTE, 'NO_ROUTE');
+    } else {
+      for (let i = 0; i < out.length; i++) out[i]!.enqueue(msg);
+      out.length = 0;
+    }
+    if (seq !== 0) this.confirm(seq);
+  }
+
+  private sendReturn(msg: Message, code: number, text: string): void {
+    const w = this.conn.writer;
+    M.writeBasicReturn(w, this.id, code, text, msg.exchange, msg.routingKey);
+    w.writeContent(this.id, CLASS_BASIC, msg.body.length, msg.properties, 0, msg.properties.length, msg.body);
+    this.conn.markDirty();
+  }
+
+  /** Confirm `seq` (in order); consecutive confirms coalesce into one basic.ack multiple per turn. */
+  private confirm(seq: number): void {
+    this.ackUpTo = seq;
+    this.conn.markDirty();
+    this.conn.needsConfirmFlush(this);
+  }
+
+  /** Called by the connection just before it flushes: write pending confirms. */
+  flushConfirms(): void {
+    if (this.ackUpTo > this.ackedUpTo) {
+      const multiple = this.ackUpTo - this.ackedUpTo > 1;
+      M.writeBasicAck(this.conn.writer, this.id, this.ackUpTo, multiple);
+      this.ackedUpTo = this.ackUpTo;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Methods
+
+  private onMethod(m: M.Method): void {
+    switch (m.kind) {
+      case 'basic.publish': return this.onPublish(m);
+      case 'basic.ack': return this.onAck(m.deliveryTag, m.multiple);
+      case 'basic.nack': return this.onReject(m.deliveryTag, m.multiple, m.requeue);
+      case 'basic.reject': return this.onReject(m.deliveryTag, false, m.requeue);
+      case 'basic.qos': return this.onQos(m);
+      case 'basic.consume': return this.onConsume(m);
+      case 'basic.cancel': return this.onCancel(m);
+      case 'basic.get': return this.onGet(m);
+      case 'basic.recover': return this.onRecover(m.requeue, true);
+      case 'basic.recover-async': return this.onRecover(m.requeue, false);
+      case 'exchange.declare': return this.onExchangeDeclare(m);
+      case 'exchange.delete': return this.onExchangeDelete(m);
+      case 'exchange.bind': return this.onExchangeBind(m);
+      case 'exchange.unbind': return this.onExchangeUnbind(m);
+      case 'queue.declare': return this.onQueueDeclare(m);
+      case 'queue.bind': return this.onQueueBind(m);
+      case 'queue.unbind': return this.onQueueUnbind(m);
+      case 'queue.purge': return this.onQueuePurge(m);
+      case 'queue.delete': return this.onQueueDelete(m);
+      case 'confirm.select': return this.onConfirmSelect(m.nowait);
+      case 'tx.select': return this.onTxSelect();
+      case 'tx.commit': return this.onTxCommit();
+      case 'tx.rollback': return this.onTxRollback();
+      case 'channel.flow': return this.onFlow(m.active);
+      case 'channel.close':
+        this.conn.closeChannelByClient(this);
+        return;
+      case 'channel.open':
+        throw new AmqpError(ReplyCode.CHANNEL_ERROR, `second 'channel.open' seen`, m.classId, m.methodId, true);
+      case 'channel.close-ok':
+        // A stray close-ok on an open channel: ignore, as RabbitMQ does.
+        return;
+      default:
+        throw new AmqpError(ReplyCode.COMMAND_INVALID, `unexpected method '${m.kind}' on channel ${this.id}`,
+          m.classId, m.methodId, true);
+    }
+  }
+
+  private get w() {
+    this.conn.markDirty();
+    return this.conn.writer;
+  }
+
+  private onPublish(m: M.BasicPublish): void {
+    if (m.immediate) {
+      throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'immediate=true', m.classId, m.methodId, true);
+    }
+    // RabbitMQ checks the exchange when the method arrives (the content is then discarded).
+    this.vhost.exchangeForPublish(m.exchange);
+    const p = this.publish;
+    p.exchange = m.exchange;
+    p.routingKey = m.routingKey;
+    p.mandatory = m.mandatory;
+    this.expecting = FRAME_HEADER;
+  }
+
+  // --- acknowledgements ---
+
+  private onAck(tag: number, multiple: boolean): void {
+    if (this.txMode) {
+      this.checkTag(tag, multiple);
+      this.txAcks.push({ kind: 'ack', tag, multiple, requeue: false });
+      return;
+    }
+    this.settle(tag, multiple, false, false);
+  }
+
+  private onReject(tag: number, multiple: boolean, requeue: boolean): void {
+    if (this.txMode) {
+      this.checkTag(tag, multiple);
+      this.txAcks.push({ kind: 'reject', tag, multiple, requeue });
+      return;
+    }
+    this.settle(tag, multiple, true, requeue);
+  }
+
+  private checkTag(tag: number, multiple: boolean): void {
+    if (multiple && tag === 0) return;
+    if (!this.unacked.has(tag)) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${tag}`, CLASS_BASIC, 80);
+    }
+  }
+
+  /** Ack or reject `tag` (and, with multiple, every earlier tag; tag 0 + multiple = all). */
+  private settle(tag: number, multiple: boolean, reject: boolean, requeue: boolean): void {
+    this.checkTag(tag, multiple);
+    const touched = this.touchedQueues;
+    if (!multiple) {
+      const e = this.unacked.get(tag)!;
+      this.unacked.delete(tag);
+      this.settleOne(e, reject, requeue);
+      touched.add(e.queue);
+    } else {
+      const all = tag === 0;
+      const batch: QueueEntry[] = [];
+      for (const [t, e] of this.unacked) {
+        if (!all && t > tag) break;
+        batch.push(e);
+        this.unacked.delete(t);
+      }
+      // Requeue newest first so each goes back to the head in original order.
+      for (let i = batch.length - 1; i >= 0; i--) {
+        const e = batch[i]!;
+        this.settleOne(e, reject, requeue);
+        touched.add(e.queue);
+      }
+    }
+    this.redispatch();
+  }
+
+  private settleOne(e: QueueEntry, reject: boolean, requeue: boolean): void {
+    if (reject && requeue) e.queue.requeue(e);
+    else e.queue.settle(e);
+  }
+
+  /** Deliver more from every queue whose credit changed. */
+  private redispatch(): void {
+    const touched = this.touchedQueues;
+    if (touched.size === 0) return;
+    for (const q of touched) q.dispatch();
+    touched.clear();
+    // Global prefetch frees credit for every consumer of the channel.
+    if (this.channelPrefetch > 0) for (const c of this.consumers.values()) c.queue.dispatch();
+  }
+
+  private onRecover(requeue: boolean, sync: boolean): void {
+    if (!requeue) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'requeue=false', CLASS_BASIC, sync ? 110 : 100, true);
+    this.requeueAll();
+    if (sync) M.writeBasicRecoverOk(this.w, this.id);
+  }
+
+  /** Return every unacked delivery to its queue, original order preserved. */
+  requeueAll(): void {
+    const entries = [...this.unacked.values()];
+    this.unacked.clear();
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      e.queue.requeue(e);
+      this.touchedQueues.add(e.queue);
+    }
+    this.redispatch();
+  }
+
+  // --- qos / consume / get ---
+
+  private onQos(m: M.BasicQos): void {
+    if (m.prefetchSize !== 0) {
+      throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, `prefetch_size!=0 (${m.prefetchSize})`, m.classId, m.methodId, true);
+    }
+    if (m.global) this.channelPrefetch = m.prefetchCount;
+    else this.consumerPrefetch = m.prefetchCount;
+    M.writeBasicQosOk(this.w, this.id);
+    if (m.global) for (const c of this.consumers.values()) c.queue.dispatch();
+  }
+
+  private queueNameOrLast(name: string, classId: number, methodId: number): string {
+    if (name !== '') return name;
+    if (this.lastDeclaredQueue === '') {
+      throw new AmqpError(ReplyCode.NOT_FOUND, 'no previously declared queue', classId, methodId);
+    }
+    return this.lastDeclaredQueue;
+  }
+
+  private onConsume(m: M.BasicConsume): void {
+    const q = this.vhost.queueFor(this.queueNameOrLast(m.queue, m.classId, m.methodId), this.conn.id);
+    let tag = m.consumerTag;
+    if (tag === '') tag = 'amq.ctag-' + randomBytes(16).toString('base64url').slice(0, 22);
+    else if (this.consumers.has(tag)) {
+      throw new AmqpError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`, m.classId, m.methodId, true);
+    }
+    const c = new ConsumerImpl(tag, q, this, m.noAck, m.exclusive, this.consumerPrefetch, m.arguments, this.conn.id);
+    q.addConsumer(c);
+    this.consumers.set(tag, c);
+    if (!m.noWait) M.writeBasicConsumeOk(this.w, this.id, tag);
+    q.dispatch();
+  }
+
+  private onCancel(m: M.BasicCancel): void {
+    const c = this.consumers.get(m.consumerTag);
+    if (c !== undefined) {
+      this.consumers.delete(m.consumerTag);
+      c.queue.removeConsumer(c);
+    }
+    if (!m.noWait) M.writeBasicCancelOk(this.w, this.id, m.consumerTag);
+  }
+
+  private onGet(m: M.BasicGet): void {
+    const q = this.vhost.queueFor(this.queueNameOrLast(m.queue, m.classId, m.methodId), this.conn.id);
+    const e = q.get(m.noAck);
+    const w = this.w;
+    if (e === undefined) {
+      M.writeBasicGetEmpty(w, this.id);
+      return;
+    }
+    const tag = this.nextDeliveryTag++;
+    if (!m.noAck) this.unacked.set(tag, e);
+    const msg = e.msg;
+    M.writeBasicGetOk(w, this.id, tag, e.deliveries > 1, msg.exchange, msg.routingKey, q.messageCount);
+    w.writeContent(this.id, CLASS_BASIC, msg.body.length, msg.properties, 0, msg.properties.length, msg.body);
+  }
+
+  // --- DeliverySink ---
+
+  canDeliver(c: Consumer): boolean {
+    if (this.state !== 'open' || !this.conn.canWrite()) return false;
+    if (c.noAck) return true;
+    if (c.prefetch > 0 && c.unacked >= c.prefetch) return false;
+    return this.channelPrefetch === 0 || this.unacked.size < this.channelPrefetch;
+  }
+
+  deliver(c: Consumer, e: QueueEntry): void {
+    const tag = this.nextDeliveryTag++;
+    if (!c.noAck) this.unacked.set(tag, e);
+    const msg = e.msg;
+    const w = this.conn.writer;
+    M.writeBasicDeliver(w, this.id, c.tag, tag, e.deliveries > 1, msg.exchange, msg.routingKey);
+    w.writeContent(this.id, CLASS_BASIC, msg.body.length, msg.properties, 0, msg.properties.length, msg.body);
+    this.conn.markDirty();
+  }
+
+  cancelledByBroker(c: Consumer): void {
+    this.consumers.delete(c.tag);
+    if (this.state === 'open' && this.conn.capabilities.consumerCancelNotify) {
+      M.writeBasicCancel(this.w, this.id, c.tag, false);
+    }
+  }
+
+  // --- exchanges ---
+
+  private onExchangeDeclare(m: M.ExchangeDeclare): void {
+    this.vhost.declareExchange({
+      name: m.exchange, type: m.type, passive: m.passive, durable: m.durable,
+      autoDelete: m.autoDelete, internal: m.internal, args: m.arguments,
+    });
+    if (!m.noWait) M.writeExchangeDeclareOk(this.w, this.id);
+  }
+
+  private onExchangeDelete(m: M.ExchangeDelete): void {
+    this.vhost.deleteExchange(m.exchange, m.ifUnused);
+    if (!m.noWait) M.writeExchangeDeleteOk(this.w, this.id);
+  }
+
+  private onExchangeBind(m: M.ExchangeBind): void {
+    this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
+    if (!m.noWait) M.writeExchangeBindOk(this.w, this.id);
+  }
+
+  private onExchangeUnbind(m: M.ExchangeUnbind): void {
+    this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
+    if (!m.noWait) M.writeExchangeUnbindOk(this.w, this.id);
+  }
+
+  // --- queues ---
+
+  private onQueueDeclare(m: M.QueueDeclare): void {
+    const q = this.vhost.declareQueue({
+      name: m.queue, passive: m.passive, durable: m.durable, exclusive: m.exclusive,
+      autoDelete: m.autoDelete, args: m.arguments, connectionId: this.conn.id,
+    });
+    this.lastDeclaredQueue = q.name;
+    if (!m.noWait) M.writeQueueDeclareOk(this.w, this.id, q.name, q.messageCount, q.consumerCount);
+  }
+
+  private onQueueBind(m: M.QueueBind): void {
+    const name = this.queueNameOrLast(m.queue, m.classId, m.methodId);
+    this.vhost.bindQueue(name, m.exchange, m.routingKey, m.arguments, this.conn.id);
+    if (!m.noWait) M.writeQueueBindOk(this.w, this.id);
+  }
+
+  private onQueueUnbind(m: M.QueueUnbind): void {
+    const name = this.queueNameOrLast(m.queue, m.classId, m.methodId);
+    this.vhost.unbindQueue(name, m.exchange, m.routingKey, m.arguments, this.conn.id);
+    M.writeQueueUnbindOk(this.w, this.id);
+  }
+
+  private onQueuePurge(m: M.QueuePurge): void {
+    const q = this.vhost.queueFor(this.queueNameOrLast(m.queue, m.classId, m.methodId), this.conn.id);
+    const n = q.purge();
+    if (!m.noWait) M.writeQueuePurgeOk(this.w, this.id, n);
+  }
+
+  private onQueueDelete(m: M.QueueDelete): void {
+    const name = this.queueNameOrLast(m.queue, m.classId, m.methodId);
+    const n = this.vhost.deleteQueue(name, m.ifUnused, m.ifEmpty, this.conn.id);
+    if (!m.noWait) M.writeQueueDeleteOk(this.w, this.id, n);
+  }
+
+  // --- confirms and transactions ---
+
+  private onConfirmSelect(nowait: boolean): void {
+    if (this.txMode) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'cannot switch from tx to confirm mode', 85, 10);
+    this.confirmMode = true;
+    if (!nowait) M.writeConfirmSelectOk(this.w, this.id);
+  }
+
+  private onTxSelect(): void {
+    if (this.confirmMode) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'cannot switch from confirm to tx mode', 90, 10);
+    this.txMode = true;
+    M.writeTxSelectOk(this.w, this.id);
+  }
+
+  private onTxCommit(): void {
+    if (!this.txMode) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'channel is not transactional', 90, 20);
+    const publishes = this.txPublishes;
+    const acks = this.txAcks;
+    this.txPublishes = [];
+    this.txAcks = [];
+    for (const p of publishes) this.routeAndConfirm(p.msg, p.mandatory);
+    for (const a of acks) this.settle(a.tag, a.multiple, a.kind === 'reject', a.requeue);
+    M.writeTxCommitOk(this.w, this.id);
+  }
+
+  private onTxRollback(): void {
+    if (!this.txMode) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'channel is not transactional', 90, 30);
+    this.txPublishes = [];
+    this.txAcks = [];
+    M.writeTxRollbackOk(this.w, this.id);
+  }
+
+  private onFlow(active: boolean): void {
+    if (!active) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'active=false', 20, 20, true);
+    M.writeChannelFlowOk(this.w, this.id, true);
+  }
+
+  // --- teardown ---
+
+  /** Release everything: requeue unacked in order, cancel consumers. Idempotent. */
+  release(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.expecting = 0;
+    this.txPublishes = [];
+    this.txAcks = [];
+    const consumers = [...this.consumers.values()];
+    this.consumers.clear();
+    this.requeueAll();
+    for (const c of consumers) c.queue.removeConsumer(c);
+  }
+
+  /** The server closes this channel (soft error): stop work, wait for close-ok. */
+  beginClose(): void {
+    this.release();
+    this.state = 'closing';
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

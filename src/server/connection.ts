@@ -1,0 +1,521 @@
+/**
+ * One client connection: the protocol-header and connection.* handshake (start, tune, open),
+ * routing of frames to channels (an array indexed by channel number), heartbeats, the outbound
+ * frame writer with per-turn batching and write backpressure, publisher blocking on memory
+ * alarms, and teardown. Every error thrown while handling a frame reaches `fail()`, the one place
+ * where errors become channel.close or connection.close (see close-mapping).
+ * Invariants: after connection.close is sent, only close/close-ok are read; the socket is never
+ * written after it is destroyed; nothing here crashes the process.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { AmqpError } from '../core/amqp-error.js';
+import { fieldBoolean, tableGet, type FieldTable } from '../core/field-value.js';
+import { ReplyCode } from '../core/reply-code.js';
+import type { Broker } from '../broker/broker.js';
+import type { Vhost } from '../broker/vhost.js';
+import { FRAME_HEARTBEAT, FRAME_METHOD, FRAME_MIN_SIZE } from '../protocol/frame-constants.js';
+import { FrameReader, type FrameSink } from '../protocol/frame-reader.js';
+import { FrameWriter } from '../protocol/frame-writer.js';
+import * as M from '../protocol/generated/methods.js';
+import { PROTOCOL_HEADER, checkProtocolHeader } from '../protocol/protocol-header.js';
+import { MECHANISMS, parseCredentials } from './auth-mechanism.js';
+import { Channel } from './channel.js';
+import { toAmqpError } from './close-mapping.js';
+import type { OutboundFlusher } from './outbound-flusher.js';
+import type { ServerConfig } from './server-config.js';
+import { serverProperties } from './server-properties.js';
+
+export interface ConnectionContext {
+  readonly broker: Broker;
+  readonly config: ServerConfig;
+  readonly logger: Logger;
+  readonly flusher: OutboundFlusher;
+  readonly connections: Set<Connection>;
+}
+
+type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'opened' | 'closing' | 'closed';
+
+export interface ClientCapabilities {
+  consumerCancelNotify: boolean;
+  connectionBlocked: boolean;
+  authenticationFailureClose: boolean;
+}
+
+let nextConnectionId = 1;
+
+export class Connection implements FrameSink {
+  readonly id = nextConnectionId++;
+  readonly writer = new FrameWriter(64 * 1024);
+  readonly config: ServerConfig;
+  capabilities: ClientCapabilities = { consumerCancelNotify: false, connectionBlocked: false, authenticationFailureClose: false };
+  clientProperties: FieldTable = [];
+  user = '';
+  vhost: Vhost | undefined;
+
+  private state: State = 'header';
+  private readonly reader: FrameReader;
+  private headerBytes: Buffer | undefined;
+  private readonly channels: (Channel | undefined)[] = [];
+  private channelMax: number;
+  private heartbeat = 0;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private receivedSinceTick = true;
+  private sentSinceTick = false;
+  private missedTicks = 0;
+  private dirty = false;
+  private tornDown = false;
+  private writable = true;
+  private readonly confirmChannels: Channel[] = [];
+  private blocked = false;
+  private paused = false;
+  private readonly unsubscribeAlarm: () => void;
+  private readonly log: Logger;
+  readonly remote: string;
+
+  constructor(private readonly socket: Socket, private readonly ctx: ConnectionContext) {
+    this.config = ctx.config;
+    this.channelMax = ctx.config.channelMax;
+    this.reader = new FrameReader(FRAME_MIN_SIZE);
+    this.writer.frameMax = FRAME_MIN_SIZE;
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.log = ctx.logger.child({ conn: this.id, remote: this.remote });
+    ctx.connections.add(this);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (err) => {
+      this.log.debug({ err }, 'socket error');
+      this.teardown();
+    });
+    socket.on('close', () => this.teardown());
+    this.handshakeTimer = setTimeout(() => {
+      if (this.state !== 'opened') {
+        this.log.info('handshake timeout');
+        this.destroy();
+      }
+    }, ctx.config.handshakeTimeout * 1000);
+    this.unsubscribeAlarm = ctx.broker.meter.onChange((alarm) => this.onAlarm(alarm));
+    this.log.debug('accepted connection');
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Input
+
+  private onData(chunk: Buffer): void {
+    this.receivedSinceTick = true;
+    if (this.state === 'closed') return;
+    try {
+      if (this.state === 'header') {
+        chunk = this.readProtocolHeader(chunk);
+        if (chunk.length === 0) return;
+      }
+      this.reader.push(chunk, this);
+    } catch (e: unknown) {
+      // Errors thrown by the frame reader itself (framing) are connection errors.
+      this.fail(0, e);
+    }
+    if (this.paused === false && this.blocked && this.state === 'opened') this.pauseReading();
+  }
+
+  private readProtocolHeader(chunk: Buffer): Buffer {
+    const have = this.headerBytes === undefined ? chunk : Buffer.concat([this.headerBytes, chunk]);
+    const verdict = checkProtocolHeader(have);
+    if (verdict === 'incomplete') {
+      this.headerBytes = have;
+      return EMPTY;
+    }
+    if (verdict === 'wrong') {
+      // Spec 4.2.2: answer with the header we support and close.
+      this.socket.end(PROTOCOL_HEADER);
+      this.state = 'closed';
+      return EMPTY;
+    }
+    this.headerBytes = undefined;
+    this.state = 'start-ok';
+    M.writeConnectionStart(this.writer, 0, 0, 9, serverProperties(this.config), Buffer.from(MECHANISMS), Buffer.from('en_US'));
+    this.markDirty();
+    return have.subarray(8);
+  }
+
+  onFrame(type: number, channel: number, payload: Buffer, start: number, end: number): void {
+    if (this.state === 'closed') return;
+    try {
+      if (type === FRAME_HEARTBEAT) {
+        if (channel !== 0) throw new AmqpError(ReplyCode.FRAME_ERROR, `heartbeat frame on non-zero channel ${channel}`, 0, 0, true);
+        return;
+      }
+      if (this.state === 'closing') {
+        if (channel === 0 && type === FRAME_METHOD) this.onClosingMethod(M.decodeMethod(payload, start, end));
+        return;
+      }
+      if (this.state !== 'opened') {
+        if (channel !== 0 || type !== FRAME_METHOD) {
+          throw new AmqpError(ReplyCode.COMMAND_INVALID, 'unexpected frame before the connection is open', 0, 0, true);
+        }
+        this.onHandshakeMethod(M.decodeMethod(payload, start, end));
+        return;
+      }
+      if (channel === 0) {
+        if (type !== FRAME_METHOD) {
+          throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead', 0, 0, true);
+        }
+        this.onConnectionMethod(M.decodeMethod(payload, start, end));
+        return;
+      }
+      const ch = this.channels[channel];
+      if (ch === undefined) {
+        this.openChannel(channel, type, payload, start, end);
+        return;
+      }
+      ch.onFrame(type, payload, start, end);
+    } catch (e: unknown) {
+      this.fail(channel, e);
+    }
+  }
+
+  private openChannel(id: number, type: number, payload: Buffer, start: number, end: number): void {
+    if (type !== FRAME_METHOD) {
+      throw new AmqpError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open'`, 0, 0, true);
+    }
+    const m = M.decodeMethod(payload, start, end);
+    if (m.kind !== 'channel.open') {
+      throw new AmqpError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open'`, m.classId, m.methodId, true);
+    }
+    if (id > this.channelMax) {
+      throw new AmqpError(ReplyCode.NOT_ALLOWED,
+        `channel ${id} is above negotiated channel_max ${this.channelMax}`, m.classId, m.methodId, true);
+    }
+    this.channels[id] = new Channel(id, this, this.vhost!);
+    M.writeChannelOpenOk(this.writer, id);
+    this.markDirty();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Handshake
+
+  private onHandshakeMethod(m: M.Method): void {
+    if (this.state === 'start-ok' && m.kind === 'connection.start-ok') return this.onStartOk(m);
+    if (this.state === 'tune-ok' && m.kind === 'connection.tune-ok') return this.onTuneOk(m);
+    if (this.state === 'open' && m.kind === 'connection.open') return this.onOpen(m);
+    if (m.kind === 'connection.close') return this.onConnectionMethod(m);
+    throw new AmqpError(ReplyCode.COMMAND_INVALID, `unexpected method '${m.kind}' during handshake`, m.classId, m.methodId, true);
+  }
+
+  private onStartOk(m: M.ConnectionStartOk): void {
+    this.clientProperties = m.clientProperties;
+    const caps = tableGet(m.clientProperties, 'capabilities');
+    if (caps !== undefined && caps.type === 'F') {
+      this.capabilities = {
+        consumerCancelNotify: fieldBoolean(tableGet(caps.value, 'consumer_cancel_notify')) === true,
+        connectionBlocked: fieldBoolean(tableGet(caps.value, 'connection.blocked')) === true,
+        authenticationFailureClose: fieldBoolean(tableGet(caps.value, 'authentication_failure_close')) === true,
+      };
+    }
+    const creds = parseCredentials(m.mechanism, m.response);
+    if (creds === 'unknown-mechanism') {
+      throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown authentication mechanism '${m.mechanism}'`, m.classId, m.methodId, true);
+    }
+    const user = creds === undefined ? undefined : this.ctx.broker.users.authenticate(creds.user, creds.password);
+    if (user === undefined) return this.refuseLogin(m.mechanism, `login refused for user '${creds?.user ?? ''}'`);
+    if (this.ctx.broker.isLoopbackOnly(user.name) && !this.config.allowRemoteLoopbackUsers && !isLoopback(this.socket.remoteAddress)) {
+      return this.refuseLogin(m.mechanism, `user '${user.name}' can only connect via localhost`);
+    }
+    this.user = user.name;
+    this.state = 'tune-ok';
+    M.writeConnectionTune(this.writer, 0, this.config.channelMax, this.config.frameMax, this.config.heartbeat);
+    this.markDirty();
+  }
+
+  /** RabbitMQ: close with 403 when the client has authentication_failure_close, else just drop. */
+  private refuseLogin(mechanism: string, why: string): void {
+    this.log.warn({ user: why }, 'authentication failed');
+    const err = new AmqpError(ReplyCode.ACCESS_REFUSED,
+      `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`, 10, 11, true);
+    if (this.capabilities.authenticationFailureClose) {
+      this.sendConnectionClose(err);
+    } else {
+      this.flush();
+      this.destroy();
+    }
+  }
+
+  private onTuneOk(m: M.ConnectionTuneOk): void {
+    const serverFrameMax = this.config.frameMax;
+    const frameMax = m.frameMax === 0 ? serverFrameMax : m.frameMax;
+    if (frameMax < FRAME_MIN_SIZE) {
+      throw new AmqpError(ReplyCode.NOT_ALLOWED, `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`, m.classId, m.methodId, true);
+    }
+    if (serverFrameMax !== 0 && frameMax > serverFrameMax) {
+      throw new AmqpError(ReplyCode.NOT_ALLOWED, `frame_max=${frameMax} > ${serverFrameMax} max size`, m.classId, m.methodId, true);
+    }
+    const serverChannelMax = this.config.channelMax;
+    const channelMax = m.channelMax === 0 ? serverChannelMax : m.channelMax;
+    if (serverChannelMax !== 0 && channelMax > serverChannelMax) {
+      throw new AmqpError(ReplyCode.NOT_ALLOWED,
+        `negotiated channel_max = ${channelMax} is higher than the maximum allowed value (${serverChannelMax})`,
+        m.classId, m.methodId, true);
+    }
+    this.channelMax = channelMax === 0 ? 65535 : channelMax;
+    this.reader.frameMax = frameMax;
+    this.writer.frameMax = frameMax;
+    this.heartbeat = m.heartbeat;
+    this.state = 'open';
+    this.startHeartbeat();
+  }
+
+  private onOpen(m: M.ConnectionOpen): void {
+    const vhost = this.ctx.broker.vhosts.get(m.virtualHost);
+    if (vhost === undefined) {
+      throw new AmqpError(ReplyCode.NOT_ALLOWED, `vhost ${m.virtualHost} not found`, m.classId, m.methodId, true);
+    }
+    this.vhost = vhost;
+    this.state = 'opened';
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    M.writeConnectionOpenOk(this.writer, 0);
+    this.markDirty();
+    this.log.debug({ user: this.user, vhost: vhost.name }, 'connection open');
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Channel 0 after open
+
+  private onConnectionMethod(m: M.Method): void {
+    switch (m.kind) {
+      case 'connection.close':
+        M.writeConnectionCloseOk(this.writer, 0);
+        this.destroy();
+        return;
+      case 'connection.close-ok':
+        return;
+      case 'connection.blocked':
+      case 'connection.unblocked':
+        return;
+      default:
+        throw new AmqpError(ReplyCode.COMMAND_INVALID, `unexpected method '${m.kind}' on channel 0`, m.classId, m.methodId, true);
+    }
+  }
+
+  private onClosingMethod(m: M.Method): void {
+    if (m.kind === 'connection.close-ok') {
+      this.destroy();
+    } else if (m.kind === 'connection.close') {
+      M.writeConnectionCloseOk(this.writer, 0);
+      this.flush();
+      this.destroy();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Channels
+
+  /** The client closed a channel: release it and answer close-ok. */
+  closeChannelByClient(ch: Channel): void {
+    ch.release();
+    this.channels[ch.id] = undefined;
+    M.writeChannelCloseOk(this.writer, ch.id);
+    this.markDirty();
+  }
+
+  /** Our channel.close was acknowledged: the number can be reused. */
+  channelClosed(ch: Channel): void {
+    if (this.channels[ch.id] === ch) this.channels[ch.id] = undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Errors: the one place where an error becomes a close.
+
+  fail(channel: number, e: unknown): void {
+    const err = toAmqpError(e, (internal) => this.log.error({ err: internal }, 'internal error'));
+    const ch = channel === 0 ? undefined : this.channels[channel];
+    if (!err.hard && ch !== undefined && this.state === 'opened') {
+      ch.beginClose();
+      M.writeChannelClose(this.writer, channel, err.code, err.text, err.classId, err.methodId);
+      this.markDirty();
+      return;
+    }
+    this.sendConnectionClose(err);
+  }
+
+  /** Send connection.close, then read only close-ok; give up on the client after a timeout. */
+  sendConnectionClose(err: AmqpError): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.log.debug({ code: err.code, text: err.text }, 'closing connection');
+    this.releaseChannels();
+    this.state = 'closing';
+    M.writeConnectionClose(this.writer, 0, err.code, err.text, err.classId, err.methodId);
+    this.flush();
+    this.closeTimer = setTimeout(() => this.destroy(), 3000);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Output
+
+  markDirty(): void {
+    if (!this.dirty) {
+      this.dirty = true;
+      this.ctx.flusher.add(this);
+    }
+  }
+
+  needsConfirmFlush(ch: Channel): void {
+    if (!this.confirmChannels.includes(ch)) this.confirmChannels.push(ch);
+  }
+
+  /** Whether deliveries may add more outbound bytes now. */
+  canWrite(): boolean {
+    return this.writable && this.writer.length < this.config.outboundHighWater;
+  }
+
+  flush(): void {
+    this.dirty = false;
+    if (this.confirmChannels.length > 0) {
+      for (const ch of this.confirmChannels) ch.flushConfirms();
+      this.confirmChannels.length = 0;
+    }
+    if (this.writer.length === 0 || this.socket.destroyed) return;
+    const wasFull = this.writer.length >= this.config.outboundHighWater;
+    this.socket.cork();
+    const ok = this.writer.flushTo(this.socket);
+    this.socket.uncork();
+    this.sentSinceTick = true;
+    if (!ok) this.writable = false;
+    else if (wasFull) setImmediate(() => this.resumeDeliveries());
+  }
+
+  private onDrain(): void {
+    this.writable = true;
+    this.resumeDeliveries();
+  }
+
+  private resumeDeliveries(): void {
+    if (this.state !== 'opened') return;
+    for (const ch of this.channels) {
+      if (ch === undefined) continue;
+      for (const c of ch.consumers.values()) c.queue.dispatch();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Flow control: publishers are paused while the memory alarm is on.
+
+  onPublished(): void {
+    if (this.ctx.broker.meter.alarm && !this.blocked) this.block();
+  }
+
+  private block(): void {
+    this.blocked = true;
+    if (this.capabilities.connectionBlocked) {
+      M.writeConnectionBlocked(this.writer, 0, 'low on memory');
+      this.markDirty();
+    }
+  }
+
+  private pauseReading(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private onAlarm(alarm: boolean): void {
+    if (alarm || !this.blocked) return;
+    this.blocked = false;
+    if (this.capabilities.connectionBlocked && this.state === 'opened') {
+      M.writeConnectionUnblocked(this.writer, 0);
+      this.markDirty();
+    }
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Heartbeats (spec 4.2.7): send when idle for half the interval; drop the peer after two
+  // silent intervals, as RabbitMQ does.
+
+  private startHeartbeat(): void {
+    if (this.heartbeat === 0) return;
+    const halfMs = (this.heartbeat * 1000) / 2;
+    this.heartbeatTimer = setInterval(() => this.heartbeatTick(), halfMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private heartbeatTick(): void {
+    if (!this.sentSinceTick) {
+      this.writer.writeHeartbeat();
+      this.flush();
+    }
+    this.sentSinceTick = false;
+    if (this.receivedSinceTick) {
+      this.missedTicks = 0;
+      this.receivedSinceTick = false;
+    } else if (++this.missedTicks >= 4) {
+      this.log.info({ timeout: this.heartbeat }, 'missed heartbeats from client, closing');
+      this.destroy();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Teardown
+
+  /** Server shutdown: 320 CONNECTION_FORCED to an open connection, plain close otherwise. */
+  forceClose(reason: string): void {
+    if (this.state === 'opened') {
+      this.sendConnectionClose(new AmqpError(ReplyCode.CONNECTION_FORCED, reason, 0, 0, true));
+    } else {
+      this.destroy();
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private releaseChannels(): void {
+    for (let i = 0; i < this.channels.length; i++) {
+      const ch = this.channels[i];
+      if (ch !== undefined) ch.release();
+    }
+    this.channels.length = 0;
+    this.vhost?.dropExclusiveQueues(this.id);
+  }
+
+  /** Flush what is pending, half-close, and release everything; the socket is destroyed if the peer lingers. */
+  destroy(): void {
+    if (!this.socket.destroyed && !this.socket.writableEnded) {
+      this.flushQuietly();
+      this.socket.end();
+      const s = this.socket;
+      setTimeout(() => s.destroy(), 1000).unref();
+    }
+    this.teardown();
+  }
+
+  private flushQuietly(): void {
+    try { this.flush(); } catch { /* the socket is going away */ }
+  }
+
+  private teardown(): void {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    this.state = 'closed';
+    this.ctx.connections.delete(this);
+    this.releaseChannels();
+    this.unsubscribeAlarm();
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.heartbeatTimer = this.handshakeTimer = this.closeTimer = undefined;
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.destroy();
+  }
+}
+
+function isLoopback(addr: string | undefined): boolean {
+  if (addr === undefined) return false;
+  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.');
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,0 +1,55 @@
+/**
+ * The TCP listener: accepts sockets and gives each a Connection. close() sends 320
+ * CONNECTION_FORCED to every open connection, waits briefly for them to go, then stops listening.
+ */
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/broker.js';
+import { Connection, type ConnectionContext } from './connection.js';
+import { OutboundFlusher } from './outbound-flusher.js';
+import type { ServerConfig } from './server-config.js';
+
+export class Listener {
+  private readonly server: net.Server;
+  private readonly ctx: ConnectionContext;
+
+  constructor(broker: Broker, config: ServerConfig, logger: Logger) {
+    this.ctx = { broker, config, logger, flusher: new OutboundFlusher(), connections: new Set() };
+    this.server = net.createServer({ noDelay: true }, (socket) => {
+      try {
+        new Connection(socket, this.ctx);
+      } catch (err: unknown) {
+        logger.error({ err }, 'failed to set up connection');
+        socket.destroy();
+      }
+    });
+    this.server.on('error', (err) => logger.error({ err }, 'listener error'));
+  }
+
+  get connections(): ReadonlySet<Connection> {
+    return this.ctx.connections;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ port, host }, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+      });
+    });
+  }
+
+  async close(reason = 'broker forced connection closure with reason \'shutdown\''): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of [...this.ctx.connections]) c.forceClose(reason);
+    const deadline = Date.now() + 2000;
+    while (this.ctx.connections.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const c of [...this.ctx.connections]) c.destroy();
+    await closed;
+  }
+}

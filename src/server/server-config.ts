@@ -1,0 +1,41 @@
+/**
+ * The server's typed configuration (built by the CLI from flags/env; tests pass it directly).
+ * Defaults mirror RabbitMQ's where a client can observe them.
+ */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** Advertised in connection.start; many clients gate features on these (see README). */
+  product: string;
+  version: string;
+  platform: string;
+  clusterName: string;
+  /** Offered in connection.tune. 0 would mean "no limit"; RabbitMQ offers 2047 / 131072 / 60. */
+  channelMax: number;
+  frameMax: number;
+  heartbeat: number;
+  /** Largest message body accepted (RabbitMQ's max_message_size, 128 MiB). */
+  maxMessageSize: number;
+  /** Let loopback-only users (guest) log in from anywhere. */
+  allowRemoteLoopbackUsers: boolean;
+  /** Seconds a client has to finish the handshake. */
+  handshakeTimeout: number;
+  /** Pending outbound bytes per connection above which deliveries pause until flushed. */
+  outboundHighWater: number;
+}
+
+export const DEFAULT_SERVER_CONFIG: ServerConfig = {
+  host: '0.0.0.0',
+  port: 5672,
+  product: 'Warren',
+  version: '3.13.7',
+  platform: `Node.js ${process.version}`,
+  clusterName: 'warren@localhost',
+  channelMax: 2047,
+  frameMax: 131072,
+  heartbeat: 60,
+  maxMessageSize: 128 * 1024 * 1024,
+  allowRemoteLoopbackUsers: false,
+  handshakeTimeout: 10,
+  outboundHighWater: 256 * 1024,
+};

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { Binding } from '../../../src/broker/binding.js';
+import { Exchange } from '../../../src/broker/exchange.js';
+import { MemoryMeter } from '../../../src/broker/memory-meter.js';
+import { Message } from '../../../src/broker/message.js';
+import { Queue } from '../../../src/broker/queue.js';
+import { headersMatch, TopicRouter } from '../../../src/broker/router.js';
+import { EMPTY_TABLE, fv, tableFrom, type FieldTable } from '../../../src/core/field-value.js';
+
+function message(routingKey: string, headers?: FieldTable): Message {
+  return new Message('x', routingKey, Buffer.alloc(2), Buffer.alloc(0), 0, 0, undefined,
+    headers === undefined ? -1 : 0, headers === undefined ? -1 : 0, { decodeTable: () => headers ?? EMPTY_TABLE });
+}
+
+const meter = new MemoryMeter(1e12);
+const x = new Exchange('t', '/', 'topic', false, false, false, EMPTY_TABLE);
+
+function topicMatches(pattern: string, key: string): boolean {
+  const r = new TopicRouter();
+  const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE }, meter);
+  r.add(new Binding(x, q, pattern, EMPTY_TABLE));
+  const out: unknown[] = [];
+  r.route(message(key), out as never);
+  return out.length > 0;
+}
+
+describe('topic matching (RabbitMQ semantics)', () => {
+  const table: [string, string, boolean][] = [
+    ['a.b.c', 'a.b.c', true],
+    ['a.b.c', 'a.b', false],
+    ['a.*.c', 'a.b.c', true],
+    ['a.*.c', 'a.c', false],
+    ['a.*', 'a', false],
+    ['*', '', false],
+    ['#', '', true],
+    ['#', 'a.b.c', true],
+    ['a.#', 'a', true],
+    ['a.#', 'a.b.c', true],
+    ['a.#.c', 'a.c', true],
+    ['a.#.c', 'a.b.b.c', true],
+    ['a.#.c', 'a.b.b.d', false],
+    ['#.c', 'c', true],
+    ['#.#', '', true],
+    ['*.#', '', false],
+    ['*.#', 'a', true],
+    ['', '', true],
+    ['', 'a', false],
+    ['a..b', 'a..b', true],
+    ['a.*.b', 'a..b', true],
+    ['#.a.#', 'b.a.c', true],
+    ['*.*', 'a.b.c', false],
+    ['a.#.#.b', 'a.b', true],
+  ];
+  for (const [pattern, key, expected] of table) {
+    it(`'${pattern}' ${expected ? 'matches' : 'does not match'} '${key}'`, () => {
+      expect(topicMatches(pattern, key)).toBe(expected);
+    });
+  }
+
+  it('prunes the trie when bindings go, and still matches the others', () => {
+    const r = new TopicRouter();
+    const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE }, meter);
+    const b1 = new Binding(x, q, 'a.*.c', EMPTY_TABLE);
+    const b2 = new Binding(x, q, 'a.#', EMPTY_TABLE);
+    r.add(b1); r.add(b2);
+    r.remove(b2);
+    const out: unknown[] = [];
+    r.route(message('a.b.c'), out as never);
+    expect(out).toHaveLength(1);
+    out.length = 0;
+    r.route(message('a.b'), out as never);
+    expect(out).toHaveLength(0);
+  });
+});
+
+describe('headers matching', () => {
+  const h = tableFrom({ format: 'pdf', type: 'report', 'x-tag': 'v', n: 1 });
+  const table: [string, Record<string, unknown>, FieldTable | undefined, boolean][] = [
+    ['all', { format: 'pdf', type: 'report' }, h, true],
+    ['all', { format: 'pdf', type: 'log' }, h, false],
+    ['any', { format: 'pdf', type: 'log' }, h, true],
+    ['any', { format: 'zip', type: 'log' }, h, false],
+    ['all', {}, h, true],
+    ['any', {}, h, false],
+    ['all', { 'x-tag': 'other' }, h, true],
+    ['all-with-x', { 'x-tag': 'other' }, h, false],
+    ['all-with-x', { 'x-tag': 'v' }, h, true],
+    ['any', { 'x-tag': 'v' }, h, false],
+    ['any-with-x', { 'x-tag': 'v' }, h, true],
+    ['all', { format: null }, h, true],
+    ['all', { missing: null }, h, false],
+    ['all', { format: 'pdf' }, undefined, false],
+    ['all', { n: { type: 'l', value: 1 } }, h, true],
+    ['all', { n: { type: 'd', value: 1 } }, h, true],
+    ['all', { n: 2 }, h, false],
+  ];
+  for (const [mode, args, headers, expected] of table) {
+    it(`${mode} ${JSON.stringify(args)} -> ${expected}`, () => {
+      const bindingArgs: FieldTable = [{ key: 'x-match', value: fv.str(mode) }, ...tableFrom(args)];
+      expect(headersMatch(mode as 'all', bindingArgs, headers)).toBe(expected);
+    });
+  }
+});
