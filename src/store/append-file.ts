@@ -1,0 +1,146 @@
+/**
+ * One file written append-only at explicit positions, with a pending buffer of bytes not yet handed
+ * to the OS. Mutations reserve room in the buffer (no allocation per record); `flush` writes the
+ * whole buffer with one positional write (looping on short writes). A failed write keeps the unwritten
+ * bytes pending: the retry writes the same bytes at the same position, so it is idempotent and a
+ * partial record left by ENOSPC is overwritten (or cut by the checksum rule after a crash).
+ * Invariant: file length as we know it == `written`; logical length == written + len.
+ */
+import path from 'node:path';
+import type { FileOps } from './file-ops.js';
+
+/** What the files of one store share: file ops, pending/dirty sets and the deferred-close list. */
+export class FileContext {
+  /** Files with pending (unwritten) bytes. */
+  readonly pending = new Set<AppendFile>();
+  /** Files written since the last sync started (need fdatasync). */
+  readonly dirty = new Set<AppendFile>();
+  /** Directories with created/removed entries since the last sync started. */
+  readonly dirtyDirs = new Set<string>();
+  /** fds to close once the sync in flight (which may be using them) is done. */
+  readonly closeLater: number[] = [];
+  syncing = false;
+
+  constructor(readonly ops: FileOps) {}
+
+  closeFd(fd: number): void {
+    if (fd < 0) return;
+    if (this.syncing) this.closeLater.push(fd);
+    else this.ops.closeSync(fd);
+  }
+}
+
+const KEEP_CAPACITY = 1 << 20;
+
+export class AppendFile {
+  fd = -1;
+  buf: Buffer;
+  /** Pending bytes in buf. */
+  len = 0;
+  private exists: boolean;
+
+  constructor(
+    readonly ctx: FileContext,
+    readonly path: string,
+    /** Bytes already in the file. */
+    public written: number,
+    exists: boolean,
+    private readonly initialCapacity = 256,
+  ) {
+    this.exists = exists;
+    this.buf = Buffer.allocUnsafe(initialCapacity);
+  }
+
+  get size(): number {
+    return this.written + this.len;
+  }
+
+  /** Reserve n bytes at the end; returns their offset in `buf` (valid until the next reserve/flush). */
+  reserve(n: number): number {
+    const need = this.len + n;
+    if (need > this.buf.length) {
+      let cap = this.buf.length * 2;
+      while (cap < need) cap *= 2;
+      const b = Buffer.allocUnsafe(cap);
+      this.buf.copy(b, 0, 0, this.len);
+      this.buf = b;
+    }
+    if (this.len === 0) this.ctx.pending.add(this);
+    const off = this.len;
+    this.len = need;
+    return off;
+  }
+
+  /** Open the fd if needed (creating the file the first time). */
+  open(): number {
+    if (this.fd < 0) {
+      this.fd = this.ctx.ops.openSync(this.path, this.exists ? 'r+' : 'w+');
+      if (!this.exists) this.ctx.dirtyDirs.add(path.dirname(this.path));
+      this.exists = true;
+    }
+    return this.fd;
+  }
+
+  /** Write all pending bytes; throws the write error with the unwritten rest still pending. */
+  flush(): void {
+    if (this.len === 0) {
+      this.ctx.pending.delete(this);
+      return;
+    }
+    const fd = this.open();
+    let off = 0;
+    try {
+      while (off < this.len) {
+        off += this.ctx.ops.writeSync(fd, this.buf, off, this.len - off, this.written + off);
+      }
+    } finally {
+      if (off > 0) {
+        if (off < this.len) this.buf.copy(this.buf, 0, off, this.len);
+        this.len -= off;
+        this.written += off;
+        this.ctx.dirty.add(this);
+      }
+      if (this.len === 0) {
+        this.ctx.pending.delete(this);
+        if (this.buf.length > KEEP_CAPACITY) this.buf = Buffer.allocUnsafe(this.initialCapacity);
+      }
+    }
+  }
+
+  /** Copy `n` bytes at file position `pos` (file or pending part) into `into`. */
+  readAt(pos: number, into: Buffer, intoOff: number, n: number): void {
+    let done = 0;
+    if (pos < this.written) {
+      const fromFile = Math.min(n, this.written - pos);
+      const fd = this.open();
+      while (done < fromFile) {
+        const r = this.ctx.ops.readSync(fd, into, intoOff + done, fromFile - done, pos + done);
+        if (r === 0) break;
+        done += r;
+      }
+      if (done < fromFile) throw new Error(`short read in ${this.path} at ${pos}`);
+    }
+    if (done < n) {
+      const bufPos = pos + done - this.written;
+      this.buf.copy(into, intoOff + done, bufPos, bufPos + (n - done));
+    }
+  }
+
+  /** Forget pending bytes and close (the file is being deleted). */
+  discard(): void {
+    this.len = 0;
+    this.ctx.pending.delete(this);
+    this.ctx.dirty.delete(this);
+    const fd = this.fd;
+    this.fd = -1;
+    this.ctx.closeFd(fd);
+  }
+
+  /** Close the fd only (reads reopen it). Caller ensures nothing is pending. */
+  closeFd(): void {
+    const fd = this.fd;
+    this.fd = -1;
+    this.ctx.dirty.delete(this);
+    this.ctx.closeFd(fd);
+  }
+}

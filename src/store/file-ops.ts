@@ -1,0 +1,45 @@
+/**
+ * The file-system calls the file store makes, behind an interface so tests can inject failures
+ * (ENOSPC on the n-th write, EIO on fsync) without a full disk. Writes and reads are synchronous
+ * (page-cache speed, and the error is known in the same turn); fsyncs are asynchronous (thread pool).
+ */
+import fs from 'node:fs';
+
+export interface FileOps {
+  openSync(path: string, flags: string): number;
+  closeSync(fd: number): void;
+  /** Positional write; returns bytes written (may be short). */
+  writeSync(fd: number, buf: Buffer, off: number, len: number, pos: number): number;
+  readSync(fd: number, buf: Buffer, off: number, len: number, pos: number): number;
+  fstatSize(fd: number): number;
+  ftruncateSync(fd: number, len: number): void;
+  fdatasync(fd: number, cb: (err: Error | null) => void): void;
+  /** fsync a directory so created/renamed/unlinked entries are durable. */
+  fsyncDir(path: string, cb: (err: Error | null) => void): void;
+  unlinkSync(path: string): void;
+  readdirSync(path: string): string[];
+  mkdirSync(path: string): void;
+  rmSync(path: string): void;
+  existsSync(path: string): boolean;
+}
+
+export const nodeFileOps: FileOps = {
+  openSync: (p, f) => fs.openSync(p, f),
+  closeSync: (fd) => fs.closeSync(fd),
+  writeSync: (fd, b, o, l, p) => fs.writeSync(fd, b, o, l, p),
+  readSync: (fd, b, o, l, p) => fs.readSync(fd, b, o, l, p),
+  fstatSize: (fd) => fs.fstatSync(fd).size,
+  ftruncateSync: (fd, l) => fs.ftruncateSync(fd, l),
+  fdatasync: (fd, cb) => fs.fdatasync(fd, (e) => cb(e)),
+  fsyncDir: (p, cb) => {
+    fs.open(p, 'r', (err, fd) => {
+      if (err) { cb(err); return; }
+      fs.fsync(fd, (e) => fs.close(fd, () => cb(e)));
+    });
+  },
+  unlinkSync: (p) => { try { fs.unlinkSync(p); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; } },
+  readdirSync: (p) => { try { return fs.readdirSync(p); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []; throw e; } },
+  mkdirSync: (p) => { fs.mkdirSync(p, { recursive: true }); },
+  rmSync: (p) => fs.rmSync(p, { recursive: true, force: true }),
+  existsSync: (p) => fs.existsSync(p),
+};

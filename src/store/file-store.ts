@@ -1,0 +1,328 @@
+/**
+ * The file implementation of Store. Layout of the data directory:
+ *
+ *   definitions.json          the definitions document (replaced atomically, see atomic-file.ts)
+ *   msgs/<id>.seg             message segments (format: message-log.ts)
+ *   queues/<sha1(key)>/       one directory per queue index (format: queue-log.ts)
+ *
+ * Writes go to per-file pending buffers and reach the OS with one positional write per file at the
+ * end of the turn (or when afterSync/flush is called); one sync batch = one fdatasync per file written
+ * since the previous batch started, run in parallel, plus an fsync of directories that gained or lost
+ * entries (group-commit.ts). Recovery reads segment headers, scans only unsealed message segments, and
+ * reads index/mark files (24 bytes per entry): never message bodies.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { FileContext } from './append-file.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { parseDefinitions, type Definitions } from './definitions.js';
+import { nodeFileOps, type FileOps } from './file-ops.js';
+import { GroupCommit } from './group-commit.js';
+import { MessageLog } from './message-log.js';
+import { QueueLog } from './queue-log.js';
+import {
+  SILENT_LOGGER,
+  StoreError,
+  type DiskSpace,
+  type MsgRef,
+  type QueueIndex,
+  type Store,
+  type StoreLogger,
+  type StoreStats,
+  type SyncCallback,
+  type SyncListener,
+} from './store.js';
+
+export interface FileStoreOptions {
+  /** Data directory (created if missing). */
+  readonly dir: string;
+  /** Target size of a message segment file in bytes (default 8 MiB; tests use a few KiB). */
+  readonly segmentSize?: number;
+  /** Entries per queue index segment for new queues (default 16384 = 256 KiB files). */
+  readonly indexEntriesPerSegment?: number;
+  readonly logger?: StoreLogger;
+  /** Injectable file system calls (tests inject ENOSPC). */
+  readonly fileOps?: FileOps;
+}
+
+export const DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_INDEX_ENTRIES = 16384;
+
+export interface RecoveryReport {
+  readonly queues: number;
+  readonly entries: number;
+  readonly droppedEntries: number;
+  readonly messageSegments: number;
+  readonly millis: number;
+}
+
+export class FileStore implements Store {
+  readonly kind = 'file' as const;
+  private readonly ctx: FileContext;
+  private readonly gc: GroupCommit;
+  private readonly msgs: MessageLog;
+  private readonly queues = new Map<string, QueueLog>();
+  private readonly queuesDir: string;
+  private readonly perSegment: number;
+  private readonly logger: StoreLogger;
+  private closed = false;
+  private defsChain: Promise<void> = Promise.resolve();
+  /** What open() found. */
+  recovery: RecoveryReport = { queues: 0, entries: 0, droppedEntries: 0, messageSegments: 0, millis: 0 };
+
+  private constructor(private readonly opts: FileStoreOptions) {
+    this.ctx = new FileContext(opts.fileOps ?? nodeFileOps);
+    this.logger = opts.logger ?? SILENT_LOGGER;
+    this.perSegment = opts.indexEntriesPerSegment ?? DEFAULT_INDEX_ENTRIES;
+    if (this.perSegment < 1 || this.perSegment > 0x0fffffff) throw new RangeError('indexEntriesPerSegment out of range');
+    this.msgs = new MessageLog(this.ctx, path.join(opts.dir, 'msgs'), opts.segmentSize ?? DEFAULT_SEGMENT_SIZE, this.logger);
+    this.queuesDir = path.join(opts.dir, 'queues');
+    this.gc = new GroupCommit({ flush: () => this.flushFiles(), sync: (cb) => this.syncFiles(cb) });
+  }
+
+  /** Open (and recover) the store in `opts.dir`. Works after an unclean shutdown. */
+  static async open(opts: FileStoreOptions): Promise<FileStore> {
+    const s = new FileStore(opts);
+    s.recover();
+    // Make recovery's cuts and deletions durable before anything new is confirmed.
+    await new Promise<void>((resolve) => s.gc.afterSync(() => resolve()));
+    return s;
+  }
+
+  private recover(): void {
+    const t0 = performance.now();
+    const ops = this.ctx.ops;
+    ops.mkdirSync(this.opts.dir);
+    ops.mkdirSync(this.queuesDir);
+    this.msgs.recover();
+    let entries = 0;
+    let dropped = 0;
+    for (const d of ops.readdirSync(this.queuesDir)) {
+      const dir = path.join(this.queuesDir, d);
+      const found = QueueLog.recoverName(this.ctx, dir);
+      if (found === undefined) {
+        ops.rmSync(dir); // no index segment left: the queue index is empty
+        continue;
+      }
+      const q = new QueueLog(this.ctx, this.hostFor(), this.msgs, this.logger, found.name, dir, found.perSegment);
+      const r = q.recover();
+      entries += r.entries;
+      dropped += r.dropped;
+      this.queues.set(found.name, q);
+    }
+    this.msgs.dropUnreferenced();
+    this.recovery = {
+      queues: this.queues.size,
+      entries,
+      droppedEntries: dropped,
+      messageSegments: this.msgs.segmentCount,
+      millis: Math.round(performance.now() - t0),
+    };
+    this.logger.info({ ...this.recovery, dir: this.opts.dir }, 'store: recovered');
+  }
+
+  private hostFor(): { bump(): number; assertOpen(): void } {
+    return { bump: () => this.gc.bump(), assertOpen: () => this.assertOpen() };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('CLOSED', 'store: closed');
+  }
+
+  // ---------------------------------------------------------------- definitions
+
+  async loadDefinitions(): Promise<Definitions | undefined> {
+    let text: string;
+    try {
+      text = await readFile(path.join(this.opts.dir, 'definitions.json'), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return parseDefinitions(text);
+  }
+
+  saveDefinitions(defs: Definitions): Promise<void> {
+    this.assertOpen();
+    const text = JSON.stringify(defs, null, 2);
+    const next = this.defsChain.then(() => writeFileAtomic(path.join(this.opts.dir, 'definitions.json'), text));
+    this.defsChain = next.catch(() => undefined);
+    return next;
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  append(parts: readonly Buffer[]): MsgRef {
+    this.assertOpen();
+    const ref = this.msgs.append(parts);
+    this.gc.bump();
+    return ref;
+  }
+
+  readSync(ref: MsgRef, size = -1): Buffer {
+    this.assertOpen();
+    return this.msgs.readSync(ref, size);
+  }
+
+  read(ref: MsgRef, size: number, cb: (err: Error | null, payload: Buffer | undefined) => void): void {
+    let payload: Buffer | undefined;
+    let err: Error | null = null;
+    try {
+      payload = this.readSync(ref, size);
+    } catch (e) {
+      err = e instanceof Error ? e : new Error(String(e));
+    }
+    process.nextTick(cb, err, payload);
+  }
+
+  // ---------------------------------------------------------------- queues
+
+  queue(name: string): QueueIndex {
+    this.assertOpen();
+    let q = this.queues.get(name);
+    if (q === undefined) {
+      const dir = path.join(this.queuesDir, createHash('sha1').update(name).digest('hex'));
+      q = new QueueLog(this.ctx, this.hostFor(), this.msgs, this.logger, name, dir, this.perSegment);
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  deleteQueue(name: string): void {
+    this.assertOpen();
+    const q = this.queues.get(name);
+    if (q === undefined) return;
+    this.queues.delete(name);
+    q.destroy();
+    this.gc.bump();
+  }
+
+  // ---------------------------------------------------------------- durability
+
+  get writeSeq(): number {
+    return this.gc.writeSeq;
+  }
+
+  get durableSeq(): number {
+    return this.gc.durableSeq;
+  }
+
+  afterSync(cb: SyncCallback): void {
+    if (this.closed) {
+      process.nextTick(cb, new StoreError('CLOSED', 'store: closed'));
+      return;
+    }
+    this.gc.afterSync(cb);
+  }
+
+  requestSync(): void {
+    if (!this.closed) this.gc.requestSync();
+  }
+
+  addSyncListener(l: SyncListener): void {
+    this.gc.addListener(l);
+  }
+
+  removeSyncListener(l: SyncListener): void {
+    this.gc.removeListener(l);
+  }
+
+  flush(): void {
+    if (!this.closed) this.gc.flushNow();
+  }
+
+  private flushFiles(): Error | null {
+    let first: Error | null = null;
+    for (const f of this.ctx.pending) {
+      try {
+        f.flush();
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        if (first === null) {
+          first = err;
+          this.logger.warn({ file: f.path, err: err.message }, 'store: write failed; bytes kept pending for retry');
+        }
+      }
+    }
+    return first;
+  }
+
+  private syncFiles(cb: (err: Error | null) => void): void {
+    const ctx = this.ctx;
+    const files = [...ctx.dirty];
+    const dirs = [...ctx.dirtyDirs];
+    ctx.dirty.clear();
+    ctx.dirtyDirs.clear();
+    let left = files.length + dirs.length;
+    let first: Error | null = null;
+    ctx.syncing = true;
+    const done = (err: Error | null): void => {
+      if (err !== null && first === null) first = err;
+      if (--left > 0) return;
+      ctx.syncing = false;
+      for (const fd of ctx.closeLater.splice(0)) ctx.ops.closeSync(fd);
+      if (first === null) this.msgs.sealSynced(false);
+      cb(first);
+    };
+    if (left === 0) {
+      left = 1;
+      setImmediate(done, null);
+      return;
+    }
+    for (const f of files) {
+      if (f.fd < 0) done(null);
+      else ctx.ops.fdatasync(f.fd, done);
+    }
+    for (const d of dirs) {
+      ctx.ops.fsyncDir(d, (err) => done(err !== null && (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : err));
+    }
+  }
+
+  // ---------------------------------------------------------------- misc
+
+  stats(): StoreStats {
+    return {
+      messageSegments: this.msgs.segmentCount,
+      messageBytesOnDisk: this.msgs.bytesOnDisk,
+      queues: this.queues.size,
+      writeSeq: this.gc.writeSeq,
+      durableSeq: this.gc.durableSeq,
+      syncs: this.gc.syncs,
+    };
+  }
+
+  async diskFree(): Promise<DiskSpace> {
+    return diskFree(this.opts.dir);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const syncOnce = (): Promise<Error | null> => new Promise((resolve) => this.gc.afterSync(resolve));
+    let err = await syncOnce();
+    if (err === null) {
+      this.msgs.sealSynced(true);
+      err = await syncOnce();
+    }
+    await this.gc.idle();
+    await this.defsChain;
+    this.closed = true;
+    this.msgs.closeAll();
+    for (const q of this.queues.values()) q.closeAll();
+    for (const fd of this.ctx.closeLater.splice(0)) this.ctx.ops.closeSync(fd);
+    if (err !== null) {
+      this.logger.warn({ err: err.message }, 'store: close could not flush everything');
+      throw err;
+    }
+  }
+}
+
+/** Free space of the file system holding `dir` (fs.statfs), for the broker's disk alarm. */
+export async function diskFree(dir: string): Promise<DiskSpace> {
+  const s = await statfs(dir);
+  return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+}

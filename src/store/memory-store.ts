@@ -1,0 +1,247 @@
+/**
+ * The in-memory implementation of Store: same contract, nothing on disk. "Durable" state lives in a
+ * MemoryBackend object; opening a second MemoryStore on the same backend models a restart (closed
+ * or not), so the conformance suite can run its recovery cases against both implementations.
+ * Messages are reference counted per record and dropped when the count reaches 0.
+ * Every write is immediately "durable": afterSync calls back at the next turn (one setImmediate per
+ * batch of waiters), like a disk that syncs instantly.
+ */
+import { parseDefinitions, type Definitions } from './definitions.js';
+import { diskFree } from './file-store.js';
+import { GroupCommit } from './group-commit.js';
+import { QueueEntries } from './queue-entries.js';
+import {
+  StoreError,
+  type DiskSpace,
+  type MsgRef,
+  type QueueCursor,
+  type QueueIndex,
+  type Store,
+  type StoreStats,
+  type SyncCallback,
+  type SyncListener,
+} from './store.js';
+
+export class MemoryBackend {
+  definitions: string | undefined;
+  readonly messages = new Map<MsgRef, Buffer>();
+  readonly refs = new Map<MsgRef, number>();
+  readonly queues = new Map<string, QueueEntries>();
+  nextRef = 1;
+}
+
+export interface MemoryStoreOptions {
+  readonly backend?: MemoryBackend;
+  readonly indexEntriesPerSegment?: number;
+}
+
+class MemoryQueue implements QueueIndex {
+  constructor(
+    private readonly store: MemoryStore,
+    readonly name: string,
+    readonly entries: QueueEntries,
+  ) {}
+
+  get count(): number {
+    return this.entries.count;
+  }
+
+  get bytes(): number {
+    return this.entries.bytes;
+  }
+
+  enqueue(ref: MsgRef, size: number): number {
+    this.store.assertOpen();
+    const seq = this.entries.add(ref, size);
+    this.store.addRef(ref);
+    this.store.bump();
+    return seq;
+  }
+
+  markDelivered(seq: number): void {
+    this.store.assertOpen();
+    if (this.entries.markDelivered(seq)) this.store.bump();
+  }
+
+  settle(seq: number): void {
+    this.store.assertOpen();
+    const ref = this.entries.settle(seq);
+    if (ref < 0) return;
+    this.store.release(ref);
+    this.store.bump();
+  }
+
+  has(seq: number): boolean {
+    return this.entries.isLive(seq);
+  }
+
+  cursor(fromSeq?: number): QueueCursor {
+    return this.entries.cursor(fromSeq);
+  }
+}
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  readonly backend: MemoryBackend;
+  private readonly gc: GroupCommit;
+  private readonly views = new Map<string, MemoryQueue>();
+  private readonly perSegment: number;
+  private closed = false;
+
+  constructor(opts: MemoryStoreOptions = {}) {
+    this.backend = opts.backend ?? new MemoryBackend();
+    this.perSegment = opts.indexEntriesPerSegment ?? 4096;
+    this.gc = new GroupCommit({ flush: () => null, sync: (cb) => setImmediate(cb, null) });
+  }
+
+  static async open(opts: MemoryStoreOptions = {}): Promise<MemoryStore> {
+    return new MemoryStore(opts);
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new StoreError('CLOSED', 'store: closed');
+  }
+
+  bump(): number {
+    return this.gc.bump();
+  }
+
+  addRef(ref: MsgRef): void {
+    const b = this.backend;
+    const n = b.refs.get(ref);
+    if (n !== undefined) b.refs.set(ref, n + 1);
+  }
+
+  release(ref: MsgRef): void {
+    const b = this.backend;
+    const n = b.refs.get(ref);
+    if (n === undefined) return;
+    if (n <= 1) {
+      b.refs.delete(ref);
+      b.messages.delete(ref);
+    } else {
+      b.refs.set(ref, n - 1);
+    }
+  }
+
+  async loadDefinitions(): Promise<Definitions | undefined> {
+    const d = this.backend.definitions;
+    return d === undefined ? undefined : parseDefinitions(d);
+  }
+
+  async saveDefinitions(defs: Definitions): Promise<void> {
+    this.assertOpen();
+    this.backend.definitions = JSON.stringify(defs);
+  }
+
+  append(parts: readonly Buffer[]): MsgRef {
+    this.assertOpen();
+    const b = this.backend;
+    const ref = b.nextRef++;
+    b.messages.set(ref, parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts as Buffer[]));
+    b.refs.set(ref, 0);
+    this.gc.bump();
+    return ref;
+  }
+
+  readSync(ref: MsgRef): Buffer {
+    this.assertOpen();
+    const m = this.backend.messages.get(ref);
+    if (m === undefined) throw new StoreError('MISSING', `store: message ${ref} is not stored`);
+    return m;
+  }
+
+  read(ref: MsgRef, _size: number, cb: (err: Error | null, payload: Buffer | undefined) => void): void {
+    let payload: Buffer | undefined;
+    let err: Error | null = null;
+    try {
+      payload = this.readSync(ref);
+    } catch (e) {
+      err = e instanceof Error ? e : new Error(String(e));
+    }
+    process.nextTick(cb, err, payload);
+  }
+
+  queue(name: string): QueueIndex {
+    this.assertOpen();
+    let v = this.views.get(name);
+    if (v === undefined) {
+      let entries = this.backend.queues.get(name);
+      if (entries === undefined) {
+        entries = new QueueEntries(this.perSegment);
+        this.backend.queues.set(name, entries);
+      }
+      v = new MemoryQueue(this, name, entries);
+      this.views.set(name, v);
+    }
+    return v;
+  }
+
+  queueNames(): string[] {
+    const names: string[] = [];
+    for (const [name, q] of this.backend.queues) if (q.count > 0 || this.views.has(name)) names.push(name);
+    return names;
+  }
+
+  deleteQueue(name: string): void {
+    this.assertOpen();
+    const entries = this.backend.queues.get(name);
+    if (entries === undefined) return;
+    entries.forEachLive((ref) => this.release(ref));
+    this.backend.queues.delete(name);
+    this.views.delete(name);
+    this.gc.bump();
+  }
+
+  get writeSeq(): number {
+    return this.gc.writeSeq;
+  }
+
+  get durableSeq(): number {
+    return this.gc.durableSeq;
+  }
+
+  afterSync(cb: SyncCallback): void {
+    if (this.closed) {
+      process.nextTick(cb, new StoreError('CLOSED', 'store: closed'));
+      return;
+    }
+    this.gc.afterSync(cb);
+  }
+
+  requestSync(): void {
+    if (!this.closed) this.gc.requestSync();
+  }
+
+  addSyncListener(l: SyncListener): void {
+    this.gc.addListener(l);
+  }
+
+  removeSyncListener(l: SyncListener): void {
+    this.gc.removeListener(l);
+  }
+
+  flush(): void {}
+
+  stats(): StoreStats {
+    return {
+      messageSegments: this.backend.messages.size,
+      messageBytesOnDisk: 0,
+      queues: this.backend.queues.size,
+      writeSeq: this.gc.writeSeq,
+      durableSeq: this.gc.durableSeq,
+      syncs: this.gc.syncs,
+    };
+  }
+
+  async diskFree(): Promise<DiskSpace> {
+    return diskFree(process.cwd());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await new Promise<Error | null>((resolve) => this.gc.afterSync(resolve));
+    await this.gc.idle();
+    this.closed = true;
+  }
+}

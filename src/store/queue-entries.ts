@@ -1,0 +1,245 @@
+/**
+ * The in-memory part of a queue index: entries in enqueue order, stored column-wise in typed arrays
+ * (13 bytes per entry: f64 ref, u32 size, u8 flags) inside chunks of `perChunk` consecutive seqs,
+ * so a backlog of millions costs no JS object per message. Chunk k holds seqs [k*perChunk,
+ * (k+1)*perChunk) and mirrors index segment file k of the file store. A chunk is dropped once it
+ * can receive no more entries (the tail has passed it) and none of its entries is live; its arrays
+ * start small and double, so thousands of near-empty queues stay cheap.
+ * Shared by both store implementations.
+ */
+import type { MsgRef, QueueCursor } from './store.js';
+
+export const F_PRESENT = 1;
+export const F_DELIVERED = 2;
+export const F_SETTLED = 4;
+
+const INITIAL_CAPACITY = 16;
+
+export class Chunk {
+  refs: Float64Array;
+  sizes: Uint32Array;
+  flags: Uint8Array;
+  /** Slots assigned (highest present slot + 1). */
+  filled = 0;
+  live = 0;
+
+  constructor(readonly k: number, capacity: number) {
+    this.refs = new Float64Array(capacity);
+    this.sizes = new Uint32Array(capacity);
+    this.flags = new Uint8Array(capacity);
+  }
+
+  ensure(slot: number, max: number): void {
+    if (slot < this.flags.length) return;
+    let cap = this.flags.length * 2;
+    while (cap <= slot) cap *= 2;
+    if (cap > max) cap = max;
+    const refs = new Float64Array(cap);
+    refs.set(this.refs);
+    const sizes = new Uint32Array(cap);
+    sizes.set(this.sizes);
+    const flags = new Uint8Array(cap);
+    flags.set(this.flags);
+    this.refs = refs;
+    this.sizes = sizes;
+    this.flags = flags;
+  }
+}
+
+export class QueueEntries {
+  readonly chunks = new Map<number, Chunk>();
+  /** Next seq to assign. */
+  tailSeq = 0;
+  /** Smallest chunk number that may still exist. */
+  private minK = 0;
+  count = 0;
+  bytes = 0;
+  /** Set by settle(): the chunk number that settle dropped, else -1 (the file store deletes its files). */
+  droppedChunk = -1;
+
+  constructor(readonly perChunk: number) {
+    if (!Number.isInteger(perChunk) || perChunk < 1) throw new RangeError('perChunk must be a positive integer');
+  }
+
+  private chunkFor(k: number): Chunk {
+    let c = this.chunks.get(k);
+    if (c === undefined) {
+      c = new Chunk(k, Math.min(INITIAL_CAPACITY, this.perChunk));
+      this.chunks.set(k, c);
+      if (this.chunks.size === 1 || k < this.minK) this.minK = k;
+    }
+    return c;
+  }
+
+  /** Append at the tail; returns the seq. */
+  add(ref: MsgRef, size: number): number {
+    const seq = this.tailSeq++;
+    this.put(seq, ref, size, F_PRESENT);
+    return seq;
+  }
+
+  /** Place an entry at an explicit seq (recovery). Flags must include F_PRESENT. */
+  put(seq: number, ref: MsgRef, size: number, flags: number): void {
+    const k = Math.floor(seq / this.perChunk);
+    const slot = seq - k * this.perChunk;
+    const c = this.chunkFor(k);
+    c.ensure(slot, this.perChunk);
+    c.refs[slot] = ref;
+    c.sizes[slot] = size;
+    c.flags[slot] = flags;
+    if (slot >= c.filled) c.filled = slot + 1;
+    if ((flags & F_SETTLED) === 0) {
+      c.live++;
+      this.count++;
+      this.bytes += size;
+    }
+    if (seq >= this.tailSeq) this.tailSeq = seq + 1;
+  }
+
+  /** The flags of seq (0 when absent). */
+  flagsOf(seq: number): number {
+    const k = Math.floor(seq / this.perChunk);
+    const c = this.chunks.get(k);
+    if (c === undefined) return 0;
+    const slot = seq - k * this.perChunk;
+    return slot < c.filled ? c.flags[slot]! : 0;
+  }
+
+  isLive(seq: number): boolean {
+    return (this.flagsOf(seq) & (F_PRESENT | F_SETTLED)) === F_PRESENT;
+  }
+
+  refOf(seq: number): MsgRef {
+    const k = Math.floor(seq / this.perChunk);
+    const c = this.chunks.get(k);
+    return c === undefined ? -1 : c.refs[seq - k * this.perChunk]!;
+  }
+
+  /** Set the delivered flag; true if it changed (so the caller records it once). */
+  markDelivered(seq: number): boolean {
+    const k = Math.floor(seq / this.perChunk);
+    const c = this.chunks.get(k);
+    if (c === undefined) return false;
+    const slot = seq - k * this.perChunk;
+    if (slot >= c.filled) return false;
+    const f = c.flags[slot]!;
+    if ((f & (F_PRESENT | F_SETTLED | F_DELIVERED)) !== F_PRESENT) return false;
+    c.flags[slot] = f | F_DELIVERED;
+    return true;
+  }
+
+  /** Settle a live entry; returns its ref, or -1 if it was not live. Sets `droppedChunk`. */
+  settle(seq: number): MsgRef {
+    this.droppedChunk = -1;
+    const k = Math.floor(seq / this.perChunk);
+    const c = this.chunks.get(k);
+    if (c === undefined) return -1;
+    const slot = seq - k * this.perChunk;
+    if (slot >= c.filled) return -1;
+    const f = c.flags[slot]!;
+    if ((f & (F_PRESENT | F_SETTLED)) !== F_PRESENT) return -1;
+    c.flags[slot] = f | F_SETTLED;
+    c.live--;
+    this.count--;
+    this.bytes -= c.sizes[slot]!;
+    const ref = c.refs[slot]!;
+    if (c.live === 0) this.maybeDrop(c);
+    return ref;
+  }
+
+  /** Drop chunk c if it is empty and the tail has moved past it. Returns true when dropped. */
+  maybeDrop(c: Chunk): boolean {
+    if (c.live !== 0 || (c.k + 1) * this.perChunk > this.tailSeq) return false;
+    this.chunks.delete(c.k);
+    this.droppedChunk = c.k;
+    if (c.k === this.minK) this.advanceMinK();
+    return true;
+  }
+
+  private advanceMinK(): void {
+    if (this.chunks.size === 0) {
+      this.minK = Math.floor(this.tailSeq / this.perChunk);
+      return;
+    }
+    if (this.chunks.size < 64) {
+      let m = Infinity;
+      for (const k of this.chunks.keys()) if (k < m) m = k;
+      this.minK = m;
+      return;
+    }
+    while (!this.chunks.has(this.minK)) this.minK++;
+  }
+
+  /** Live refs, for releasing a whole queue (delete). */
+  forEachLive(fn: (ref: MsgRef, seq: number) => void): void {
+    const cur = this.cursor(0);
+    while (cur.next()) fn(cur.ref, cur.seq);
+  }
+
+  clear(): void {
+    this.chunks.clear();
+    this.count = 0;
+    this.bytes = 0;
+    this.minK = Math.floor(this.tailSeq / this.perChunk);
+  }
+
+  /** First chunk number that may hold entries. */
+  headChunk(): number {
+    return this.minK;
+  }
+
+  cursor(fromSeq = 0): QueueCursor {
+    return new EntriesCursor(this, fromSeq);
+  }
+}
+
+class EntriesCursor implements QueueCursor {
+  seq = -1;
+  ref: MsgRef = -1;
+  size = 0;
+  delivered = false;
+  private pos: number;
+
+  constructor(private readonly q: QueueEntries, fromSeq: number) {
+    this.pos = fromSeq;
+  }
+
+  next(): boolean {
+    const q = this.q;
+    const per = q.perChunk;
+    let pos = this.pos;
+    const head = q.headChunk() * per;
+    if (pos < head) pos = head;
+    while (pos < q.tailSeq) {
+      const k = Math.floor(pos / per);
+      const c = q.chunks.get(k);
+      if (c === undefined) {
+        // Never jump past tailSeq: later enqueues may still land in this chunk.
+        pos = Math.min((k + 1) * per, q.tailSeq);
+        continue;
+      }
+      if (c.live === 0) {
+        pos = k * per + c.filled;
+        if (c.filled === per || pos < q.tailSeq) pos = (k + 1) * per;
+        continue;
+      }
+      const flags = c.flags;
+      const end = c.filled;
+      for (let slot = pos - k * per; slot < end; slot++) {
+        const f = flags[slot]!;
+        if ((f & (F_PRESENT | F_SETTLED)) === F_PRESENT) {
+          this.seq = k * per + slot;
+          this.ref = c.refs[slot]!;
+          this.size = c.sizes[slot]!;
+          this.delivered = (f & F_DELIVERED) !== 0;
+          this.pos = this.seq + 1;
+          return true;
+        }
+      }
+      pos = k * per + end;
+      if (end === per || pos < q.tailSeq) pos = (k + 1) * per;
+    }
+    this.pos = pos;
+    return false;
+  }
+}
