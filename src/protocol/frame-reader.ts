@@ -48,9 +48,20 @@ export class FrameReader {
     this.asm = Buffer.allocUnsafe(Math.min(this.limit() + 1, FRAME_MIN_SIZE + FRAME_OVERHEAD));
   }
 
-  /** Make the current push() return after the frame being delivered (e.g. the connection closed). */
+  /**
+   * Make the current push() return right after the frame being delivered, discarding the rest of
+   * the chunk; later pushes are ignored too until resume() (e.g. the socket is being destroyed).
+   */
   stop(): void {
     this.stopped = true;
+  }
+
+  resume(): void {
+    this.stopped = false;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
   }
 
   /** Bytes of an incomplete frame currently buffered. */
@@ -59,7 +70,6 @@ export class FrameReader {
   }
 
   push(chunk: Buffer, sink: FrameSink): void {
-    this.stopped = false;
     const n = chunk.length;
     let p = 0;
     while (p < n && !this.stopped) {

@@ -1,0 +1,165 @@
+/**
+ * FrameReader: a random frame stream split at every byte boundary and at random chunkings yields the
+ * same frames; zero-copy for frames inside one chunk; oversize, bad frame-end and unknown type give
+ * RabbitMQ's FRAME_ERROR texts; stop() ends push() early.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { AmqpError } from '../../../src/core/amqp-error.js';
+import { ReplyCode } from '../../../src/core/reply-code.js';
+import { FrameReader, type FrameSink } from '../../../src/protocol/frame-reader.js';
+
+interface Frame { type: number; channel: number; payload: Buffer }
+
+function frameBytes(f: Frame, end = 0xce): Buffer {
+  const b = Buffer.alloc(f.payload.length + 8);
+  b[0] = f.type;
+  b.writeUInt16BE(f.channel, 1);
+  b.writeUInt32BE(f.payload.length, 3);
+  f.payload.copy(b, 7);
+  b[b.length - 1] = end;
+  return b;
+}
+
+class Collect implements FrameSink {
+  frames: Frame[] = [];
+  onFrame(type: number, channel: number, payload: Buffer, start: number, end: number): void {
+    this.frames.push({ type, channel, payload: Buffer.from(payload.subarray(start, end)) });
+  }
+}
+
+const frameArb: fc.Arbitrary<Frame> = fc.oneof(
+  fc.record({
+    type: fc.constantFrom(1, 2, 3),
+    channel: fc.integer({ min: 0, max: 65535 }),
+    payload: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+  }),
+  fc.constant({ type: 8, channel: 0, payload: Buffer.alloc(0) }),
+);
+
+function feed(reader: FrameReader, chunks: Buffer[]): Frame[] {
+  const sink = new Collect();
+  for (const c of chunks) reader.push(c, sink);
+  return sink.frames;
+}
+
+function errorOf(fn: () => void): AmqpError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(AmqpError);
+    return e as AmqpError;
+  }
+  throw new Error('expected an AmqpError');
+}
+
+describe('FrameReader', () => {
+  it('split at every byte boundary yields the same frames', () => {
+    fc.assert(fc.property(fc.array(frameArb, { minLength: 1, maxLength: 4 }), (frames) => {
+      const stream = Buffer.concat(frames.map((f) => frameBytes(f)));
+      for (let i = 0; i <= stream.length; i++) {
+        const reader = new FrameReader(4096);
+        expect(feed(reader, [stream.subarray(0, i), stream.subarray(i)])).toEqual(frames);
+        expect(reader.buffered).toBe(0);
+      }
+    }), { numRuns: 40 });
+  });
+
+  it('random chunkings (including 1-byte chunks) yield the same frames', () => {
+    fc.assert(fc.property(fc.array(frameArb, { maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }),
+      (frames, sizes) => {
+        const stream = Buffer.concat(frames.map((f) => frameBytes(f)));
+        const chunks: Buffer[] = [];
+        for (let p = 0, i = 0; p < stream.length; i++) {
+          const n = sizes[i % sizes.length]!;
+          chunks.push(stream.subarray(p, p + n));
+          p += n;
+        }
+        expect(feed(new FrameReader(0), chunks)).toEqual(frames);
+        const singles = [...stream].map((b) => Buffer.from([b]));
+        expect(feed(new FrameReader(4096), singles)).toEqual(frames);
+      }), { numRuns: 100 });
+  });
+
+  it('frames inside one chunk are views of that chunk (zero-copy)', () => {
+    const chunk = Buffer.concat([frameBytes({ type: 1, channel: 1, payload: Buffer.from([1, 2, 3]) }), frameBytes({ type: 3, channel: 1, payload: Buffer.from([4]) })]);
+    const seen: { buf: Buffer; start: number; end: number }[] = [];
+    new FrameReader(4096).push(chunk, { onFrame: (_t, _c, buf, start, end) => { seen.push({ buf, start, end }); } });
+    expect(seen.map((s) => [s.buf === chunk, s.start, s.end])).toEqual([[true, 7, 10], [true, 18, 19]]);
+  });
+
+  it('a frame straddling chunks is assembled in one reused buffer', () => {
+    const reader = new FrameReader(131072);
+    const bufs = new Set<Buffer>();
+    const sink: FrameSink = { onFrame: (_t, _c, buf) => { bufs.add(buf); } };
+    for (let i = 0; i < 5; i++) {
+      const f = frameBytes({ type: 3, channel: 1, payload: Buffer.alloc(3000, i) });
+      reader.push(f.subarray(0, 1000), sink);
+      reader.push(f.subarray(1000), sink);
+    }
+    expect(bufs.size).toBe(1);
+  });
+
+  it('frameMax: payload up to frameMax accepted (RabbitMQ fudge), larger refused as soon as the header is in', () => {
+    const ok = frameBytes({ type: 3, channel: 1, payload: Buffer.alloc(4096) });
+    expect(feed(new FrameReader(4096), [ok])).toHaveLength(1);
+    const reader = new FrameReader(4096);
+    const big = Buffer.alloc(7);
+    big[0] = 1;
+    big.writeUInt16BE(1, 1);
+    big.writeUInt32BE(4097, 3);
+    const e = errorOf(() => feed(reader, [big.subarray(0, 3), big.subarray(3)]));
+    expect(e.code).toBe(ReplyCode.FRAME_ERROR);
+    expect(e.text).toBe('FRAME_ERROR - type 1, all octets = <<>>: {frame_too_large,4097,4088}');
+    // settable after tune
+    const r2 = new FrameReader(4096);
+    r2.frameMax = 131072;
+    expect(feed(r2, [frameBytes({ type: 3, channel: 1, payload: Buffer.alloc(100000) })])).toHaveLength(1);
+  });
+
+  it('bad frame-end octet (RabbitMQ text)', () => {
+    const f = frameBytes({ type: 1, channel: 1, payload: Buffer.from([0, 60, 0, 10, 0, 0, 0, 0, 0, 1, 0]) }, 0);
+    for (const chunks of [[f], [f.subarray(0, 5), f.subarray(5)]]) {
+      const e = errorOf(() => feed(new FrameReader(4096), chunks));
+      expect(e.code).toBe(ReplyCode.FRAME_ERROR);
+      expect(e.text).toBe('FRAME_ERROR - type 1, all octets = <<0,60,0,10,0,0,0,0,0,1,0>>: {invalid_frame_end_marker,0}');
+    }
+  });
+
+  it('unknown frame type and non-empty heartbeat (RabbitMQ texts)', () => {
+    let e = errorOf(() => feed(new FrameReader(4096), [frameBytes({ type: 5, channel: 1, payload: Buffer.from([1, 2, 3]) })]));
+    expect(e.text).toBe('FRAME_ERROR - type 5, all octets = <<1,2,3>>: unknown_frame');
+    e = errorOf(() => feed(new FrameReader(4096), [frameBytes({ type: 5, channel: 0, payload: Buffer.from('hello world, long payload here') })]));
+    expect(e.text).toBe('FRAME_ERROR - type 5, first 16 octets = <<"hello world, lon">>: unknown_frame');
+    e = errorOf(() => feed(new FrameReader(4096), [frameBytes({ type: 8, channel: 0, payload: Buffer.from([1]) })]));
+    expect(e.text).toBe('FRAME_ERROR - type 8, all octets = <<1>>: unknown_frame');
+  });
+
+  it('stop() makes push() return before the rest of the chunk', () => {
+    const reader = new FrameReader(4096);
+    const chunk = Buffer.concat([1, 2, 3].map((i) => frameBytes({ type: 3, channel: i, payload: Buffer.from([i]) })));
+    const channels: number[] = [];
+    reader.push(chunk, { onFrame: (_t, ch) => { channels.push(ch); if (ch === 2) reader.stop(); } });
+    expect(channels).toEqual([1, 2]);
+  });
+
+  it('sink exceptions propagate', () => {
+    const reader = new FrameReader(4096);
+    expect(() => reader.push(frameBytes({ type: 3, channel: 1, payload: Buffer.from([1]) }), { onFrame: () => { throw new Error('boom'); } }))
+      .toThrow('boom');
+  });
+});
+
+describe('FrameReader.stop', () => {
+  it('is sticky until resume()', () => {
+    const reader = new FrameReader(4096);
+    const f = frameBytes({ type: 3, channel: 1, payload: Buffer.from([1]) });
+    const sink = new Collect();
+    reader.stop();
+    reader.push(f, sink);
+    expect(sink.frames).toHaveLength(0);
+    reader.resume();
+    reader.push(f, sink);
+    expect(sink.frames).toHaveLength(1);
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * FrameWriter: method frames, content header + body splitting at frameMax - 8, zero body -> no body
+ * frame, large bodies passed by reference, flushed bytes never overwritten, heartbeat.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FrameReader } from '../../../src/protocol/frame-reader.js';
+import { FrameWriter } from '../../../src/protocol/frame-writer.js';
+import { decodeMethod, encodeBasicProperties, writeBasicDeliver } from '../../../src/protocol/generated/methods.js';
+import { readContentHeader, newContentHeaderView } from '../../../src/protocol/content-header.js';
+
+interface F { type: number; channel: number; payload: Buffer }
+
+function parse(bytes: Buffer): F[] {
+  const out: F[] = [];
+  new FrameReader(0).push(bytes, { onFrame: (type, channel, p, s, e) => { out.push({ type, channel, payload: Buffer.from(p.subarray(s, e)) }); } });
+  return out;
+}
+
+class Sink {
+  chunks: Buffer[] = [];
+  result = true;
+  write(c: Buffer): boolean {
+    this.chunks.push(c);
+    return this.result;
+  }
+  get bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+describe('FrameWriter', () => {
+  it('writes content header and splits the body at frameMax - 8', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 20000 }), fc.integer({ min: 4096, max: 9000 }), (size, frameMax) => {
+      const w = new FrameWriter(1024);
+      w.frameMax = frameMax;
+      const body = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) body[i] = i & 0xff;
+      const props = encodeBasicProperties({ deliveryMode: 2, contentType: 'text/plain' });
+      const padded = Buffer.concat([Buffer.from([7, 7]), props, Buffer.from([7])]);
+      writeBasicDeliver(w, 5, 'c', 1, false, 'x', 'k');
+      w.writeContent(5, 60, size, padded, 2, 2 + props.length, body);
+      const frames = parse(w.peekPending());
+      expect(frames[0]!.type).toBe(1);
+      expect(decodeMethod(frames[0]!.payload, 0, frames[0]!.payload.length).kind).toBe('basic.deliver');
+      expect(frames[1]!.type).toBe(2);
+      const view = newContentHeaderView();
+      readContentHeader(frames[1]!.payload, 0, frames[1]!.payload.length, view);
+      expect(view.classId).toBe(60);
+      expect(view.bodySize).toBe(size);
+      expect(frames[1]!.payload.subarray(view.propsStart, view.propsEnd).equals(props)).toBe(true);
+      const bodies = frames.slice(2);
+      expect(bodies.length).toBe(Math.ceil(size / (frameMax - 8)));
+      for (const b of bodies) {
+        expect(b.type).toBe(3);
+        expect(b.channel).toBe(5);
+        expect(b.payload.length).toBeLessThanOrEqual(frameMax - 8);
+      }
+      expect(Buffer.concat(bodies.map((b) => b.payload)).equals(body)).toBe(true);
+    }), { numRuns: 60 });
+  });
+
+  it('passes bodies of 64 KiB or more by reference and flushes in order', () => {
+    const w = new FrameWriter(1024);
+    w.frameMax = 131072;
+    const body = Buffer.alloc(200000, 1);
+    w.writeHeartbeat();
+    w.writeContent(1, 60, body.length, Buffer.from([0, 0]), 0, 2, body);
+    w.writeHeartbeat();
+    expect(w.length).toBe(8 + (7 + 14 + 1) + 2 * (131064 + 8) - (2 * 131064 - 200000) + 8);
+    const sink = new Sink();
+    expect(w.flushTo(sink)).toBe(true);
+    expect(w.length).toBe(0);
+    expect(sink.chunks.some((c) => c.buffer === body.buffer)).toBe(true);
+    const frames = parse(sink.bytes);
+    expect(frames.map((f) => f.type)).toEqual([8, 2, 3, 3, 8]);
+    expect(Buffer.concat([frames[2]!.payload, frames[3]!.payload]).equals(body)).toBe(true);
+    expect(w.flushTo(sink)).toBe(true); // nothing pending
+  });
+
+  it('never overwrites bytes already handed to the writer (socket may hold them)', () => {
+    const w = new FrameWriter(1024);
+    const sink = new Sink();
+    const snapshots: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      writeBasicDeliver(w, 1, `consumer-${i}`, i + 1, false, 'ex', 'rk'.repeat(i % 50));
+      if (i % 3 === 0) {
+        sink.result = i % 2 === 0;
+        expect(w.flushTo(sink)).toBe(sink.result);
+        const last = sink.chunks[sink.chunks.length - 1]!;
+        snapshots.push(Buffer.from(last));
+      }
+    }
+    w.flushTo(sink);
+    // every chunk still holds what it held when written
+    let k = 0;
+    for (let i = 0; i < sink.chunks.length - 1; i++) expect(sink.chunks[i]!.equals(snapshots[k++]!)).toBe(true);
+    const frames = parse(sink.bytes);
+    expect(frames).toHaveLength(200);
+    frames.forEach((f, i) => {
+      expect(decodeMethod(f.payload, 0, f.payload.length)).toMatchObject({ consumerTag: `consumer-${i}`, deliveryTag: i + 1 });
+    });
+  });
+
+  it('zero-length body: header only; heartbeat bytes', () => {
+    const w = new FrameWriter();
+    w.writeContent(2, 60, 0, Buffer.from([0, 0]), 0, 2, Buffer.alloc(0));
+    expect(parse(w.peekPending()).map((f) => f.type)).toEqual([2]);
+    const h = new FrameWriter();
+    h.writeHeartbeat();
+    expect([...h.peekPending()]).toEqual([8, 0, 0, 0, 0, 0, 0, 0xce]);
+  });
+});
