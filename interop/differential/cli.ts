@@ -10,7 +10,7 @@
  *
  * Exit code 0 when every selected scenario matched, 1 otherwise, 2 when no reference is reachable.
  */
-import { referenceUrl, startTestBroker, type TestBroker } from '../../test/helpers/broker.js';
+import { findReference, referenceCandidate, startWarrenSubject, type Subject } from './brokers.js';
 import { formatTrace, runDifferential, runScenario, type DifferentialResult } from './run-scenario.js';
 import { allScenarios } from './scenario-list.js';
 
@@ -39,9 +39,9 @@ function parseArgs(argv: readonly string[]): CliOptions {
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  const ref = await referenceUrl();
+  const ref = await findReference();
   if (ref === undefined) {
-    console.error(`no reference broker reachable at ${process.env['REFERENCE_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672'}`);
+    console.error(`no reference broker reachable at ${referenceCandidate()}`);
     return 2;
   }
   const selected = allScenarios.filter((s) => opts.filters.length === 0 || opts.filters.some((f) => s.name.includes(f)));
@@ -52,11 +52,11 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  let broker: TestBroker | undefined;
+  let broker: Subject | undefined;
   let subject = opts.subject;
   if (opts.selfCheck) subject = ref;
   if (subject === undefined) {
-    broker = await startTestBroker();
+    broker = await startWarrenSubject();
     subject = broker.url;
   }
   const labels = opts.selfCheck ? { expected: 'reference run 1', actual: 'reference run 2' } : { expected: 'reference', actual: 'subject' };

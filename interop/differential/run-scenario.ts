@@ -4,10 +4,16 @@
  * become trace entries, so a broken broker yields a readable diff rather than a hang.
  * Cleanup always runs, on success and on failure.
  */
-import { uniqueName } from '../../test/helpers/broker.js';
 import type { Scenario } from './scenario.js';
 import { ScenarioAbort, ScenarioContext, describeError } from './scenario-context.js';
 import { compareTraces, normaliseTrace, renderTrace, type Trace } from './trace.js';
+
+let runCounter = 0;
+
+/** Unique per run and process (like test/helpers' uniqueName), short enough for 255-byte names. */
+function nextRunId(): string {
+  return `r${process.pid.toString(36)}${Date.now().toString(36)}${(runCounter++).toString(36)}`;
+}
 
 export interface ScenarioRun {
   readonly url: string;
@@ -24,7 +30,7 @@ export interface RunOptions {
 
 export async function runScenario(scenario: Scenario, url: string, options: RunOptions = {}): Promise<ScenarioRun> {
   const started = Date.now();
-  const runId = uniqueName('dx').replace(/^dx-/, 'r');
+  const runId = nextRunId();
   const ctx = new ScenarioContext(url, runId, options.waitTimeoutMs ?? 4000);
   let timer: NodeJS.Timeout | undefined;
   const limit = options.timeoutMs ?? 15_000;

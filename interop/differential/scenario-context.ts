@@ -32,7 +32,15 @@ interface ChannelState {
   readonly stream: string;
   closed: boolean;
   readonly confirmed: Map<number, 'ack' | 'nack'>;
+  readonly confirmMode: ConfirmRecording;
 }
+
+/**
+ * How a confirm channel records confirms: 'ordered' records each (expanded) ack/nack as it
+ * arrives, interleaved with basic.return; 'summary' records one sorted entry per waitConfirms
+ * (for messages routed to several queues RabbitMQ's confirm order is not deterministic).
+ */
+export type ConfirmRecording = 'ordered' | 'summary';
 
 export interface DescribeOptions {
   /** Include message properties (default true). */
@@ -137,14 +145,14 @@ export class ScenarioContext {
   /** Opens a channel; its returns, confirms and server cancels go to stream `c<n>.ch<m>`. */
   async channel(model: ChannelModel): Promise<Channel> {
     const ch = await model.createChannel();
-    this.watchChannel(model, ch);
+    this.watchChannel(model, ch, 'ordered');
     return ch;
   }
 
   /** Opens a channel in confirm mode (confirm.select done by amqplib). */
-  async confirmChannel(model: ChannelModel): Promise<ConfirmChannel> {
+  async confirmChannel(model: ChannelModel, confirms: ConfirmRecording = 'ordered'): Promise<ConfirmChannel> {
     const ch = await model.createConfirmChannel();
-    this.watchChannel(model, ch);
+    this.watchChannel(model, ch, confirms);
     return ch;
   }
 
@@ -155,17 +163,18 @@ export class ScenarioContext {
     return s.stream;
   }
 
-  private watchChannel(model: ChannelModel, ch: Channel): void {
+  private watchChannel(model: ChannelModel, ch: Channel, confirmMode: ConfirmRecording): void {
     const conn = this.connectionState.get(model);
     const stream = `${conn?.label ?? 'c?'}.ch${channelNumber(ch)}`;
-    const state: ChannelState = { stream, closed: false, confirmed: new Map() };
+    const state: ChannelState = { stream, closed: false, confirmed: new Map(), confirmMode };
     this.channelState.set(ch, state);
     ch.on('error', () => {});
     ch.on('close', () => {
       state.closed = true;
     });
     ch.on('return', (msg: Message) => {
-      this.record('basic.return', { replyCode: msg.fields.replyCode, replyText: msg.fields.replyText, ...describeMessage(msg, { properties: false }) }, stream);
+      const f = msg.fields as unknown as { replyCode: number; replyText: string };
+      this.record('basic.return', { replyCode: f.replyCode, replyText: f.replyText, ...describeMessage(msg, { properties: false }) }, stream);
     });
     const confirm = (kind: 'ack' | 'nack') => (fields: { deliveryTag: number; multiple: boolean }) => {
       // Expand `multiple` so brokers that batch confirms differently still compare equal.
@@ -173,7 +182,7 @@ export class ScenarioContext {
       for (const tag of tags) {
         if (state.confirmed.has(tag)) this.record(`confirm.duplicate-${kind}`, { seq: tag }, stream);
         state.confirmed.set(tag, kind);
-        this.record(`confirm.${kind}`, { seq: tag }, stream);
+        if (confirmMode === 'ordered') this.record(`confirm.${kind}`, { seq: tag }, stream);
       }
     };
     ch.on('ack', confirm('ack'));
@@ -185,6 +194,10 @@ export class ScenarioContext {
     const state = this.channelState.get(ch);
     if (state === undefined) throw new Error('channel not opened through the scenario context');
     await this.waitFor(`${count} confirms on ${state.stream}`, () => state.confirmed.size >= count || state.closed);
+    if (state.confirmMode === 'summary') {
+      const sorted = [...state.confirmed.entries()].sort((a, b) => a[0] - b[0]);
+      this.record('confirms', { ack: sorted.filter(([, k]) => k === 'ack').map(([t]) => t), nack: sorted.filter(([, k]) => k === 'nack').map(([t]) => t) }, state.stream);
+    }
   }
 
   /** Waits until the channel is closed (by the server, typically after an async error). */

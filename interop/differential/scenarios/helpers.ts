@@ -4,7 +4,7 @@
  * one compact trace entry. None of these hardcode an expectation; they only record.
  */
 import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
-import type { ScenarioContext } from '../scenario-context.js';
+import type { ConfirmRecording, ScenarioContext } from '../scenario-context.js';
 
 export interface Session {
   readonly conn: ChannelModel;
@@ -22,9 +22,9 @@ export async function open(ctx: ScenarioContext): Promise<Session> {
   return { conn, ch };
 }
 
-export async function openConfirm(ctx: ScenarioContext): Promise<ConfirmSession> {
+export async function openConfirm(ctx: ScenarioContext, confirms: ConfirmRecording = 'ordered'): Promise<ConfirmSession> {
   const conn = await ctx.connect();
-  const ch = await ctx.confirmChannel(conn);
+  const ch = await ctx.confirmChannel(conn, confirms);
   return { conn, ch };
 }
 
@@ -40,7 +40,7 @@ export async function publishConfirmed(
   bodies: readonly string[],
   options: Options.Publish = {},
 ): Promise<void> {
-  const ch = await ctx.confirmChannel(conn);
+  const ch = await ctx.confirmChannel(conn, 'summary');
   for (const b of bodies) ch.publish(exchange, routingKey, Buffer.from(b), options);
   await ctx.waitConfirms(ch, bodies.length);
   await ch.close();

@@ -1,0 +1,115 @@
+/**
+ * Differential scenarios about channels and connections: channel.flow, frames on channels that
+ * are not open, reopening an open channel, a channel error leaving siblings alone, a connection
+ * error closing everything, and operations on channels after close.
+ */
+import { defs, methodId, rpc, sendRawBytes, sendRawMethod } from '../amqp-internals.js';
+import { scenario, type Scenario } from '../scenario.js';
+import { counts, declareQueue, open, publishConfirmed } from './helpers.js';
+
+/** A frame header + payload + frame-end, for malformed-input scenarios. */
+function frame(type: number, channel: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(7);
+  head.writeUInt8(type, 0);
+  head.writeUInt16BE(channel, 1);
+  head.writeUInt32BE(payload.length, 3);
+  return Buffer.concat([head, payload, Buffer.from([0xce])]);
+}
+
+export const channelScenarios: Scenario[] = [
+  scenario('channel-flow', 'channel.flow active=true is acknowledged; active=false (RabbitMQ: not implemented)', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    await ctx.attempt('channel.flow active=true', () => rpc(ch, 'ChannelFlow', { active: true }, 'ChannelFlowOk'), (ok) => ok);
+    const ch2 = await ctx.channel(conn);
+    await ctx.attempt('channel.flow active=false', () => rpc(ch2, 'ChannelFlow', { active: false }, 'ChannelFlowOk'), (ok) => ok);
+  }),
+
+  scenario('channel-error-isolated', 'a channel error closes only that channel; siblings and their consumers keep working', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = await declareQueue(ctx, ch, 'q');
+    const c = await ctx.consume(ch, q, { label: 'c', noAck: true });
+    const bad = await ctx.channel(conn);
+    await ctx.attempt('error on sibling', () => bad.checkQueue(ctx.name('missing')), () => 'ok');
+    await publishConfirmed(ctx, conn, '', q, ['after sibling error']);
+    await ctx.waitDeliveries(c, 1);
+    await ctx.attempt('use closed channel', async () => bad.checkQueue(q), () => 'ok');
+    await counts(ctx, ch, q);
+  }),
+
+  scenario('channel-unopened-frame', 'a method on a channel that was never opened closes the connection (504 CHANNEL_ERROR)', async (ctx) => {
+    const { conn } = await open(ctx);
+    sendRawMethod(conn, 7, 'QueueDeclare', { ticket: 0, queue: ctx.name('q'), passive: false, durable: false, exclusive: false, autoDelete: false, nowait: false, arguments: {} });
+    await ctx.waitConnectionClosed(conn);
+  }),
+
+  scenario('channel-open-twice', 'channel.open on an already open channel closes the connection', async (ctx) => {
+    const { conn } = await open(ctx);
+    sendRawMethod(conn, 1, 'ChannelOpen', { outOfBand: '' });
+    await ctx.waitConnectionClosed(conn);
+  }),
+
+  scenario('channel-content-without-method', 'a content header with no preceding basic.publish is a connection error (505 UNEXPECTED_FRAME)', async (ctx) => {
+    const { conn } = await open(ctx);
+    const props = Buffer.alloc(14);
+    props.writeUInt16BE(60, 0); // class basic
+    props.writeUInt16BE(0, 2); // weight
+    props.writeUInt32BE(0, 4); // body size hi
+    props.writeUInt32BE(5, 8); // body size lo
+    props.writeUInt16BE(0, 12); // no property flags
+    sendRawBytes(conn, frame(2, 1, props));
+    await ctx.waitConnectionClosed(conn);
+  }),
+
+  scenario('channel-unknown-method', 'an unknown class/method id closes the connection', async (ctx) => {
+    const { conn } = await open(ctx);
+    const payload = Buffer.alloc(4);
+    payload.writeUInt16BE(60, 0);
+    payload.writeUInt16BE(999, 2);
+    sendRawBytes(conn, frame(1, 1, payload));
+    await ctx.waitConnectionClosed(conn);
+  }),
+
+  scenario('channel-method-on-channel-zero', 'a channel-class method on channel 0 closes the connection', async (ctx) => {
+    const { conn } = await open(ctx);
+    const encoded = defs.encodeMethod(methodId('BasicQos'), 0, { prefetchSize: 0, prefetchCount: 1, global: false });
+    sendRawBytes(conn, encoded);
+    await ctx.waitConnectionClosed(conn);
+  }),
+
+  scenario('channel-bad-frame-end', 'a frame with a wrong frame-end octet closes the connection (501 FRAME_ERROR)', async (ctx) => {
+    const { conn } = await open(ctx);
+    const good = defs.encodeMethod(methodId('BasicQos'), 1, { prefetchSize: 0, prefetchCount: 1, global: false });
+    const bad = Buffer.from(good);
+    bad[bad.length - 1] = 0x00;
+    sendRawBytes(conn, bad);
+    await ctx.waitConnectionClosed(conn);
+  }),
+
+  scenario('channel-close-unacked-other-consumer', 'closing a consumer channel hands its unacked messages to a consumer on another channel', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = await declareQueue(ctx, ch, 'q');
+    await ch.prefetch(2);
+    const first = await ctx.consume(ch, q, { label: 'first' });
+    await publishConfirmed(ctx, conn, '', q, ['m1', 'm2', 'm3', 'm4']);
+    await ctx.waitDeliveries(first, 2);
+    const other = await ctx.channel(conn);
+    await other.prefetch(10);
+    const second = await ctx.consume(other, q, { label: 'second', noAck: true });
+    await ctx.waitDeliveries(second, 2);
+    await ch.close();
+    await ctx.waitDeliveries(second, 4);
+  }),
+
+  scenario('connection-close-with-consumers', 'closing a connection with exclusive/auto-delete queues and consumers cleans up server side', async (ctx) => {
+    const a = await open(ctx);
+    const q = await declareQueue(ctx, a.ch, 'q', { autoDelete: true });
+    const excl = await declareQueue(ctx, a.ch, 'excl', { exclusive: true });
+    await a.ch.consume(q, () => {});
+    await a.ch.consume(excl, () => {});
+    await ctx.closeConnection(a.conn);
+    await ctx.waitQueueGone(q);
+    await ctx.waitQueueGone(excl);
+    const b = await open(ctx);
+    await ctx.attempt('auto-delete queue after owner connection closed', () => b.ch.checkQueue(q), () => 'ok');
+  }),
+];
