@@ -20,8 +20,26 @@ export class FileContext {
   /** fds to close once the sync in flight (which may be using them) is done. */
   readonly closeLater: number[] = [];
   syncing = false;
+  /** Files with an open fd, least recently opened first (a long backlog must not pin one fd per file). */
+  readonly open = new Set<AppendFile>();
 
-  constructor(readonly ops: FileOps) {}
+  constructor(
+    readonly ops: FileOps,
+    readonly maxOpenFiles = 256,
+  ) {}
+
+  /** Track an open file; close idle ones (nothing pending, nothing to fsync) beyond the limit. */
+  noteOpen(f: AppendFile): void {
+    this.open.delete(f);
+    this.open.add(f);
+    if (this.open.size <= this.maxOpenFiles) return;
+    const target = Math.floor(this.maxOpenFiles * 0.9);
+    for (const g of this.open) {
+      if (this.open.size <= target) break;
+      if (g === f || g.len > 0 || this.dirty.has(g)) continue;
+      g.closeFd();
+    }
+  }
 
   closeFd(fd: number): void {
     if (fd < 0) return;
@@ -77,8 +95,15 @@ export class AppendFile {
       this.fd = this.ctx.ops.openSync(this.path, this.exists ? 'r+' : 'w+');
       if (!this.exists) this.ctx.dirtyDirs.add(path.dirname(this.path));
       this.exists = true;
+      this.ctx.noteOpen(this);
     }
     return this.fd;
+  }
+
+  /** Take over an fd opened by recovery. */
+  adoptFd(fd: number): void {
+    this.fd = fd;
+    this.ctx.noteOpen(this);
   }
 
   /** Write all pending bytes; throws the write error with the unwritten rest still pending. */
@@ -131,6 +156,7 @@ export class AppendFile {
     this.len = 0;
     this.ctx.pending.delete(this);
     this.ctx.dirty.delete(this);
+    this.ctx.open.delete(this);
     const fd = this.fd;
     this.fd = -1;
     this.ctx.closeFd(fd);
@@ -141,6 +167,7 @@ export class AppendFile {
     const fd = this.fd;
     this.fd = -1;
     this.ctx.dirty.delete(this);
+    this.ctx.open.delete(this);
     this.ctx.closeFd(fd);
   }
 }

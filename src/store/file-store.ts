@@ -44,6 +44,13 @@ export interface FileStoreOptions {
   readonly logger?: StoreLogger;
   /** Injectable file system calls (tests inject ENOSPC). */
   readonly fileOps?: FileOps;
+  /**
+   * Start empty: delete whatever the directory holds first. For a paging store that holds transient
+   * messages pushed out of memory (they must not survive a restart).
+   */
+  readonly wipe?: boolean;
+  /** Open fds kept at most (idle segment files are closed and reopened on demand). Default 256. */
+  readonly maxOpenFiles?: number;
 }
 
 export const DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024;
@@ -67,12 +74,13 @@ export class FileStore implements Store {
   private readonly perSegment: number;
   private readonly logger: StoreLogger;
   private closed = false;
+  private writesFailing = false;
   private defsChain: Promise<void> = Promise.resolve();
   /** What open() found. */
   recovery: RecoveryReport = { queues: 0, entries: 0, droppedEntries: 0, messageSegments: 0, millis: 0 };
 
   private constructor(private readonly opts: FileStoreOptions) {
-    this.ctx = new FileContext(opts.fileOps ?? nodeFileOps);
+    this.ctx = new FileContext(opts.fileOps ?? nodeFileOps, opts.maxOpenFiles ?? 256);
     this.logger = opts.logger ?? SILENT_LOGGER;
     this.perSegment = opts.indexEntriesPerSegment ?? DEFAULT_INDEX_ENTRIES;
     if (this.perSegment < 1 || this.perSegment > 0x0fffffff) throw new RangeError('indexEntriesPerSegment out of range');
@@ -93,6 +101,7 @@ export class FileStore implements Store {
   private recover(): void {
     const t0 = performance.now();
     const ops = this.ctx.ops;
+    if (this.opts.wipe === true) ops.rmSync(this.opts.dir);
     ops.mkdirSync(this.opts.dir);
     ops.mkdirSync(this.queuesDir);
     this.msgs.recover();
@@ -144,7 +153,7 @@ export class FileStore implements Store {
   }
 
   saveDefinitions(defs: Definitions): Promise<void> {
-    this.assertOpen();
+    if (this.closed) return Promise.reject(new StoreError('CLOSED', 'store: closed'));
     const text = JSON.stringify(defs, null, 2);
     const next = this.defsChain.then(() => writeFileAtomic(path.join(this.opts.dir, 'definitions.json'), text));
     this.defsChain = next.catch(() => undefined);
@@ -238,16 +247,24 @@ export class FileStore implements Store {
 
   private flushFiles(): Error | null {
     let first: Error | null = null;
+    let firstPath = '';
     for (const f of this.ctx.pending) {
       try {
         f.flush();
       } catch (e) {
-        const err = e instanceof Error ? e : new Error(String(e));
         if (first === null) {
-          first = err;
-          this.logger.warn({ file: f.path, err: err.message }, 'store: write failed; bytes kept pending for retry');
+          first = e instanceof Error ? e : new Error(String(e));
+          firstPath = f.path;
         }
       }
+    }
+    // Log transitions only: a full disk must not flood the log once per turn.
+    if (first !== null && !this.writesFailing) {
+      this.writesFailing = true;
+      this.logger.warn({ file: firstPath, err: first.message }, 'store: write failed; bytes kept pending and retried at each flush');
+    } else if (first === null && this.writesFailing) {
+      this.writesFailing = false;
+      this.logger.info({}, 'store: writes succeed again');
     }
     return first;
   }

@@ -43,7 +43,6 @@ export const REC_HEADER = 8;
 export const FLAG_SEALED = 1;
 const ID_SPAN = 4294967296; // 2^32
 const MAX_ID = (1 << 21) - 1;
-const MAX_OPEN_READERS = 64;
 
 export class MsgSegment {
   refs = 0;
@@ -76,8 +75,6 @@ export class MessageLog {
   private lastId = 0;
   /** Rolled segments not yet sealed (sealed after a sync covering all their bytes). */
   private readonly unsealed = new Set<MsgSegment>();
-  /** Segments whose fd is open for reading (LRU by insertion order). */
-  private readonly readers = new Set<MsgSegment>();
   private readonly scratch = Buffer.allocUnsafe(REC_HEADER);
   bytesOnDisk = 0;
 
@@ -213,7 +210,6 @@ export class MessageLog {
     seg.deleted = true;
     this.segments.delete(seg.id);
     this.unsealed.delete(seg);
-    this.readers.delete(seg);
     this.bytesOnDisk -= seg.file.size;
     seg.file.discard();
     this.ctx.ops.unlinkSync(seg.file.path);
@@ -286,7 +282,6 @@ export class MessageLog {
     if (seg === undefined) throw new StoreError('MISSING', `store: message ${ref} is in no live segment`);
     const off = refOffset(ref);
     const file = seg.file;
-    if (seg !== this.current && file.fd < 0) this.touchReader(seg);
     let len = size;
     let rec: Buffer;
     if (len < 0) {
@@ -306,18 +301,6 @@ export class MessageLog {
       throw new StoreError('CORRUPT', `store: message record at ${file.path}:${off} failed its checksum`);
     }
     return payload;
-  }
-
-  private touchReader(seg: MsgSegment): void {
-    this.readers.delete(seg);
-    this.readers.add(seg);
-    if (this.readers.size <= MAX_OPEN_READERS) return;
-    for (const r of this.readers) {
-      if (this.readers.size <= MAX_OPEN_READERS) break;
-      if (r === seg || r === this.current || r.file.len > 0 || this.ctx.dirty.has(r.file)) continue;
-      this.readers.delete(r);
-      r.file.closeFd();
-    }
   }
 
   // ---------------------------------------------------------------- sync hooks
@@ -355,11 +338,7 @@ export class MessageLog {
 
   /** Close every fd (store close). */
   closeAll(): void {
-    for (const seg of this.segments.values()) {
-      const fd = seg.file.fd;
-      seg.file.fd = -1;
-      if (fd >= 0) this.ctx.ops.closeSync(fd);
-    }
+    for (const seg of this.segments.values()) seg.file.closeFd();
   }
 
   get segmentCount(): number {

@@ -65,6 +65,7 @@ export class QueueLog implements QueueIndex {
   readonly entries: QueueEntries;
   private readonly segs = new Map<number, IdxSegment>();
   private readonly header: Buffer;
+  private destroyed = false;
 
   constructor(
     private readonly ctx: FileContext,
@@ -127,8 +128,13 @@ export class QueueLog implements QueueIndex {
     return seg;
   }
 
-  enqueue(ref: MsgRef, size: number): number {
+  private check(): void {
     this.host.assertOpen();
+    if (this.destroyed) throw new StoreError('CLOSED', `store: queue index '${this.name}' was deleted`);
+  }
+
+  enqueue(ref: MsgRef, size: number): number {
+    this.check();
     const seq = this.entries.add(ref, size);
     const per = this.entries.perChunk;
     const k = Math.floor(seq / per);
@@ -167,14 +173,14 @@ export class QueueLog implements QueueIndex {
   }
 
   markDelivered(seq: number): void {
-    this.host.assertOpen();
+    this.check();
     if (!this.entries.markDelivered(seq)) return;
     this.mark(seq, KIND_DELIVERED);
     this.host.bump();
   }
 
   settle(seq: number): void {
-    this.host.assertOpen();
+    this.check();
     const ref = this.entries.settle(seq);
     if (ref < 0) return;
     const dropped = this.entries.droppedChunk;
@@ -208,6 +214,7 @@ export class QueueLog implements QueueIndex {
 
   /** Release every live reference and remove the directory (queue deleted). */
   destroy(): void {
+    this.destroyed = true;
     this.entries.forEachLive((ref) => this.msgs.release(ref));
     this.entries.clear();
     for (const seg of this.segs.values()) {
@@ -221,12 +228,8 @@ export class QueueLog implements QueueIndex {
 
   closeAll(): void {
     for (const seg of this.segs.values()) {
-      for (const f of [seg.idx, seg.ack]) {
-        if (f !== undefined && f.fd >= 0) {
-          this.ctx.ops.closeSync(f.fd);
-          f.fd = -1;
-        }
-      }
+      seg.idx.closeFd();
+      seg.ack?.closeFd();
     }
   }
 
@@ -322,7 +325,7 @@ export class QueueLog implements QueueIndex {
           'store: torn or corrupt tail of a queue index segment cut off',
         );
         ops.ftruncateSync(fd, pos);
-        idx.fd = fd;
+        idx.adoptFd(fd);
         this.ctx.dirty.add(idx); // the cut becomes durable with the first sync
       } else {
         ops.closeSync(fd); // reopened on demand: a long backlog must not pin 2 fds per segment
@@ -407,7 +410,7 @@ export class QueueLog implements QueueIndex {
     const ack = new AppendFile(this.ctx, p, pos, true, 256);
     if (pos < got) {
       ops.ftruncateSync(fd, pos);
-      ack.fd = fd;
+      ack.adoptFd(fd);
       this.ctx.dirty.add(ack);
     } else {
       ops.closeSync(fd);

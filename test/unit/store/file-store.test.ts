@@ -175,7 +175,7 @@ describe('file store', () => {
     const seg = path.join(dir, 'msgs', segFiles(dir).at(-1)!);
     const bytes = readFileSync(seg);
     const rec5 = 24 + 5 * 108;
-    bytes[rec5 + 8 + 50] ^= 0xff;
+    bytes[rec5 + 8 + 50] = bytes[rec5 + 8 + 50]! ^ 0xff;
     writeFileSync(seg, bytes);
     const logger = captureLogger();
     const s2 = await open({ segmentSize: 1 << 20, logger });
@@ -191,7 +191,7 @@ describe('file store', () => {
     const seg = path.join(dir, 'msgs', segFiles(dir)[0]!);
     const bytes = readFileSync(seg);
     expect(bytes.readUInt16LE(6) & 1).toBe(1); // sealed at clean close
-    bytes[24 + 3 * 108 + 8 + 20] ^= 0x01;
+    bytes[24 + 3 * 108 + 8 + 20] = bytes[24 + 3 * 108 + 8 + 20]! ^ 0x01;
     writeFileSync(seg, bytes);
     const logger = captureLogger();
     const s2 = await open({ segmentSize: 1 << 20, logger });
