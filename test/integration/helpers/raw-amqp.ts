@@ -423,13 +423,14 @@ export async function rawOpenChannel(conn: RawConnection, ch: number): Promise<v
   await conn.expectMethod(20, 11);
 }
 
-/** basic.publish (exchange, routing key) + header + body frames on `ch`. */
-export function rawPublish(ch: number, exchange: string, routingKey: string, body: Buffer): Buffer {
-  return Buffer.concat([
+/** basic.publish (exchange, routing key) + header + body frames on `ch`, bodies cut to fit frameMax. */
+export function rawPublish(ch: number, exchange: string, routingKey: string, body: Buffer, frameMax = 131072): Buffer {
+  const parts = [
     methodFrame(ch, 60, 40, [short(0), shortstr(exchange), shortstr(routingKey), bits(false, false)]),
     headerFrame(ch, 60, body.length),
-    body.length > 0 ? bodyFrame(ch, body) : Buffer.alloc(0),
-  ]);
+  ];
+  for (let i = 0; i < body.length; i += frameMax - 8) parts.push(bodyFrame(ch, body.subarray(i, i + frameMax - 8)));
+  return Buffer.concat(parts);
 }
 
 export function closeAllRaw(): void {
