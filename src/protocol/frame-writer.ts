@@ -202,9 +202,16 @@ export class FrameWriter {
     if (bodySize > body.length) {
       throw new AmqpError(ReplyCode.INTERNAL_ERROR, `content body-size ${bodySize} exceeds body length ${body.length}`);
     }
+    this.writeContentHeader(channel, classId, bodySize, properties, propsStart, propsEnd);
+    this.writeBody(channel, body, 0, bodySize);
+  }
+
+  /** The content header frame alone (body frames follow via writeBody). */
+  writeContentHeader(channel: number, classId: number, bodySize: number, properties: Buffer, propsStart: number,
+    propsEnd: number): void {
     const propsLen = propsEnd - propsStart;
     this.ensure(7 + 12 + propsLen + 1);
-    let b = this.buf;
+    const b = this.buf;
     let p = this.pos;
     b[p] = FRAME_HEADER;
     b[p + 1] = channel >>> 8;
@@ -221,33 +228,28 @@ export class FrameWriter {
     p += 19 + propsLen;
     b[p] = FRAME_END;
     this.pos = p + 1;
+  }
 
+  /** Body frames for body[start..end), each payload at most frameMax - 8 octets; none when empty. */
+  writeBody(channel: number, body: Buffer, start: number, end: number): void {
     const fm = this.frameMax;
     const maxChunk = fm > FRAME_OVERHEAD ? fm - FRAME_OVERHEAD : fm === 0 ? TWO_32 - 1 : FRAME_MIN_SIZE - FRAME_OVERHEAD;
-    for (let off = 0; off < bodySize; ) {
-      const n = Math.min(maxChunk, bodySize - off);
+    for (let off = start; off < end; ) {
+      const n = Math.min(maxChunk, end - off);
+      this.ensure(n >= BY_REFERENCE_MIN ? 8 : n + 8);
+      const b = this.buf;
+      const p = this.pos;
+      b[p] = FRAME_BODY;
+      b[p + 1] = channel >>> 8;
+      b[p + 2] = channel & 0xff;
+      b.writeUInt32BE(n, p + 3);
       if (n >= BY_REFERENCE_MIN) {
-        this.ensure(8);
-        b = this.buf;
-        p = this.pos;
-        b[p] = FRAME_BODY;
-        b[p + 1] = channel >>> 8;
-        b[p + 2] = channel & 0xff;
-        b.writeUInt32BE(n, p + 3);
         this.pos = p + 7;
         this.closeSegment();
-        const ref = body.subarray(off, off + n);
-        this.segments.push(ref);
+        this.segments.push(body.subarray(off, off + n));
         this.segmentBytes += n;
         this.buf[this.pos++] = FRAME_END;
       } else {
-        this.ensure(n + 8);
-        b = this.buf;
-        p = this.pos;
-        b[p] = FRAME_BODY;
-        b[p + 1] = channel >>> 8;
-        b[p + 2] = channel & 0xff;
-        b.writeUInt32BE(n, p + 3);
         body.copy(b, p + 7, off, off + n);
         b[p + 7 + n] = FRAME_END;
         this.pos = p + 8 + n;
