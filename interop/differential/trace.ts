@@ -128,12 +128,13 @@ function lcsDiff(a: readonly string[], b: readonly string[]): DiffOp[] {
       ops.push({ kind: ' ', line: ai });
       i++;
       j++;
-    } else if (j < m && bj !== undefined && (i >= n || at(i, j + 1) >= at(i + 1, j))) {
-      ops.push({ kind: '+', line: bj });
-      j++;
-    } else if (ai !== undefined) {
+    } else if (i < n && ai !== undefined && (j >= m || at(i + 1, j) >= at(i, j + 1))) {
+      // Prefer the expected line first so a changed line reads as '-' then '+'.
       ops.push({ kind: '-', line: ai });
       i++;
+    } else if (bj !== undefined) {
+      ops.push({ kind: '+', line: bj });
+      j++;
     } else break;
   }
   return ops;
