@@ -111,6 +111,10 @@ export class FileStore implements Store {
       const dir = path.join(this.queuesDir, d);
       const found = QueueLog.recoverName(this.ctx, dir);
       if (found === undefined) {
+        const files = ops.readdirSync(dir).filter((f) => f.endsWith('.idx'));
+        if (files.length > 0) {
+          this.logger.warn({ dir, files: files.length }, 'store: queue index directory without a readable header deleted');
+        }
         ops.rmSync(dir); // no index segment left: the queue index is empty
         continue;
       }

@@ -103,7 +103,12 @@ export interface Store {
   saveDefinitions(defs: Definitions): Promise<void>;
 
   // ---- messages ----
-  /** Append one message record made of `parts` (written back to back, not concatenated in JS). */
+  /**
+   * Append one message record made of `parts` (written back to back, not concatenated in JS).
+   * Enqueue the ref in the same synchronous turn: a record no entry references may be collected
+   * when its segment rolls over. (Re-enqueueing a ref that is still live elsewhere, e.g. for
+   * dead-lettering into another durable queue, needs no new append.)
+   */
   append(parts: readonly Buffer[]): MsgRef;
   /** The payload of a record (all parts concatenated). `size` (from the queue entry) saves a read. */
   readSync(ref: MsgRef, size?: number): Buffer;
