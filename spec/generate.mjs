@@ -106,7 +106,7 @@ function decodeField(f, cls, m, v) {
         `const ${v}Len = b[p]!;`,
         'p += 1;',
         `if (p + ${v}Len > e) ${bad};`,
-        `const ${v} = ${v}Len === 0 ? '' : b.toString('utf8', p, p + ${v}Len);`,
+        `const ${v} = utf8(b, p, p + ${v}Len);`,
         `p += ${v}Len;`,
       ];
     case 'longstr':
@@ -158,6 +158,7 @@ function genMethods() {
   o += `import { AmqpError } from '../../core/amqp-error.js';
 import { EMPTY_TABLE, type FieldTable } from '../../core/field-value.js';
 import { ReplyCode } from '../../core/reply-code.js';
+import { utf8 } from '../buffer-text.js';
 import { erlangBinaryW, payloadSnippet } from '../erlang-format.js';
 import { decodeFieldTable } from '../field-table.js';
 import type { FrameWriter } from '../frame-writer.js';
@@ -338,6 +339,7 @@ function genProperties() {
   o += `import { AmqpError } from '../../core/amqp-error.js';
 import type { FieldTable } from '../../core/field-value.js';
 import { ReplyCode } from '../../core/reply-code.js';
+import { utf8 } from '../buffer-text.js';
 import { erlangBinaryW } from '../erlang-format.js';
 import { decodeFieldTable, fieldTableByteLength, writeFieldTable } from '../field-table.js';
 
@@ -410,7 +412,7 @@ function shortstrLength(s: string, field: string): number {
       switch (f.type) {
         case 'shortstr':
           o += `    if (p + 1 > end) ${bad};\n    const n = b[p]!;\n    p += 1;\n    if (p + n > end) ${bad};\n`;
-          o += `    v${i} = b.toString('utf8', p, p + n);\n    p += n;\n`;
+          o += `    v${i} = utf8(b, p, p + n);\n    p += n;\n`;
           break;
         case 'longstr':
           o += `    if (p + 4 > end) ${bad};\n    const n = b.readUInt32BE(p);\n    p += 4;\n    if (p + n > end) ${bad};\n`;

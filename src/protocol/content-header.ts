@@ -8,6 +8,7 @@
  */
 import { AmqpError } from '../core/amqp-error.js';
 import { ReplyCode } from '../core/reply-code.js';
+import { utf8 } from './buffer-text.js';
 import { erlangBinaryW, payloadSnippet } from './erlang-format.js';
 import { CONTENT_HEADER_PREFIX, FRAME_HEADER } from './frame-constants.js';
 
@@ -144,8 +145,8 @@ export function peekBasicProperties(buf: Buffer, start: number, end: number, out
         const len = buf[p]!;
         p += 1;
         if (p + len > end) malformed(buf, start, end);
-        if (bit === 8) out.expiration = buf.toString('utf8', p, p + len);
-        else if (bit === 4) out.userId = buf.toString('utf8', p, p + len);
+        if (bit === 8) out.expiration = utf8(buf, p, p + len);
+        else if (bit === 4) out.userId = utf8(buf, p, p + len);
         p += len;
       }
     }

@@ -11,6 +11,7 @@
 import { AmqpError } from '../core/amqp-error.js';
 import type { FieldEntry, FieldTable, FieldValue } from '../core/field-value.js';
 import { ReplyCode } from '../core/reply-code.js';
+import { utf8 } from './buffer-text.js';
 import { erlangBinaryW } from './erlang-format.js';
 
 const TWO_32 = 4294967296;
@@ -56,7 +57,7 @@ function readTableBody(buf: Buffer, start: number, end: number): FieldEntry[] {
     const klen = buf[p]!;
     p += 1;
     if (p + klen + 1 > end) fail();
-    const key = buf.toString('utf8', p, p + klen);
+    const key = utf8(buf, p, p + klen);
     p += klen;
     const value = readValue(buf, p, end);
     p = cursor;

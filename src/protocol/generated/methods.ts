@@ -6,6 +6,7 @@
 import { AmqpError } from '../../core/amqp-error.js';
 import { EMPTY_TABLE, type FieldTable } from '../../core/field-value.js';
 import { ReplyCode } from '../../core/reply-code.js';
+import { utf8 } from '../buffer-text.js';
 import { erlangBinaryW, payloadSnippet } from '../erlang-format.js';
 import { decodeFieldTable } from '../field-table.js';
 import type { FrameWriter } from '../frame-writer.js';
@@ -785,7 +786,7 @@ function decodeConnectionStartOk(b: Buffer, s: number, e: number): ConnectionSta
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 10, 11);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 4 > e) throw malformed(b, s, e, 10, 11);
   const f2Len = b.readUInt32BE(p);
@@ -797,7 +798,7 @@ function decodeConnectionStartOk(b: Buffer, s: number, e: number): ConnectionSta
   const f3Len = b[p]!;
   p += 1;
   if (p + f3Len > e) throw malformed(b, s, e, 10, 11);
-  const f3 = f3Len === 0 ? '' : b.toString('utf8', p, p + f3Len);
+  const f3 = utf8(b, p, p + f3Len);
   p += f3Len;
   if (p !== e) throw malformed(b, s, e, 10, 11);
   return {
@@ -895,13 +896,13 @@ function decodeConnectionOpen(b: Buffer, s: number, e: number): ConnectionOpen {
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 10, 40);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p + 1 > e) throw malformed(b, s, e, 10, 40);
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 10, 40);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 10, 40);
   const bits0 = b[p]!;
@@ -923,7 +924,7 @@ function decodeConnectionOpenOk(b: Buffer, s: number, e: number): ConnectionOpen
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 10, 41);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p !== e) throw malformed(b, s, e, 10, 41);
   return {
@@ -943,7 +944,7 @@ function decodeConnectionClose(b: Buffer, s: number, e: number): ConnectionClose
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 10, 50);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 2 > e) throw malformed(b, s, e, 10, 50);
   const f2 = (b[p]! << 8) | b[p + 1]!;
@@ -978,7 +979,7 @@ function decodeConnectionBlocked(b: Buffer, s: number, e: number): ConnectionBlo
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 10, 60);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p !== e) throw malformed(b, s, e, 10, 60);
   return {
@@ -1010,7 +1011,7 @@ function decodeConnectionUpdateSecret(b: Buffer, s: number, e: number): Connecti
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 10, 70);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p !== e) throw malformed(b, s, e, 10, 70);
   return {
@@ -1037,7 +1038,7 @@ function decodeChannelOpen(b: Buffer, s: number, e: number): ChannelOpen {
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 20, 10);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p !== e) throw malformed(b, s, e, 20, 10);
   return {
@@ -1102,7 +1103,7 @@ function decodeChannelClose(b: Buffer, s: number, e: number): ChannelClose {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 20, 40);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 2 > e) throw malformed(b, s, e, 20, 40);
   const f2 = (b[p]! << 8) | b[p + 1]!;
@@ -1137,7 +1138,7 @@ function decodeAccessRequest(b: Buffer, s: number, e: number): AccessRequest {
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 30, 10);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p + 1 > e) throw malformed(b, s, e, 30, 10);
   const bits0 = b[p]!;
@@ -1179,13 +1180,13 @@ function decodeExchangeDeclare(b: Buffer, s: number, e: number): ExchangeDeclare
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 40, 10);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 40, 10);
   const f2Len = b[p]!;
   p += 1;
   if (p + f2Len > e) throw malformed(b, s, e, 40, 10);
-  const f2 = f2Len === 0 ? '' : b.toString('utf8', p, p + f2Len);
+  const f2 = utf8(b, p, p + f2Len);
   p += f2Len;
   if (p + 1 > e) throw malformed(b, s, e, 40, 10);
   const bits0 = b[p]!;
@@ -1231,7 +1232,7 @@ function decodeExchangeDelete(b: Buffer, s: number, e: number): ExchangeDelete {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 40, 20);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 40, 20);
   const bits0 = b[p]!;
@@ -1266,19 +1267,19 @@ function decodeExchangeBind(b: Buffer, s: number, e: number): ExchangeBind {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 40, 30);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 40, 30);
   const f2Len = b[p]!;
   p += 1;
   if (p + f2Len > e) throw malformed(b, s, e, 40, 30);
-  const f2 = f2Len === 0 ? '' : b.toString('utf8', p, p + f2Len);
+  const f2 = utf8(b, p, p + f2Len);
   p += f2Len;
   if (p + 1 > e) throw malformed(b, s, e, 40, 30);
   const f3Len = b[p]!;
   p += 1;
   if (p + f3Len > e) throw malformed(b, s, e, 40, 30);
-  const f3 = f3Len === 0 ? '' : b.toString('utf8', p, p + f3Len);
+  const f3 = utf8(b, p, p + f3Len);
   p += f3Len;
   if (p + 1 > e) throw malformed(b, s, e, 40, 30);
   const bits0 = b[p]!;
@@ -1321,19 +1322,19 @@ function decodeExchangeUnbind(b: Buffer, s: number, e: number): ExchangeUnbind {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 40, 40);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 40, 40);
   const f2Len = b[p]!;
   p += 1;
   if (p + f2Len > e) throw malformed(b, s, e, 40, 40);
-  const f2 = f2Len === 0 ? '' : b.toString('utf8', p, p + f2Len);
+  const f2 = utf8(b, p, p + f2Len);
   p += f2Len;
   if (p + 1 > e) throw malformed(b, s, e, 40, 40);
   const f3Len = b[p]!;
   p += 1;
   if (p + f3Len > e) throw malformed(b, s, e, 40, 40);
-  const f3 = f3Len === 0 ? '' : b.toString('utf8', p, p + f3Len);
+  const f3 = utf8(b, p, p + f3Len);
   p += f3Len;
   if (p + 1 > e) throw malformed(b, s, e, 40, 40);
   const bits0 = b[p]!;
@@ -1376,7 +1377,7 @@ function decodeQueueDeclare(b: Buffer, s: number, e: number): QueueDeclare {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 50, 10);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 50, 10);
   const bits0 = b[p]!;
@@ -1409,7 +1410,7 @@ function decodeQueueDeclareOk(b: Buffer, s: number, e: number): QueueDeclareOk {
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 50, 11);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p + 4 > e) throw malformed(b, s, e, 50, 11);
   const f1 = b.readUInt32BE(p);
@@ -1437,19 +1438,19 @@ function decodeQueueBind(b: Buffer, s: number, e: number): QueueBind {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 50, 20);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 50, 20);
   const f2Len = b[p]!;
   p += 1;
   if (p + f2Len > e) throw malformed(b, s, e, 50, 20);
-  const f2 = f2Len === 0 ? '' : b.toString('utf8', p, p + f2Len);
+  const f2 = utf8(b, p, p + f2Len);
   p += f2Len;
   if (p + 1 > e) throw malformed(b, s, e, 50, 20);
   const f3Len = b[p]!;
   p += 1;
   if (p + f3Len > e) throw malformed(b, s, e, 50, 20);
-  const f3 = f3Len === 0 ? '' : b.toString('utf8', p, p + f3Len);
+  const f3 = utf8(b, p, p + f3Len);
   p += f3Len;
   if (p + 1 > e) throw malformed(b, s, e, 50, 20);
   const bits0 = b[p]!;
@@ -1492,7 +1493,7 @@ function decodeQueuePurge(b: Buffer, s: number, e: number): QueuePurge {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 50, 30);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 50, 30);
   const bits0 = b[p]!;
@@ -1531,7 +1532,7 @@ function decodeQueueDelete(b: Buffer, s: number, e: number): QueueDelete {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 50, 40);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 50, 40);
   const bits0 = b[p]!;
@@ -1572,19 +1573,19 @@ function decodeQueueUnbind(b: Buffer, s: number, e: number): QueueUnbind {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 50, 50);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 50, 50);
   const f2Len = b[p]!;
   p += 1;
   if (p + f2Len > e) throw malformed(b, s, e, 50, 50);
-  const f2 = f2Len === 0 ? '' : b.toString('utf8', p, p + f2Len);
+  const f2 = utf8(b, p, p + f2Len);
   p += f2Len;
   if (p + 1 > e) throw malformed(b, s, e, 50, 50);
   const f3Len = b[p]!;
   p += 1;
   if (p + f3Len > e) throw malformed(b, s, e, 50, 50);
-  const f3 = f3Len === 0 ? '' : b.toString('utf8', p, p + f3Len);
+  const f3 = utf8(b, p, p + f3Len);
   p += f3Len;
   if (p + 4 > e) throw malformed(b, s, e, 50, 50);
   const f4Len = b.readUInt32BE(p);
@@ -1654,13 +1655,13 @@ function decodeBasicConsume(b: Buffer, s: number, e: number): BasicConsume {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 60, 20);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 20);
   const f2Len = b[p]!;
   p += 1;
   if (p + f2Len > e) throw malformed(b, s, e, 60, 20);
-  const f2 = f2Len === 0 ? '' : b.toString('utf8', p, p + f2Len);
+  const f2 = utf8(b, p, p + f2Len);
   p += f2Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 20);
   const bits0 = b[p]!;
@@ -1693,7 +1694,7 @@ function decodeBasicConsumeOk(b: Buffer, s: number, e: number): BasicConsumeOk {
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 60, 21);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p !== e) throw malformed(b, s, e, 60, 21);
   return {
@@ -1710,7 +1711,7 @@ function decodeBasicCancel(b: Buffer, s: number, e: number): BasicCancel {
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 60, 30);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 30);
   const bits0 = b[p]!;
@@ -1731,7 +1732,7 @@ function decodeBasicCancelOk(b: Buffer, s: number, e: number): BasicCancelOk {
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 60, 31);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p !== e) throw malformed(b, s, e, 60, 31);
   return {
@@ -1751,13 +1752,13 @@ function decodeBasicPublish(b: Buffer, s: number, e: number): BasicPublish {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 60, 40);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 40);
   const f2Len = b[p]!;
   p += 1;
   if (p + f2Len > e) throw malformed(b, s, e, 60, 40);
-  const f2 = f2Len === 0 ? '' : b.toString('utf8', p, p + f2Len);
+  const f2 = utf8(b, p, p + f2Len);
   p += f2Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 40);
   const bits0 = b[p]!;
@@ -1784,19 +1785,19 @@ function decodeBasicReturn(b: Buffer, s: number, e: number): BasicReturn {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 60, 50);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 50);
   const f2Len = b[p]!;
   p += 1;
   if (p + f2Len > e) throw malformed(b, s, e, 60, 50);
-  const f2 = f2Len === 0 ? '' : b.toString('utf8', p, p + f2Len);
+  const f2 = utf8(b, p, p + f2Len);
   p += f2Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 50);
   const f3Len = b[p]!;
   p += 1;
   if (p + f3Len > e) throw malformed(b, s, e, 60, 50);
-  const f3 = f3Len === 0 ? '' : b.toString('utf8', p, p + f3Len);
+  const f3 = utf8(b, p, p + f3Len);
   p += f3Len;
   if (p !== e) throw malformed(b, s, e, 60, 50);
   return {
@@ -1816,7 +1817,7 @@ function decodeBasicDeliver(b: Buffer, s: number, e: number): BasicDeliver {
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 60, 60);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p + 8 > e) throw malformed(b, s, e, 60, 60);
   const f1 = readLonglong(b, p, 60, 60, 'delivery-tag');
@@ -1828,13 +1829,13 @@ function decodeBasicDeliver(b: Buffer, s: number, e: number): BasicDeliver {
   const f3Len = b[p]!;
   p += 1;
   if (p + f3Len > e) throw malformed(b, s, e, 60, 60);
-  const f3 = f3Len === 0 ? '' : b.toString('utf8', p, p + f3Len);
+  const f3 = utf8(b, p, p + f3Len);
   p += f3Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 60);
   const f4Len = b[p]!;
   p += 1;
   if (p + f4Len > e) throw malformed(b, s, e, 60, 60);
-  const f4 = f4Len === 0 ? '' : b.toString('utf8', p, p + f4Len);
+  const f4 = utf8(b, p, p + f4Len);
   p += f4Len;
   if (p !== e) throw malformed(b, s, e, 60, 60);
   return {
@@ -1858,7 +1859,7 @@ function decodeBasicGet(b: Buffer, s: number, e: number): BasicGet {
   const f1Len = b[p]!;
   p += 1;
   if (p + f1Len > e) throw malformed(b, s, e, 60, 70);
-  const f1 = f1Len === 0 ? '' : b.toString('utf8', p, p + f1Len);
+  const f1 = utf8(b, p, p + f1Len);
   p += f1Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 70);
   const bits0 = b[p]!;
@@ -1886,13 +1887,13 @@ function decodeBasicGetOk(b: Buffer, s: number, e: number): BasicGetOk {
   const f2Len = b[p]!;
   p += 1;
   if (p + f2Len > e) throw malformed(b, s, e, 60, 71);
-  const f2 = f2Len === 0 ? '' : b.toString('utf8', p, p + f2Len);
+  const f2 = utf8(b, p, p + f2Len);
   p += f2Len;
   if (p + 1 > e) throw malformed(b, s, e, 60, 71);
   const f3Len = b[p]!;
   p += 1;
   if (p + f3Len > e) throw malformed(b, s, e, 60, 71);
-  const f3 = f3Len === 0 ? '' : b.toString('utf8', p, p + f3Len);
+  const f3 = utf8(b, p, p + f3Len);
   p += f3Len;
   if (p + 4 > e) throw malformed(b, s, e, 60, 71);
   const f4 = b.readUInt32BE(p);
@@ -1916,7 +1917,7 @@ function decodeBasicGetEmpty(b: Buffer, s: number, e: number): BasicGetEmpty {
   const f0Len = b[p]!;
   p += 1;
   if (p + f0Len > e) throw malformed(b, s, e, 60, 72);
-  const f0 = f0Len === 0 ? '' : b.toString('utf8', p, p + f0Len);
+  const f0 = utf8(b, p, p + f0Len);
   p += f0Len;
   if (p !== e) throw malformed(b, s, e, 60, 72);
   return {

@@ -6,6 +6,7 @@
 import { AmqpError } from '../../core/amqp-error.js';
 import type { FieldTable } from '../../core/field-value.js';
 import { ReplyCode } from '../../core/reply-code.js';
+import { utf8 } from '../buffer-text.js';
 import { erlangBinaryW } from '../erlang-format.js';
 import { decodeFieldTable, fieldTableByteLength, writeFieldTable } from '../field-table.js';
 
@@ -107,7 +108,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v0 = b.toString('utf8', p, p + n);
+    v0 = utf8(b, p, p + n);
     p += n;
   }
   if ((flags0 & 0x4000) !== 0) {
@@ -115,7 +116,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v1 = b.toString('utf8', p, p + n);
+    v1 = utf8(b, p, p + n);
     p += n;
   }
   if ((flags0 & 0x2000) !== 0) {
@@ -141,7 +142,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v5 = b.toString('utf8', p, p + n);
+    v5 = utf8(b, p, p + n);
     p += n;
   }
   if ((flags0 & 0x200) !== 0) {
@@ -149,7 +150,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v6 = b.toString('utf8', p, p + n);
+    v6 = utf8(b, p, p + n);
     p += n;
   }
   if ((flags0 & 0x100) !== 0) {
@@ -157,7 +158,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v7 = b.toString('utf8', p, p + n);
+    v7 = utf8(b, p, p + n);
     p += n;
   }
   if ((flags0 & 0x80) !== 0) {
@@ -165,7 +166,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v8 = b.toString('utf8', p, p + n);
+    v8 = utf8(b, p, p + n);
     p += n;
   }
   if ((flags0 & 0x40) !== 0) {
@@ -178,7 +179,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v10 = b.toString('utf8', p, p + n);
+    v10 = utf8(b, p, p + n);
     p += n;
   }
   if ((flags0 & 0x10) !== 0) {
@@ -186,7 +187,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v11 = b.toString('utf8', p, p + n);
+    v11 = utf8(b, p, p + n);
     p += n;
   }
   if ((flags0 & 0x8) !== 0) {
@@ -194,7 +195,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v12 = b.toString('utf8', p, p + n);
+    v12 = utf8(b, p, p + n);
     p += n;
   }
   if ((flags0 & 0x4) !== 0) {
@@ -202,7 +203,7 @@ export function decodeBasicProperties(b: Buffer, start: number, end: number): Ba
     const n = b[p]!;
     p += 1;
     if (p + n > end) throw badProperties(b, start, end);
-    v13 = b.toString('utf8', p, p + n);
+    v13 = utf8(b, p, p + n);
     p += n;
   }
   if (p !== end) throw badProperties(b, start, end);
