@@ -51,6 +51,9 @@ type ChannelState = 'open' | 'closing' | 'closed';
 
 export class Channel implements DeliverySink {
   state: ChannelState = 'open';
+  /** Class/method of the last method received, for the close's class-id/method-id. */
+  lastClassId = 0;
+  lastMethodId = 0;
 
   // --- content assembly (publish) ---
   private expecting: 0 | typeof FRAME_HEADER | typeof FRAME_BODY = 0;
@@ -107,7 +110,10 @@ export class Channel implements DeliverySink {
       if (type !== FRAME_METHOD) {
         throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected method frame, got non method frame instead`, 0, 0, true);
       }
-      this.onMethod(M.decodeMethod(payload, start, end));
+      const m = M.decodeMethod(payload, start, end);
+      this.lastClassId = m.classId;
+      this.lastMethodId = m.methodId;
+      this.onMethod(m);
       return;
     }
     if (this.expecting === FRAME_HEADER) {

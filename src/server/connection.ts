@@ -66,6 +66,8 @@ export class Connection implements FrameSink {
   private sentSinceTick = false;
   private missedTicks = 0;
   private dirty = false;
+  private lastClassId = 0;
+  private lastMethodId = 0;
   private tornDown = false;
   private writable = true;
   private readonly confirmChannels: Channel[] = [];
@@ -155,14 +157,20 @@ export class Connection implements FrameSink {
         if (channel !== 0 || type !== FRAME_METHOD) {
           throw new AmqpError(ReplyCode.COMMAND_INVALID, 'unexpected frame before the connection is open', 0, 0, true);
         }
-        this.onHandshakeMethod(M.decodeMethod(payload, start, end));
+        const hm = M.decodeMethod(payload, start, end);
+        this.lastClassId = hm.classId;
+        this.lastMethodId = hm.methodId;
+        this.onHandshakeMethod(hm);
         return;
       }
       if (channel === 0) {
         if (type !== FRAME_METHOD) {
           throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead', 0, 0, true);
         }
-        this.onConnectionMethod(M.decodeMethod(payload, start, end));
+        const cm = M.decodeMethod(payload, start, end);
+        this.lastClassId = cm.classId;
+        this.lastMethodId = cm.methodId;
+        this.onConnectionMethod(cm);
         return;
       }
       const ch = this.channels[channel];
@@ -331,6 +339,10 @@ export class Connection implements FrameSink {
   fail(channel: number, e: unknown): void {
     const err = toAmqpError(e, (internal) => this.log.error({ err: internal }, 'internal error'));
     const ch = channel === 0 ? undefined : this.channels[channel];
+    if (err.classId === 0 && err.methodId === 0) {
+      err.classId = ch !== undefined ? ch.lastClassId : this.lastClassId;
+      err.methodId = ch !== undefined ? ch.lastMethodId : this.lastMethodId;
+    }
     if (!err.hard && ch !== undefined && this.state === 'opened') {
       ch.beginClose();
       M.writeChannelClose(this.writer, channel, err.code, err.text, err.classId, err.methodId);
