@@ -168,8 +168,11 @@ function startConsumer(ch: BenchChannel, queue: string, spec: FlowSpec): Promise
     counters[base + Counter.Consumed] = (counters[base + Counter.Consumed] ?? 0) + 1;
     counters[base + Counter.Bytes] = (counters[base + Counter.Bytes] ?? 0) + body.length;
     if (size >= 8 && body.length >= 8 && control[0] === Phase.Measure) {
-      const latency = nowMicros() - readStamp(body);
-      histogram.recordValue(latency > 0 ? latency : 1);
+      const sent = readStamp(body);
+      if (sent > 0) { // 0: not stamped by us (the fake broker's canned deliveries)
+        const latency = nowMicros() - sent;
+        histogram.recordValue(latency > 0 ? latency : 1);
+      }
     }
     if (!spec.autoAck) {
       if (ackEvery <= 1) ch.ack(tag, false);
@@ -292,7 +295,9 @@ async function main(): Promise<void> {
 
 async function finish(background: Promise<void> | undefined): Promise<void> {
   if (background !== undefined) await background.catch(noteError);
-  await Promise.all(closers.map((c) => c().catch(noteError)));
+  // A close can wait behind a flood of deliveries; never let one hang the run.
+  const timeout = new Promise<void>((r) => setTimeout(() => { noteError(new Error('connection close timed out')); r(); }, 5000).unref());
+  await Promise.race([Promise.all(closers.map((c) => c().catch(noteError))), timeout]);
   const encoded = histogram.totalCount > 0 ? hdr.encodeIntoCompressedBase64(histogram) : undefined;
   post({ type: 'done', histogram: encoded, errors });
 }

@@ -14,7 +14,8 @@ import amqplib from 'amqplib';
 import type { ClientKind } from './client-adapter.js';
 import { amqpHandshake, findReferencePid, ProcessSampler, startWarrenProcess, type WarrenProcess } from './broker-process.js';
 import { probeEmptyQueues, probeIdleConnections } from './memory-probe.js';
-import { renderMarkdown, renderTable, type BenchReport, type Row, type TargetName } from './report.js';
+import { compareClients } from './client-compare.js';
+import { formatValue, renderMarkdown, renderTable, type BenchReport, type Row, type TargetName } from './report.js';
 import { scenarios, type Metric, type Scenario, type ScenarioContext } from './scenarios.js';
 
 interface CliOptions {
@@ -31,6 +32,7 @@ interface CliOptions {
   machine?: string;
   list?: boolean;
   memory: boolean;
+  clientCompare?: boolean;
 }
 
 const program = new Command()
@@ -43,11 +45,12 @@ const program = new Command()
   .option('--json <file>', 'write the full report as JSON')
   .option('--only <target>', 'warren | reference')
   .option('--save', 'write bench/results/<machine-kind>.json and .md')
-  .option('--client <name>', 'amqplib | cloudamqp (hot loops)', 'amqplib')
+  .option('--client <name>', 'amqplib | cloudamqp (hot loops; cloudamqp measured faster, see --client-compare)', 'cloudamqp')
   .option('--backlog-messages <n>', 'messages in the backlog scenario (default 1000000, quick 50000)')
   .option('--threads <n>', 'worker threads per role (producers / consumers)', '1')
   .option('--machine <kind>', 'machine kind for --save (default derived from os)')
   .option('--no-memory', 'skip the idle-connection / empty-queue memory probes')
+  .option('--client-compare', 'measure amqplib vs @cloudamqp/amqp-client (the generator ceiling) against a do-nothing fake broker, then exit')
   .option('--list', 'list scenarios and exit');
 
 async function main(): Promise<void> {
@@ -55,6 +58,14 @@ async function main(): Promise<void> {
   const o = program.opts<CliOptions>();
   if (o.list === true) {
     for (const s of scenarios) console.log(`${s.name.padEnd(20)} ${s.description}`);
+    return;
+  }
+  if (o.clientCompare === true) {
+    const d = Number(o.duration ?? 3) * 1000;
+    const figures = await compareClients(['amqplib', 'cloudamqp'], 1000, d);
+    for (const f of figures) {
+      console.log(`${f.mode.padEnd(38)} ${f.client.padEnd(10)} ${formatValue(f.rate, 'msg/s').padStart(14)}  ${f.cpuMicrosPerMessage.toFixed(2)} µs CPU/msg`);
+    }
     return;
   }
   const quick = o.quick === true || (process.env['QUICK'] !== undefined && process.env['QUICK'] !== '' && process.env['QUICK'] !== '0');

@@ -110,7 +110,7 @@ function fanout(width: number): Scenario {
       };
       const flow: FlowSpec = {
         ...defaultFlow, consumers: width, exchange: ex, routingKeys: [''], consumerQueues: queues,
-        deliveriesPerPublish: width, maxInFlight: 10_000 * width,
+        deliveriesPerPublish: width, maxInFlight: 2_000 * width,
       };
       return withTopology(ctx, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
     },
@@ -252,7 +252,7 @@ export const scenarios: readonly Scenario[] = [
   fanout(10),
   headersExchange(10),
   topicExchange(1000, 10),
-  manyConnections(500, 20),
+  manyConnections(500, 10),
   backlog,
   connectionChurn,
   queueChurn,

@@ -126,7 +126,7 @@ export const defaultFlow: FlowSpec = {
   headers: undefined,
   consumerQueues: [],
   deliveriesPerPublish: 1,
-  maxInFlight: 10_000,
+  maxInFlight: 2_000,
   messagesPerProducer: 0,
   messagesPerConsumer: 0,
 };
