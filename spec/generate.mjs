@@ -65,6 +65,8 @@ function layout(fields) {
 }
 
 const allMethods = [];
+/** Whether any reserved field has this wire type (decides which zero values the writers need). */
+const usesReserved = (type) => spec.classes.some((c) => c.methods.some((m) => m.fields.some((f) => f.reserved && f.type === type)));
 for (const cls of spec.classes) for (const m of cls.methods) allMethods.push({ cls, m });
 
 // ----- constants.ts ----------------------------------------------------------------------------
@@ -156,7 +158,7 @@ const paramName = (f) => {
 function genMethods() {
   let o = HEADER('Method frames: one interface per method, the Method union, decodeMethod, positional writers.');
   o += `import { AmqpError } from '../../core/amqp-error.js';
-import { EMPTY_TABLE, type FieldTable } from '../../core/field-value.js';
+import { ${usesReserved('table') ? 'EMPTY_TABLE, ' : ''}type FieldTable } from '../../core/field-value.js';
 import { ReplyCode } from '../../core/reply-code.js';
 import { utf8 } from '../buffer-text.js';
 import { erlangBinaryW, payloadSnippet } from '../erlang-format.js';
@@ -166,12 +168,8 @@ import type { FrameWriter } from '../frame-writer.js';
 export * from './constants.js';
 export * from './properties.js';
 
-// Unused-import guard for classes without reserved table/longstr fields.
-void EMPTY_TABLE;
-
 const TWO_32 = 4294967296;
-const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
-
+${usesReserved('longstr') ? 'const EMPTY_BUFFER: Buffer = Buffer.alloc(0);\n' : ''}
 /**
  * Malformed arguments: RabbitMQ's codec (rabbit_misc:frame_error/2) answers
  * "FRAME_ERROR - cannot decode <<...>>" naming the method; truncated fields, trailing octets and

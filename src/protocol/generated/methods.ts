@@ -4,7 +4,7 @@
  */
 /* eslint-disable */
 import { AmqpError } from '../../core/amqp-error.js';
-import { EMPTY_TABLE, type FieldTable } from '../../core/field-value.js';
+import { type FieldTable } from '../../core/field-value.js';
 import { ReplyCode } from '../../core/reply-code.js';
 import { utf8 } from '../buffer-text.js';
 import { erlangBinaryW, payloadSnippet } from '../erlang-format.js';
@@ -13,9 +13,6 @@ import type { FrameWriter } from '../frame-writer.js';
 
 export * from './constants.js';
 export * from './properties.js';
-
-// Unused-import guard for classes without reserved table/longstr fields.
-void EMPTY_TABLE;
 
 const TWO_32 = 4294967296;
 const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
