@@ -1,7 +1,7 @@
 // Interop scenario for Go amqp091-go (Debian golang-github-rabbitmq-amqp091-go-dev, built with
 // GO111MODULE=off GOPATH=/usr/share/gocode: no module download).
 //
-// Usage: interop-go scenario [URL] | publish URL EXCHANGE | consume URL QUEUE
+// Usage: interop-go scenario [URL] | publish URL EXCHANGE | consume URL QUEUE...
 // Prints one JSON line per step (interop/README.md, "Trace format"); exits non-zero when a step failed.
 package main
 
@@ -448,7 +448,7 @@ func canonicalHeaders() amqp.Table {
 	return amqp.Table{
 		"str": "héllo wörld", "int": int32(42), "neg": int32(-7), "big": int64(1099511627776),
 		"bool_t": true, "bool_f": false, "double": 1.5, "float": float32(2.5),
-		"i8": int8(-8), "u8": byte(200), "i16": int16(-300),
+		"i8": int8(-8), "i16": int16(-300),
 		"dec": amqp.Decimal{Scale: 2, Value: 12345}, "ts": time.Unix(1700000000, 0),
 		"bytes": []byte{0x00, 0xff, 0x10}, "void": nil,
 		"table": amqp.Table{"k": "v", "n": int32(1)}, "array": []interface{}{"a", int32(1), true},
@@ -513,11 +513,18 @@ func publish(url, exchange string) {
 	emit(obs{"sent": message(p)})
 }
 
-func consume(url, queue string) {
+func consume(url string, queues []string) {
 	conn, err := amqp.Dial(url)
 	must(err)
 	ch, err := conn.Channel()
 	must(err)
+	for _, q := range queues {
+		consumeOne(ch, q)
+	}
+	conn.Close()
+}
+
+func consumeOne(ch *amqp.Channel, queue string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		d, ok, err := ch.Get(queue, false)
@@ -528,13 +535,12 @@ func consume(url, queue string) {
 				DeliveryMode: d.DeliveryMode, Priority: d.Priority, CorrelationId: d.CorrelationId, ReplyTo: d.ReplyTo,
 				Expiration: d.Expiration, MessageId: d.MessageId, Timestamp: d.Timestamp, Type: d.Type, UserId: d.UserId,
 				AppId: d.AppId, Body: d.Body}
-			conn.Close()
-			emit(obs{"received": message(p)})
+			emit(obs{"queue": queue, "received": message(p)})
 			return
 		}
 		if time.Now().After(deadline) {
-			emit(obs{"error": "no message in " + queue})
-			os.Exit(1)
+			emit(obs{"queue": queue, "error": "no message in " + queue})
+			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -559,9 +565,9 @@ func main() {
 	case "publish":
 		publish(url, os.Args[3])
 	case "consume":
-		consume(url, os.Args[3])
+		consume(url, os.Args[3:])
 	default:
-		fmt.Fprintln(os.Stderr, "usage: interop-go scenario [URL] | publish URL EXCHANGE | consume URL QUEUE")
+		fmt.Fprintln(os.Stderr, "usage: interop-go scenario [URL] | publish URL EXCHANGE | consume URL QUEUE...")
 		os.Exit(2)
 	}
 }

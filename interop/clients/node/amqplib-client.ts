@@ -1,6 +1,6 @@
 /**
  * Interop scenario for Node amqplib (the npm package the project already depends on).
- * Usage: node --import tsx amqplib-client.ts scenario [URL] | publish URL EXCHANGE | consume URL QUEUE
+ * Usage: node --import tsx amqplib-client.ts scenario [URL] | publish URL EXChannelANGE | consume URL QUEUE...
  * Prints one JSON line per step (interop/README.md, "Trace format"); exits non-zero when a step failed.
  * amqplib has no public tx.select API, so this client's trace has no "tx" step (see README).
  */
@@ -259,21 +259,25 @@ async function publish(url: string, exchange: string): Promise<void> {
   emit({ sent: messageJson(body, { ...p }, headers) });
 }
 
-async function consume(url: string, queue: string): Promise<void> {
+async function consume(url: string, queues: string[]): Promise<void> {
   const conn = await amqp.connect(url);
   const ch = await conn.createChannel();
+  for (const queue of queues) await consumeOne(ch, queue);
+  await conn.close();
+}
+
+async function consumeOne(ch: Channel, queue: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const m = await ch.get(queue, { noAck: false });
     if (m !== false) {
       ch.ack(m);
-      await conn.close();
-      emit({ received: messageJson(m.content, propsJson(m.properties), m.properties.headers ?? {}) });
+      emit({ queue, received: messageJson(m.content, propsJson(m.properties), m.properties.headers ?? {}) });
       return;
     }
     if (Date.now() > deadline) {
-      emit({ error: `no message in ${queue}` });
-      process.exit(1);
+      emit({ queue, error: `no message in ${queue}` });
+      return;
     }
     await sleep(50);
   }
@@ -282,8 +286,8 @@ async function consume(url: string, queue: string): Promise<void> {
 const mode = process.argv[2] ?? 'scenario';
 const run = mode === 'scenario' ? scenario(urlFromArgv(3))
   : mode === 'publish' ? publish(urlFromArgv(3), process.argv[4] ?? '')
-  : mode === 'consume' ? consume(urlFromArgv(3), process.argv[4] ?? '')
-  : Promise.reject(new Error('usage: amqplib-client.ts scenario [URL] | publish URL EXCHANGE | consume URL QUEUE'));
+  : mode === 'consume' ? consume(urlFromArgv(3), process.argv.slice(4))
+  : Promise.reject(new Error('usage: amqplib-client.ts scenario [URL] | publish URL EXChannelANGE | consume URL QUEUE...'));
 run.catch((err: unknown) => {
   emit({ error: err instanceof Error ? err.message : String(err) });
   process.exit(1);

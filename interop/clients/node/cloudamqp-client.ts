@@ -1,6 +1,6 @@
 /**
  * Interop scenario for Node @cloudamqp/amqp-client (the npm package the project already depends on).
- * Usage: node --import tsx cloudamqp-client.ts scenario [URL] | publish URL EXCHANGE | consume URL QUEUE
+ * Usage: node --import tsx cloudamqp-client.ts scenario [URL] | publish URL EXAMQPChannelANGE | consume URL QUEUE...
  * Prints one JSON line per step (interop/README.md, "Trace format"); exits non-zero when a step failed.
  */
 import { AMQPClient, type AMQPBaseClient, type AMQPChannel, type AMQPMessage, type AMQPProperties, type Field } from '@cloudamqp/amqp-client';
@@ -262,22 +262,26 @@ async function publish(url: string, exchange: string): Promise<void> {
   emit({ sent: messageJson(body, { ...p }, headers) });
 }
 
-async function consume(url: string, queue: string): Promise<void> {
+async function consume(url: string, queues: string[]): Promise<void> {
   const conn = await connect(url);
   const ch = await conn.channel();
+  for (const queue of queues) await consumeOne(ch, queue);
+  await conn.close();
+}
+
+async function consumeOne(ch: AMQPChannel, queue: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const m = await ch.basicGet(queue, { noAck: false });
     if (m !== null) {
       await m.ack();
       const body = m.body instanceof Uint8Array ? m.body : new Uint8Array();
-      await conn.close();
-      emit({ received: messageJson(body, propsJson(m.properties), m.properties.headers ?? {}) });
+      emit({ queue, received: messageJson(body, propsJson(m.properties), m.properties.headers ?? {}) });
       return;
     }
     if (Date.now() > deadline) {
-      emit({ error: `no message in ${queue}` });
-      process.exit(1);
+      emit({ queue, error: `no message in ${queue}` });
+      return;
     }
     await sleep(50);
   }
@@ -286,8 +290,8 @@ async function consume(url: string, queue: string): Promise<void> {
 const mode = process.argv[2] ?? 'scenario';
 const run = mode === 'scenario' ? scenario(urlFromArgv(3))
   : mode === 'publish' ? publish(urlFromArgv(3), process.argv[4] ?? '')
-  : mode === 'consume' ? consume(urlFromArgv(3), process.argv[4] ?? '')
-  : Promise.reject(new Error('usage: cloudamqp-client.ts scenario [URL] | publish URL EXCHANGE | consume URL QUEUE'));
+  : mode === 'consume' ? consume(urlFromArgv(3), process.argv.slice(4))
+  : Promise.reject(new Error('usage: cloudamqp-client.ts scenario [URL] | publish URL EXAMQPChannelANGE | consume URL QUEUE...'));
 run.catch((err: unknown) => {
   emit({ error: err instanceof Error ? err.message : String(err) });
   process.exit(1);

@@ -101,6 +101,7 @@ export function norm(v: unknown): Json {
     const tag = v['!'];
     const value = v['value'];
     if (tag === 'timestamp' && typeof value === 'number') return { $ts: value };
+    if (typeof tag === 'string' && typeof value === 'number') return value; // amqplib's explicit int/float widths
     if (tag === 'decimal' && isRecord(value)) {
       const { places, digits } = value;
       if (typeof places === 'number' && typeof digits === 'number') return { $dec: decimalString(digits, places) };

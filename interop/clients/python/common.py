@@ -67,9 +67,9 @@ def norm(v):
     return {"$unknown": repr(v)}
 
 
-def canonical_headers():
-    """Every field-table type pika / py-amqp can send from Python values."""
-    return {
+def canonical_headers(client):
+    """Every field-table type pika / py-amqp can send from Python values (pika 1.2 has no float encoder)."""
+    h = {
         "str": "héllo wörld",
         "int": 42,
         "neg": -7,
@@ -84,6 +84,9 @@ def canonical_headers():
         "table": {"k": "v", "n": 1},
         "array": ["a", 1, True],
     }
+    if client == "pika":
+        del h["double"]
+    return h
 
 
 def canonical_body(client):

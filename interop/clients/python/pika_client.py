@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Interop scenario for Python pika (Debian python3-pika).
 
-Usage: pika_client.py scenario [URL] | publish URL EXCHANGE | consume URL QUEUE
+Usage: pika_client.py scenario [URL] | publish URL EXCHANGE | consume URL QUEUE...
 Prints one JSON line per step (interop/README.md, "Trace format"); exits non-zero when a step failed."""
 import os
 import sys
@@ -239,7 +239,7 @@ def publish(url, exchange):
     ch = conn.channel()
     ch.confirm_delivery()
     p = common.canonical_props(CLIENT)
-    headers = common.canonical_headers()
+    headers = common.canonical_headers(CLIENT)
     props = pika.BasicProperties(headers=headers, **p)
     body = common.canonical_body(CLIENT)
     ch.basic_publish(exchange, "interop", body, props)
@@ -247,9 +247,15 @@ def publish(url, exchange):
     emit({"sent": common.message_json(body, p, headers)})
 
 
-def consume(url, queue):
+def consume(url, queues):
     conn = pika.BlockingConnection(pika.URLParameters(url))
     ch = conn.channel()
+    for queue in queues:
+        consume_one(conn, ch, queue)
+    conn.close()
+
+
+def consume_one(conn, ch, queue):
     deadline = time.time() + 10
     while True:
         m, p, body = ch.basic_get(queue, auto_ack=False)
@@ -257,8 +263,8 @@ def consume(url, queue):
             break
         conn.sleep(0.05)
     if m is None:
-        emit({"error": "no message in " + queue})
-        sys.exit(1)
+        emit({"queue": queue, "error": "no message in " + queue})
+        return
     ch.basic_ack(m.delivery_tag)
     props = {}
     for k in ("content_type", "content_encoding", "delivery_mode", "priority", "correlation_id", "reply_to",
@@ -266,8 +272,7 @@ def consume(url, queue):
         v = getattr(p, k)
         if v is not None:
             props[k] = v
-    conn.close()
-    emit({"received": common.message_json(body, props, p.headers)})
+    emit({"queue": queue, "received": common.message_json(body, props, p.headers)})
 
 
 if __name__ == "__main__":
@@ -277,6 +282,6 @@ if __name__ == "__main__":
     elif mode == "publish":
         publish(sys.argv[2], sys.argv[3])
     elif mode == "consume":
-        consume(sys.argv[2], sys.argv[3])
+        consume(sys.argv[2], sys.argv[3:])
     else:
-        sys.exit("usage: pika_client.py scenario [URL] | publish URL EXCHANGE | consume URL QUEUE")
+        sys.exit("usage: pika_client.py scenario [URL] | publish URL EXCHANGE | consume URL QUEUE...")

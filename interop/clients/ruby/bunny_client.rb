@@ -1,7 +1,7 @@
 #!/usr/bin/ruby
 # Interop scenario for Ruby bunny (Debian ruby-bunny).
 #
-# Usage: bunny_client.rb scenario [URL] | publish URL EXCHANGE | consume URL QUEUE
+# Usage: bunny_client.rb scenario [URL] | publish URL EXCHANGE | consume URL QUEUE...
 # Prints one JSON line per step (interop/README.md, "Trace format"); exits non-zero when a step failed.
 require 'bunny'
 require 'json'
@@ -306,7 +306,7 @@ def publish(url, exchange)
   ch.confirm_select
   p = canonical_props
   opts = p.transform_keys(&:to_sym)
-  opts[:timestamp] = Time.at(p['timestamp'])
+  opts[:timestamp] = p['timestamp']
   opts[:persistent] = true
   opts[:headers] = canonical_headers
   body = "hello from #{CLIENT} ✓ é\u0000end".b
@@ -316,9 +316,14 @@ def publish(url, exchange)
   emit({ 'sent' => message_json(body, p, canonical_headers) })
 end
 
-def consume(url, queue)
+def consume(url, queues)
   conn = open_connection(url)
   ch = conn.create_channel
+  queues.each { |q| consume_one(ch, q) }
+  conn.close
+end
+
+def consume_one(ch, queue)
   deadline = Time.now + 10
   info = props = body = nil
   loop do
@@ -327,18 +332,17 @@ def consume(url, queue)
     sleep 0.05
   end
   if body.nil?
-    emit({ 'error' => "no message in #{queue}" })
-    exit 1
+    emit({ 'queue' => queue, 'error' => "no message in #{queue}" })
+    return
   end
   ch.ack(info.delivery_tag)
   out = {}
   PROP_KEYS.each do |k|
-    v = props.send(k.to_sym)
+    v = props[k.to_sym] # basic_get hands properties over as a Hash
     next if v.nil?
     out[k] = k == 'timestamp' ? v.to_i : v
   end
-  conn.close
-  emit({ 'received' => message_json(body, out, props.headers) })
+  emit({ 'queue' => queue, 'received' => message_json(body, out, props[:headers]) })
 end
 
 mode = ARGV[0] || 'scenario'
@@ -346,6 +350,6 @@ url = ARGV[1] || ENV['AMQP_URL'] || 'amqp://guest:guest@127.0.0.1:5672/'
 case mode
 when 'scenario' then scenario(url)
 when 'publish' then publish(url, ARGV[2])
-when 'consume' then consume(url, ARGV[2])
-else abort 'usage: bunny_client.rb scenario [URL] | publish URL EXCHANGE | consume URL QUEUE'
+when 'consume' then consume(url, ARGV[2..])
+else abort 'usage: bunny_client.rb scenario [URL] | publish URL EXCHANGE | consume URL QUEUE...'
 end
