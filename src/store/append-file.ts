@@ -41,6 +41,40 @@ export class FileContext {
     }
   }
 
+  private unlinks = 0;
+  private trashCounter = 0;
+  private unlinkWaiters: Array<() => void> = [];
+
+  /**
+   * Delete a file without blocking the event loop: unlinking a file whose pages are under writeback
+   * waits for that writeback (measured: up to tens of ms each under fsync load). The file is first
+   * renamed to a unique `*.del` name (cheap, and the old name can be reused at once), then unlinked
+   * on the thread pool. Recovery deletes leftover `*.del` files.
+   */
+  unlinkAsync(file: string, onError: (err: Error) => void): void {
+    const trash = `${file}.${++this.trashCounter}.del`;
+    let renamed: boolean;
+    try {
+      renamed = this.ops.renameSync(file, trash);
+    } catch (e) {
+      onError(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    if (!renamed) return; // never created (nothing was flushed)
+    this.dirtyDirs.add(path.dirname(file));
+    this.unlinks++;
+    this.ops.unlink(trash, (err) => {
+      if (err !== null) onError(err);
+      if (--this.unlinks === 0 && this.unlinkWaiters.length > 0) for (const w of this.unlinkWaiters.splice(0)) w();
+    });
+  }
+
+  /** Resolves once no asynchronous unlink is in flight. */
+  unlinked(): Promise<void> {
+    if (this.unlinks === 0) return Promise.resolve();
+    return new Promise((resolve) => this.unlinkWaiters.push(resolve));
+  }
+
   closeFd(fd: number): void {
     if (fd < 0) return;
     if (this.syncing) this.closeLater.push(fd);

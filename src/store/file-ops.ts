@@ -17,6 +17,10 @@ export interface FileOps {
   /** fsync a directory so created/renamed/unlinked entries are durable. */
   fsyncDir(path: string, cb: (err: Error | null) => void): void;
   unlinkSync(path: string): void;
+  /** Asynchronous unlink (freeing a large file's extents can take tens of ms); ENOENT is not an error. */
+  unlink(path: string, cb: (err: Error | null) => void): void;
+  /** rename; ENOENT is not an error (returns false). */
+  renameSync(from: string, to: string): boolean;
   readdirSync(path: string): string[];
   mkdirSync(path: string): void;
   rmSync(path: string): void;
@@ -38,6 +42,16 @@ export const nodeFileOps: FileOps = {
     });
   },
   unlinkSync: (p) => { try { fs.unlinkSync(p); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; } },
+  unlink: (p, cb) => fs.unlink(p, (e) => cb(e !== null && e.code !== 'ENOENT' ? e : null)),
+  renameSync: (a, b) => {
+    try {
+      fs.renameSync(a, b);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  },
   readdirSync: (p) => { try { return fs.readdirSync(p); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []; throw e; } },
   mkdirSync: (p) => { fs.mkdirSync(p, { recursive: true }); },
   rmSync: (p) => fs.rmSync(p, { recursive: true, force: true }),

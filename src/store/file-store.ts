@@ -93,6 +93,7 @@ export class FileStore implements Store {
   static async open(opts: FileStoreOptions): Promise<FileStore> {
     const s = new FileStore(opts);
     s.recover();
+    await s.ctx.unlinked();
     // Make recovery's cuts and deletions durable before anything new is confirmed.
     await new Promise<void>((resolve) => s.gc.afterSync(() => resolve()));
     return s;
@@ -331,6 +332,7 @@ export class FileStore implements Store {
     }
     await this.gc.idle();
     await this.defsChain;
+    await this.ctx.unlinked();
     this.closed = true;
     this.msgs.closeAll();
     for (const q of this.queues.values()) q.closeAll();

@@ -76,6 +76,7 @@ export class MessageLog {
   /** Rolled segments not yet sealed (sealed after a sync covering all their bytes). */
   private readonly unsealed = new Set<MsgSegment>();
   private readonly scratch = Buffer.allocUnsafe(REC_HEADER);
+
   bytesOnDisk = 0;
 
   constructor(
@@ -101,7 +102,7 @@ export class MessageLog {
       const m = /^(\d+)\.seg$/.exec(name);
       const p = path.join(this.dir, name);
       if (m === null) {
-        if (name.endsWith('.tmp')) ops.unlinkSync(p);
+        if (name.endsWith('.del')) ops.unlinkSync(p); // deletion interrupted by a stop
         continue;
       }
       const id = Number(m[1]);
@@ -212,8 +213,9 @@ export class MessageLog {
     this.unsealed.delete(seg);
     this.bytesOnDisk -= seg.file.size;
     seg.file.discard();
-    this.ctx.ops.unlinkSync(seg.file.path);
-    this.ctx.dirtyDirs.add(this.dir);
+    this.ctx.unlinkAsync(seg.file.path, (err) =>
+      this.logger.warn({ segment: seg.file.path, err: err.message }, 'store: could not delete a message segment'),
+    );
   }
 
   // ---------------------------------------------------------------- append

@@ -203,13 +203,13 @@ export class QueueLog implements QueueIndex {
     const seg = this.segs.get(k);
     if (seg === undefined) return;
     this.segs.delete(k);
+    const warn = (err: Error): void => this.logger.warn({ queue: this.name, err: err.message }, 'store: could not delete an index segment');
     seg.idx.discard();
-    this.ctx.ops.unlinkSync(seg.idx.path);
+    this.ctx.unlinkAsync(seg.idx.path, warn);
     if (seg.ack !== undefined) {
       seg.ack.discard();
-      this.ctx.ops.unlinkSync(seg.ack.path);
+      this.ctx.unlinkAsync(seg.ack.path, warn);
     }
-    this.ctx.dirtyDirs.add(this.dir);
   }
 
   /** Release every live reference and remove the directory (queue deleted). */
@@ -270,7 +270,7 @@ export class QueueLog implements QueueIndex {
     for (const f of files) {
       // Marks whose index segment is gone (deleted when fully settled): nothing to apply.
       const m = /^(\d+)\.ack$/.exec(f);
-      if (m !== null && !ks.includes(Number(m[1]))) ops.unlinkSync(path.join(this.dir, f));
+      if ((m !== null && !ks.includes(Number(m[1]))) || f.endsWith('.del')) ops.unlinkSync(path.join(this.dir, f));
     }
     ks.sort((a, b) => a - b);
     const per = this.entries.perChunk;
