@@ -23,6 +23,8 @@ import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRA
 /** Bodies at least this large are written by reference (zero-copy) rather than copied. */
 const BY_REFERENCE_MIN = 65536;
 const TWO_32 = 4294967296;
+/** Refills double the buffer up to this size (larger only when one frame needs it). */
+const GROWTH_CAP = 262144;
 /** Strings up to this many UTF-16 units take the per-char ASCII path (cheaper than a native call). */
 const ASCII_LOOP_MAX = 48;
 
@@ -46,7 +48,7 @@ export class FrameWriter {
   private segmentBytes = 0;
   private readonly minCapacity: number;
 
-  constructor(initialCapacity = 131072) {
+  constructor(initialCapacity = 16384) {
     this.minCapacity = Math.max(1024, initialCapacity);
     this.buf = Buffer.allocUnsafe(this.minCapacity);
   }
@@ -62,7 +64,9 @@ export class FrameWriter {
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const pending = this.pos - this.segStart;
-    const cap = Math.max(this.minCapacity, (pending + n) * 2);
+    // A busy connection refills often: double up to GROWTH_CAP so it refills less; an idle one
+    // stays at minCapacity (this buffer is per connection, so idle memory matters).
+    const cap = Math.max(this.minCapacity, (pending + n) * 2, Math.min(this.buf.length * 2, GROWTH_CAP));
     const nb = Buffer.allocUnsafe(cap);
     this.buf.copy(nb, 0, this.segStart, this.pos);
     if (this.frameStart >= 0) this.frameStart -= this.segStart;
