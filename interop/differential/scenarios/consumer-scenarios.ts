@@ -169,4 +169,33 @@ export const consumerScenarios: Scenario[] = [
     await publishConfirmed(ctx, conn, '', q, bodies('m', 3));
     await ctx.waitFor('3 deliveries', () => low.messages.length + high.messages.length >= 3);
   }),
+
+  scenario('consumer-get-beside-consumer', 'basic.get works beside a saturated consumer; the two share delivery tags on the channel', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = await declareQueue(ctx, ch, 'q');
+    await ch.prefetch(1);
+    const c = await ctx.consume(ch, q, { label: 'c' });
+    await publishConfirmed(ctx, conn, '', q, bodies('m', 3));
+    await ctx.waitDeliveries(c, 1);
+    await ctx.get(ch, q);
+    const first = c.messages[0];
+    if (first === undefined) return;
+    ch.ack(first);
+    await ctx.waitDeliveries(c, 2);
+    await counts(ctx, ch, q);
+  }),
+
+  scenario('consumer-exclusive-queue-owner', 'the owner of an exclusive queue consumes, purges and deletes it normally', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = await declareQueue(ctx, ch, 'q', { exclusive: true });
+    await publishConfirmed(ctx, conn, '', q, bodies('m', 2));
+    const c = await ctx.consume(ch, q, { label: 'c', noAck: true, exclusive: true });
+    await ctx.waitDeliveries(c, 2);
+    const ch2 = await ctx.channel(conn);
+    await ctx.attempt('second channel of the owner consumes', () => ch2.consume(q, () => {}), () => 'ok');
+    const ch3 = await ctx.channel(conn);
+    await ctx.attempt('purge by owner', () => ch3.purgeQueue(q), (v) => v);
+    await ctx.attempt('delete by owner', () => ch3.deleteQueue(q), (v) => v);
+    await ctx.waitFor('server cancel', () => c.cancelled);
+  }),
 ];

@@ -3,6 +3,7 @@
  * names (403), exclusivity (405), server-named queues, purge/delete counts and conditions,
  * auto-delete and exclusive lifetimes, bind/unbind errors.
  */
+import { sendMethod } from '../amqp-internals.js';
 import { scenario, type Scenario } from '../scenario.js';
 import { bodies, counts, declareQueue, drain, open, publishConfirmed } from './helpers.js';
 
@@ -221,5 +222,41 @@ export const queueScenarios: Scenario[] = [
     const ch3 = await ctx.channel(conn);
     ch3.sendToQueue(ctx.name('missing'), Buffer.from('dropped'));
     await ctx.attempt('channel still usable after publish to missing queue', () => ch3.assertQueue('', { exclusive: true }), () => 'ok');
+  }),
+
+  scenario('queue-empty-name-shortcuts', "an empty queue name means the channel's last declared queue (bind, publish, get, purge, delete)", async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const ok = await ctx.attempt('declare server-named', () => ch.assertQueue('', { exclusive: true }), (v) => v);
+    if (ok === undefined) return;
+    const x = ctx.name('x');
+    await ch.assertExchange(x, 'direct', { durable: false });
+    await ctx.attempt("bind ''", () => ch.bindQueue('', x, 'k'), () => 'ok');
+    await publishConfirmed(ctx, conn, x, 'k', ['via binding of last queue']);
+    await ctx.get(ch, '', {}, "basic.get ''");
+    await ctx.attempt("purge ''", () => ch.purgeQueue(''), (v) => v);
+    await ctx.attempt("delete ''", () => ch.deleteQueue(''), (v) => v);
+    await ctx.attempt("passive declare '' (no shortcut for passive)", () => ch.checkQueue(''), (v) => v);
+    const fresh = await ctx.channel(conn);
+    await ctx.attempt("basic.get '' with no queue declared on the channel", () => fresh.get(''), () => 'ok');
+    const fresh2 = await ctx.channel(conn);
+    await ctx.attempt("bind '' with no queue declared on the channel", () => fresh2.bindQueue('', x, 'k'), () => 'ok');
+  }),
+
+  scenario('queue-nowait-methods', 'methods sent with nowait=true get no reply (a stray reply would break the next RPC)', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = ctx.name('q');
+    const x = ctx.name('x');
+    sendMethod(ch, 'ExchangeDeclare', { exchange: x, type: 'fanout', ticket: 0, passive: false, durable: false, autoDelete: false, internal: false, nowait: true, arguments: {} });
+    sendMethod(ch, 'QueueDeclare', { queue: q, ticket: 0, passive: false, durable: false, exclusive: false, autoDelete: false, nowait: true, arguments: {} });
+    sendMethod(ch, 'QueueBind', { queue: q, exchange: x, routingKey: '', ticket: 0, nowait: true, arguments: {} });
+    await ctx.attempt('exchange exists', () => ch.checkExchange(x), () => 'ok');
+    await publishConfirmed(ctx, conn, x, '', ['a', 'b']);
+    await ctx.attempt('queue counts', () => ch.checkQueue(q), (v) => v);
+    sendMethod(ch, 'QueuePurge', { queue: q, ticket: 0, nowait: true });
+    await ctx.attempt('queue counts after nowait purge', () => ch.checkQueue(q), (v) => v);
+    const ch2 = await ctx.channel(conn);
+    sendMethod(ch2, 'QueueDelete', { queue: q, ticket: 0, ifUnused: false, ifEmpty: false, nowait: true });
+    sendMethod(ch2, 'ExchangeDelete', { exchange: x, ticket: 0, ifUnused: false, nowait: true });
+    await ctx.attempt('queue gone', () => ch2.checkQueue(q), () => 'ok');
   }),
 ];
