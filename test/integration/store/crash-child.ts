@@ -1,7 +1,8 @@
 /**
  * Child process for crash-kill.test.ts: opens a FileStore in argv[2], publishes fanout messages to
  * q1 and q2 forever, acks and marks some in q1, and prints a line for each fact only once it is
- * durable (after afterSync): "C id" confirmed, "A id" ack durable, "D id" delivered mark durable.
+ * durable (after afterSync): "C id" confirmed, "A id" ack durable, "D id" delivered mark durable;
+ * "T id" is printed before an ack is attempted (the parent then accepts either outcome).
  * The parent kills it with SIGKILL at a random moment.
  */
 import { FileStore } from '../../../src/store/file-store.js';
@@ -41,6 +42,7 @@ function turn(): void {
       delivered.push(id);
       ackable.push([seq, id]); // acked later, maybe
     } else {
+      process.stdout.write(`T ${id}\n`); // ack attempted: may or may not survive a kill
       q1.settle(seq);
       acked.push(id);
     }
