@@ -99,11 +99,16 @@ export class ScenarioContext {
 
   /** Opens a connection whose server-sent closes and unexpected losses are recorded. */
   async connect(options: { readonly frameMax?: number; readonly heartbeat?: number } = {}): Promise<ChannelModel> {
-    const label = `c${this.connections.length + 1}`;
     const u = new URL(this.url);
     if (options.frameMax !== undefined) u.searchParams.set('frameMax', String(options.frameMax));
     u.searchParams.set('heartbeat', String(options.heartbeat ?? 0));
-    const model = await connect(u.toString());
+    return this.connectUrl(u.toString());
+  }
+
+  /** Like connect, with full control of the URL (e.g. channelMax); heartbeats stay as given. */
+  async connectUrl(url: string): Promise<ChannelModel> {
+    const label = `c${this.connections.length + 1}`;
+    const model = await connect(url);
     const state: ConnectionState = { label, closingByClient: false, closeFrameSeen: false, closed: false };
     this.connections.push(model);
     this.connectionState.set(model, state);

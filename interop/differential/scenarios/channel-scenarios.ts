@@ -112,4 +112,28 @@ export const channelScenarios: Scenario[] = [
     const b = await open(ctx);
     await ctx.attempt('auto-delete queue after owner connection closed', () => b.ch.checkQueue(q), () => 'ok');
   }),
+
+  scenario('connection-channel-max', 'opening a channel above the negotiated channel_max is a connection error', async (ctx) => {
+    const u = new URL(ctx.url);
+    u.searchParams.set('channelMax', '3');
+    const conn = await ctx.connectUrl(u.toString());
+    const channels = [await ctx.channel(conn), await ctx.channel(conn), await ctx.channel(conn)];
+    for (const [i, ch] of channels.entries()) await ctx.attempt(`channel ${i + 1} works`, () => ch.checkExchange('amq.direct'), () => 'ok');
+    // amqplib refuses to allocate a fourth channel itself, so the open goes out raw.
+    sendRawMethod(conn, 4, 'ChannelOpen', { outOfBand: '' });
+    await ctx.waitConnectionClosed(conn);
+  }),
+
+  scenario('connection-frame-too-large', 'a frame larger than the negotiated frame_max is a connection error (501 FRAME_ERROR)', async (ctx) => {
+    const conn = await ctx.connect({ frameMax: 4096 });
+    const ch = await ctx.channel(conn);
+    await ch.checkExchange('amq.direct');
+    const publish = defs.encodeMethod(methodId('BasicPublish'), 1, { ticket: 0, exchange: 'amq.direct', routingKey: 'k', mandatory: false, immediate: false });
+    const header = Buffer.alloc(14);
+    header.writeUInt16BE(60, 0);
+    header.writeUInt32BE(0, 4);
+    header.writeUInt32BE(5000, 8);
+    sendRawBytes(conn, Buffer.concat([publish, frame(2, 1, header), frame(3, 1, Buffer.alloc(5000, 1))]));
+    await ctx.waitConnectionClosed(conn);
+  }),
 ];
