@@ -79,15 +79,28 @@ export class Queue {
     }
   }
 
+  /**
+   * The next consumer with credit: the highest priority level first (consumers are kept sorted by
+   * priority, descending), round robin within a level.
+   */
   private nextConsumer(): Consumer | undefined {
-    const n = this.consumers.length;
-    for (let i = 0; i < n; i++) {
-      const idx = (this.rr + i) % n;
-      const c = this.consumers[idx]!;
-      if (c.sink.canDeliver(c)) {
-        this.rr = (idx + 1) % n;
-        return c;
+    const cs = this.consumers;
+    const n = cs.length;
+    let from = 0;
+    while (from < n) {
+      const level = cs[from]!.priority;
+      let to = from + 1;
+      while (to < n && cs[to]!.priority === level) to++;
+      const size = to - from;
+      for (let i = 0; i < size; i++) {
+        const idx = from + ((this.rr + i) % size);
+        const c = cs[idx]!;
+        if (c.sink.canDeliver(c)) {
+          this.rr = (this.rr + i + 1) % size;
+          return c;
+        }
       }
+      from = to;
     }
     return undefined;
   }
@@ -143,7 +156,10 @@ export class Queue {
     if (this.consumers.some((o) => o.exclusive) || (c.exclusive && this.consumers.length > 0)) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue '${this.name}' in vhost '${this.vhost}' in exclusive use`);
     }
-    this.consumers.push(c);
+    // Keep the list sorted by priority (descending), newcomers last within their level.
+    let at = this.consumers.length;
+    while (at > 0 && this.consumers[at - 1]!.priority < c.priority) at--;
+    this.consumers.splice(at, 0, c);
     this.hadConsumer = true;
   }
 
@@ -152,7 +168,6 @@ export class Queue {
     const i = this.consumers.indexOf(c);
     if (i < 0) return;
     this.consumers.splice(i, 1);
-    if (this.rr > i) this.rr--;
     if (this.consumers.length === 0 && this.options.autoDelete && this.hadConsumer && this.onUnused !== undefined) {
       this.onUnused(this);
     }

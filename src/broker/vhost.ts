@@ -75,7 +75,7 @@ export class Vhost {
 
   declareExchange(d: ExchangeDeclare): Exchange {
     if (d.passive) {
-      if (d.name === '') return this.exchanges.get('')!;
+      this.checkNotDefault(d.name);
       return this.exchangeOrThrow(d.name);
     }
     if (!EXCHANGE_TYPES.has(d.type)) {
@@ -100,6 +100,9 @@ export class Vhost {
 
   deleteExchange(name: string, ifUnused: boolean): void {
     this.checkNotDefault(name);
+    if (name.startsWith('amq.')) {
+      throw new AmqpError(ReplyCode.ACCESS_REFUSED, `deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
+    }
     const x = this.exchanges.get(name);
     if (x === undefined) return;
     if (ifUnused && x.bindings.length > 0) {
@@ -234,10 +237,13 @@ export class Vhost {
     this.addBinding(x, q, routingKey, args, q.durable && x.durable);
   }
 
+  /** RabbitMQ 3.x answers unbind-ok even when the binding, queue or exchange does not exist. */
   unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
     this.checkNotDefault(exchangeName);
-    const x = this.exchangeOrThrow(exchangeName);
-    const q = this.queueFor(queueName, connectionId);
+    const x = this.exchanges.get(exchangeName);
+    const q = this.queues.get(queueName);
+    if (x === undefined || q === undefined) return;
+    this.checkExclusiveAccess(q, connectionId);
     const b = x.findBinding(q, routingKey, args);
     if (b !== undefined) this.dropBinding(b, true);
   }
@@ -253,8 +259,9 @@ export class Vhost {
   unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
     this.checkNotDefault(source);
     this.checkNotDefault(destination);
-    const src = this.exchangeOrThrow(source);
-    const dst = this.exchangeOrThrow(destination);
+    const src = this.exchanges.get(source);
+    const dst = this.exchanges.get(destination);
+    if (src === undefined || dst === undefined) return;
     const b = src.findBinding(dst, routingKey, args);
     if (b !== undefined) this.dropBinding(b, true);
   }
@@ -348,12 +355,17 @@ export class Vhost {
       `inequivalent arg '${field}' for ${kind} '${name}' in vhost '${this.name}': received ${q(received)} but current is ${q(current)}`);
   }
 
+  /** rabbit_misc:assert_args_equivalence: numeric types are interchangeable, values must match. */
   private assertArgs(current: FieldTable, received: FieldTable, keys: readonly string[], kind: string, name: string): void {
     for (const key of keys) {
       const c = current.find((e) => e.key === key)?.value;
       const r = received.find((e) => e.key === key)?.value;
       if (c === undefined && r === undefined) continue;
-      if (c !== undefined && r !== undefined && fieldEquals(c, r)) continue;
+      if (c !== undefined && r !== undefined) {
+        if (argsEquivalent(c, r)) continue;
+        throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+          `inequivalent arg '${key}' for ${kind} '${name}' in vhost '${this.name}': received '${shownValue(r)}' but current is '${shownValue(c)}'`);
+      }
       throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
         `inequivalent arg '${key}' for ${kind} '${name}' in vhost '${this.name}': received ${describeArg(r)} but current is ${describeArg(c)}`);
     }
@@ -379,15 +391,25 @@ const TYPE_NAMES: Record<FieldValue['type'], string> = {
 
 function describeArg(v: FieldValue | undefined): string {
   if (v === undefined) return 'none';
-  let shown: string;
+  return `the value '${shownValue(v)}' of type '${TYPE_NAMES[v.type]}'`;
+}
+
+function shownValue(v: FieldValue): string {
   switch (v.type) {
-    case 'S': shown = v.value.toString('utf8'); break;
-    case 'V': shown = 'undefined'; break;
-    case 'A': case 'F': case 'x': shown = '...'; break;
-    case 'D': shown = String(v.value); break;
-    default: shown = String(v.value);
+    case 'S': return v.value.toString('utf8');
+    case 'V': return 'undefined';
+    case 'A': case 'F': case 'x': return '...';
+    default: return String(v.value);
   }
-  return `the value '${shown}' of type '${TYPE_NAMES[v.type]}'`;
+}
+
+const INTEGER_TYPES = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l', 'T']);
+
+function argsEquivalent(a: FieldValue, b: FieldValue): boolean {
+  if (INTEGER_TYPES.has(a.type) && INTEGER_TYPES.has(b.type)) {
+    return BigInt((a as { value: number | bigint }).value) === BigInt((b as { value: number | bigint }).value);
+  }
+  return fieldEquals(a, b);
 }
 
 /** Server-named queues look like RabbitMQ's: "amq.gen-" + 22 URL-safe base64 characters. */

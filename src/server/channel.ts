@@ -173,6 +173,12 @@ export class Channel implements DeliverySink {
     this.expecting = 0;
     const p = this.publish;
     const peek = this.peek;
+    // rabbit_channel:check_user_id_header and rabbit_basic:parse_expiration.
+    if (peek.userId !== undefined && peek.userId !== this.conn.user) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+        `user_id property set to '${peek.userId}' but authenticated user was '${this.conn.user}'`);
+    }
+    if (peek.expiration !== undefined) checkExpiration(peek.expiration);
     const msg = new Message(p.exchange, p.routingKey, this.props, this.body, peek.deliveryMode, peek.priority,
       peek.expiration, this.headersStart, this.headersEnd, TABLE_DECODER);
     this.body = EMPTY;
@@ -312,7 +318,7 @@ export class Channel implements DeliverySink {
   private checkTag(tag: number, multiple: boolean): void {
     if (multiple && tag === 0) return;
     if (!this.unacked.has(tag)) {
-      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${tag}`, CLASS_BASIC, 80);
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${tag}`);
     }
   }
 
@@ -580,3 +586,12 @@ export class Channel implements DeliverySink {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The expiration property must be a non-negative integer in decimal (milliseconds). */
+function checkExpiration(value: string): void {
+  if (!/^[+-]?\d+$/.test(value)) {
+    throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid expiration '${value}': no_integer`);
+  }
+  const n = Number(value);
+  if (n < 0) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid expiration '${value}': {value_negative,${n}}`);
+}

@@ -13,3 +13,12 @@ export function toAmqpError(e: unknown, logInternal: (err: unknown) => void): Am
   logInternal(e);
   return new AmqpError(ReplyCode.INTERNAL_ERROR, 'internal error', 0, 0, true);
 }
+
+/**
+ * RabbitMQ answers a method id it does not know by dropping the TCP connection without a
+ * connection.close (its decoder crashes the reader); clients observe a lost connection, and so
+ * do Warren's.
+ */
+export function dropsConnection(err: AmqpError): boolean {
+  return err.code === ReplyCode.COMMAND_INVALID && err.text.startsWith('COMMAND_INVALID - unknown method');
+}

@@ -21,7 +21,7 @@ import * as M from '../protocol/generated/methods.js';
 import { PROTOCOL_HEADER, checkProtocolHeader } from '../protocol/protocol-header.js';
 import { MECHANISMS, parseCredentials } from './auth-mechanism.js';
 import { Channel } from './channel.js';
-import { toAmqpError } from './close-mapping.js';
+import { dropsConnection, toAmqpError } from './close-mapping.js';
 import type { OutboundFlusher } from './outbound-flusher.js';
 import type { ServerConfig } from './server-config.js';
 import { serverProperties } from './server-properties.js';
@@ -66,6 +66,7 @@ export class Connection implements FrameSink {
   private sentSinceTick = false;
   private missedTicks = 0;
   private dirty = false;
+  private openChannels = 0;
   private lastClassId = 0;
   private lastMethodId = 0;
   private tornDown = false;
@@ -116,8 +117,8 @@ export class Connection implements FrameSink {
       }
       this.reader.push(chunk, this);
     } catch (e: unknown) {
-      // Errors thrown by the frame reader itself (framing) are connection errors.
-      this.fail(0, e);
+      // Errors thrown by the frame reader itself (framing) are connection errors, about no method.
+      this.fail(0, e, false);
     }
     if (this.paused === false && this.blocked && this.state === 'opened') this.pauseReading();
   }
@@ -192,11 +193,13 @@ export class Connection implements FrameSink {
     if (m.kind !== 'channel.open') {
       throw new AmqpError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open'`, m.classId, m.methodId, true);
     }
-    if (id > this.channelMax) {
+    // rabbit_reader:create_channel limits the number of open channels, not their numbers.
+    if (this.openChannels >= this.channelMax) {
       throw new AmqpError(ReplyCode.NOT_ALLOWED,
-        `channel ${id} is above negotiated channel_max ${this.channelMax}`, m.classId, m.methodId, true);
+        `number of channels opened (${this.openChannels}) has reached the negotiated channel_max (${this.channelMax})`, 0, 0, true);
     }
     this.channels[id] = new Channel(id, this, this.vhost!);
+    this.openChannels++;
     M.writeChannelOpenOk(this.writer, id);
     this.markDirty();
   }
@@ -303,7 +306,7 @@ export class Connection implements FrameSink {
       case 'connection.unblocked':
         return;
       default:
-        throw new AmqpError(ReplyCode.COMMAND_INVALID, `unexpected method '${m.kind}' on channel 0`, m.classId, m.methodId, true);
+        throw new AmqpError(ReplyCode.CHANNEL_ERROR, 'unexpected method in connection state running', m.classId, m.methodId, true);
     }
   }
 
@@ -324,22 +327,31 @@ export class Connection implements FrameSink {
   closeChannelByClient(ch: Channel): void {
     ch.release();
     this.channels[ch.id] = undefined;
+    this.openChannels--;
     M.writeChannelCloseOk(this.writer, ch.id);
     this.markDirty();
   }
 
   /** Our channel.close was acknowledged: the number can be reused. */
   channelClosed(ch: Channel): void {
-    if (this.channels[ch.id] === ch) this.channels[ch.id] = undefined;
+    if (this.channels[ch.id] === ch) {
+      this.channels[ch.id] = undefined;
+      this.openChannels--;
+    }
   }
 
   // ------------------------------------------------------------------------------------------
   // Errors: the one place where an error becomes a close.
 
-  fail(channel: number, e: unknown): void {
+  fail(channel: number, e: unknown, aboutMethod = true): void {
     const err = toAmqpError(e, (internal) => this.log.error({ err: internal }, 'internal error'));
+    if (dropsConnection(err)) {
+      this.log.warn({ text: err.text }, 'closing connection abruptly');
+      this.destroy();
+      return;
+    }
     const ch = channel === 0 ? undefined : this.channels[channel];
-    if (err.classId === 0 && err.methodId === 0) {
+    if (aboutMethod && err.classId === 0 && err.methodId === 0 && (ch !== undefined || channel === 0)) {
       err.classId = ch !== undefined ? ch.lastClassId : this.lastClassId;
       err.methodId = ch !== undefined ? ch.lastMethodId : this.lastMethodId;
     }
@@ -492,6 +504,7 @@ export class Connection implements FrameSink {
       if (ch !== undefined) ch.release();
     }
     this.channels.length = 0;
+    this.openChannels = 0;
     this.vhost?.dropExclusiveQueues(this.id);
   }
 

@@ -75,9 +75,38 @@ export class FileContext {
     return new Promise((resolve) => this.unlinkWaiters.push(resolve));
   }
 
+  private readonly pins = new Map<number, number>();
+  private readonly closeWhenUnpinned = new Set<number>();
+  private pinned = 0;
+  private pinWaiters: Array<() => void> = [];
+
+  /** An asynchronous read uses fd: closing it is deferred until unpin. */
+  pin(fd: number): void {
+    this.pins.set(fd, (this.pins.get(fd) ?? 0) + 1);
+    this.pinned++;
+  }
+
+  unpin(fd: number): void {
+    const n = (this.pins.get(fd) ?? 1) - 1;
+    if (n > 0) this.pins.set(fd, n);
+    else {
+      this.pins.delete(fd);
+      if (this.closeWhenUnpinned.delete(fd)) this.closeFd(fd);
+    }
+    if (--this.pinned === 0 && this.pinWaiters.length > 0) for (const w of this.pinWaiters.splice(0)) w();
+  }
+
+  /** Resolves once no asynchronous read is in flight. */
+  readsDone(): Promise<void> {
+    if (this.pinned === 0) return Promise.resolve();
+    return new Promise((resolve) => this.pinWaiters.push(resolve));
+  }
+
+  /** Close fd now, or once the sync or reads in flight that may use it are done. */
   closeFd(fd: number): void {
     if (fd < 0) return;
-    if (this.syncing) this.closeLater.push(fd);
+    if (this.pins.has(fd)) this.closeWhenUnpinned.add(fd);
+    else if (this.syncing) this.closeLater.push(fd);
     else this.ops.closeSync(fd);
   }
 }

@@ -11,6 +11,8 @@ export interface FileOps {
   /** Positional write; returns bytes written (may be short). */
   writeSync(fd: number, buf: Buffer, off: number, len: number, pos: number): number;
   readSync(fd: number, buf: Buffer, off: number, len: number, pos: number): number;
+  /** Positional read on the thread pool. */
+  read(fd: number, buf: Buffer, off: number, len: number, pos: number, cb: (err: Error | null, bytesRead: number) => void): void;
   fstatSize(fd: number): number;
   ftruncateSync(fd: number, len: number): void;
   fdatasync(fd: number, cb: (err: Error | null) => void): void;
@@ -32,6 +34,7 @@ export const nodeFileOps: FileOps = {
   closeSync: (fd) => fs.closeSync(fd),
   writeSync: (fd, b, o, l, p) => fs.writeSync(fd, b, o, l, p),
   readSync: (fd, b, o, l, p) => fs.readSync(fd, b, o, l, p),
+  read: (fd, b, o, l, p, cb) => fs.read(fd, b, o, l, p, (e, n) => cb(e, n)),
   fstatSize: (fd) => fs.fstatSync(fd).size,
   ftruncateSync: (fd, l) => fs.ftruncateSync(fd, l),
   fdatasync: (fd, cb) => fs.fdatasync(fd, (e) => cb(e)),

@@ -180,14 +180,11 @@ export class FileStore implements Store {
   }
 
   read(ref: MsgRef, size: number, cb: (err: Error | null, payload: Buffer | undefined) => void): void {
-    let payload: Buffer | undefined;
-    let err: Error | null = null;
-    try {
-      payload = this.readSync(ref, size);
-    } catch (e) {
-      err = e instanceof Error ? e : new Error(String(e));
+    if (this.closed) {
+      process.nextTick(cb, new StoreError('CLOSED', 'store: closed'), undefined);
+      return;
     }
-    process.nextTick(cb, err, payload);
+    this.msgs.read(ref, size, cb);
   }
 
   // ---------------------------------------------------------------- queues
@@ -287,7 +284,7 @@ export class FileStore implements Store {
       if (err !== null && first === null) first = err;
       if (--left > 0) return;
       ctx.syncing = false;
-      for (const fd of ctx.closeLater.splice(0)) ctx.ops.closeSync(fd);
+      for (const fd of ctx.closeLater.splice(0)) ctx.closeFd(fd);
       if (first === null) this.msgs.sealSynced(false);
       cb(first);
     };
@@ -333,6 +330,7 @@ export class FileStore implements Store {
     await this.gc.idle();
     await this.defsChain;
     await this.ctx.unlinked();
+    await this.ctx.readsDone();
     this.closed = true;
     this.msgs.closeAll();
     for (const q of this.queues.values()) q.closeAll();

@@ -294,15 +294,58 @@ export class MessageLog {
     if (off + REC_HEADER + len > file.size) throw new StoreError('MISSING', `store: message ${ref} is past the end of its segment`);
     rec = Buffer.allocUnsafe(REC_HEADER + len);
     file.readAt(off, rec, 0, REC_HEADER + len);
-    const stored = rec.readUInt32LE(0);
+    const err = this.check(rec, len, file.path, off);
+    if (err !== null) throw err;
+    return rec.subarray(REC_HEADER);
+  }
+
+  private check(rec: Buffer, len: number, file: string, off: number): StoreError | null {
     let c = crc32Range(rec, 0, 4);
-    const payload = rec.subarray(REC_HEADER);
-    c = crc32Buffer(payload, c);
-    if (stored !== len || c !== rec.readUInt32LE(4)) {
-      this.logger.warn({ segment: file.path, offset: off }, 'store: message record failed its checksum');
-      throw new StoreError('CORRUPT', `store: message record at ${file.path}:${off} failed its checksum`);
+    c = crc32Buffer(rec.subarray(REC_HEADER), c);
+    if (rec.readUInt32LE(0) === len && c === rec.readUInt32LE(4)) return null;
+    this.logger.warn({ segment: file, offset: off }, 'store: message record failed its checksum');
+    return new StoreError('CORRUPT', `store: message record at ${file}:${off} failed its checksum`);
+  }
+
+  /**
+   * Read on the thread pool when the record is in the file (the event loop is not blocked by a cold
+   * disk); records still in the pending buffer, or of unknown size, are served synchronously.
+   * The callback always runs asynchronously.
+   */
+  read(ref: MsgRef, size: number, cb: (err: Error | null, payload: Buffer | undefined) => void): void {
+    const seg = this.segments.get(refSegment(ref));
+    const off = refOffset(ref);
+    if (seg === undefined || size < 0 || off + REC_HEADER + size > seg.file.written) {
+      let payload: Buffer | undefined;
+      let err: Error | null = null;
+      try {
+        payload = this.readSync(ref, size);
+      } catch (e) {
+        err = e instanceof Error ? e : new Error(String(e));
+      }
+      process.nextTick(cb, err, payload);
+      return;
     }
-    return payload;
+    const file = seg.file;
+    let fd: number;
+    try {
+      fd = file.open();
+    } catch (e) {
+      process.nextTick(cb, e instanceof Error ? e : new Error(String(e)), undefined);
+      return;
+    }
+    const rec = Buffer.allocUnsafe(REC_HEADER + size);
+    this.ctx.pin(fd);
+    this.ctx.ops.read(fd, rec, 0, rec.length, off, (err, n) => {
+      this.ctx.unpin(fd);
+      if (err !== null) cb(err, undefined);
+      else if (n < rec.length) cb(new StoreError('MISSING', `store: short read of message ${ref}`), undefined);
+      else {
+        const bad = this.check(rec, size, file.path, off);
+        if (bad !== null) cb(bad, undefined);
+        else cb(null, rec.subarray(REC_HEADER));
+      }
+    });
   }
 
   // ---------------------------------------------------------------- sync hooks
