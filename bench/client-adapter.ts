@@ -157,7 +157,17 @@ class CloudChannel implements BenchChannel {
     });
   }
 
+  private acksCorked = false;
+  private readonly uncorkAcks = (): void => { this.acksCorked = false; this.client.socket?.uncork(); };
+
   ack(deliveryTag: number, multiple: boolean): void {
+    // The client writes every ack to the socket at once (a syscall each); cork until the current
+    // read's deliveries are all handled so the acks of one read leave in one write.
+    if (!this.acksCorked) {
+      this.acksCorked = true;
+      this.client.socket?.cork();
+      process.nextTick(this.uncorkAcks);
+    }
     this.ch.basicAck(deliveryTag, multiple).catch(noop);
   }
 

@@ -87,7 +87,10 @@ async function main(): Promise<void> {
     let row = rows.find((r) => r.scenario === scenario && r.metric === m.name);
     if (row === undefined) {
       row = { scenario, metric: m.name, unit: m.unit, better: m.better, values: {} };
-      rows.push(row);
+      // Keep a scenario's rows together even when figures arrive later (e.g. restart time).
+      let at = rows.length;
+      for (let i = rows.length - 1; i >= 0; i--) if (rows[i]?.scenario === scenario) { at = i + 1; break; }
+      rows.splice(at, 0, row);
     }
     row.values[target] = m.value;
   };
