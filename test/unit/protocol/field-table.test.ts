@@ -128,3 +128,27 @@ describe('field table codec', () => {
     }
   });
 });
+
+describe('field table nesting', () => {
+  it('absurdly deep nesting fails as FRAME_ERROR, not a crash', () => {
+    // 50k levels of {'': F{...}} fit in ~300 KB
+    const depth = 50000;
+    let inner = Buffer.alloc(0);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < depth; i++) parts.push(Buffer.from([0, 0x46, 0, 0, 0, 0]));
+    // patch lengths from the inside out
+    const total = Buffer.concat(parts);
+    for (let i = depth - 1; i >= 0; i--) total.writeUInt32BE(total.length - (i * 6 + 6), i * 6 + 2);
+    inner = total;
+    let err: unknown;
+    try {
+      decodeFieldTable(inner, 0, inner.length);
+    } catch (e) {
+      err = e;
+    }
+    if (err !== undefined) {
+      expect(err).toBeInstanceOf(AmqpError);
+      expect((err as AmqpError).code).toBe(ReplyCode.FRAME_ERROR);
+    }
+  });
+});
