@@ -52,6 +52,7 @@ export async function probeEmptyQueues(url: string, pid: number | undefined, cou
   const names = Array.from({ length: count }, (_, i) => `${prefix}-empty-${i}`);
   const before = sampler?.rssMb();
   const t0 = performance.now();
+  let deleted = 0;
   try {
     const ch = await conn.createChannel();
     for (let i = 0; i < count; i += 200) {
@@ -62,9 +63,19 @@ export async function probeEmptyQueues(url: string, pid: number | undefined, cou
     const after = sampler?.rssMb();
     for (let i = 0; i < count; i += 200) {
       await Promise.all(names.slice(i, i + 200).map((n) => ch.deleteQueue(n)));
+      deleted = i + 200;
     }
     return { count, beforeMb: before, afterMb: after, mbPer: scaled(before, after, count, 10_000), seconds };
   } finally {
+    // After a failure, delete what may remain one by one (each failed delete closes its channel).
+    for (let i = deleted; i < count; i++) {
+      try {
+        const ch = await conn.createChannel();
+        ch.on('error', () => {});
+        await ch.deleteQueue(names[i] ?? '');
+        await ch.close();
+      } catch { /* not declared, or connection gone */ }
+    }
     await conn.close().catch(() => {});
   }
 }
