@@ -112,6 +112,7 @@ export interface Store {
   append(parts: readonly Buffer[]): MsgRef;
   /** The payload of a record (all parts concatenated). `size` (from the queue entry) saves a read. */
   readSync(ref: MsgRef, size?: number): Buffer;
+  /** Same, without blocking the event loop on a cold disk (thread-pool pread); cb always async. */
   read(ref: MsgRef, size: number, cb: (err: Error | null, payload: Buffer | undefined) => void): void;
 
   // ---- queue indexes ----

@@ -220,7 +220,39 @@ describe('file store', () => {
     }
     expect(bad).toEqual([3]);
     expect(ok).toHaveLength(9);
+    // the asynchronous read (thread pool) checks the same checksum
+    const c2 = s2.queue('q').cursor();
+    const results: Array<string | undefined> = [];
+    const reads: Promise<void>[] = [];
+    while (c2.next()) {
+      reads.push(new Promise((resolve) => s2.read(c2.ref, c2.size, (err, b) => {
+        results.push(err ? (err as { code?: string }).code : b?.toString('latin1').split(':')[0]);
+        resolve();
+      })));
+    }
+    await Promise.all(reads);
+    expect(results.filter((r) => r === 'CORRUPT')).toHaveLength(1);
+    expect(results.filter((r) => r?.startsWith('msg-'))).toHaveLength(9);
     expect(logger.warns.some((w) => w.msg.includes('checksum'))).toBe(true);
+  });
+
+  it('reads asynchronously from files and pending buffers alike, and close waits for reads in flight', async () => {
+    const s = await open();
+    publishN(s, 'q', 0, 60);
+    await synced(s);
+    publishN(s, 'q', 60, 5); // still pending
+    const entries: Array<[MsgRef, number]> = [];
+    const c = s.queue('q').cursor();
+    while (c.next()) entries.push([c.ref, c.size]);
+    const got = await Promise.all(
+      entries.map(([ref, size]) => new Promise<string>((resolve, reject) =>
+        s.read(ref, size, (err, b) => (err ? reject(err) : resolve(b!.toString('latin1').split(':')[0]!))))),
+    );
+    expect(got).toEqual([...Array(65).keys()].map((i) => `msg-${i}`));
+    let done = 0;
+    for (const [ref, size] of entries) s.read(ref, size, () => done++);
+    await s.close();
+    await eventually(() => done === entries.length);
   });
 
   it('cuts a torn queue index tail and torn mark files', async () => {
