@@ -206,4 +206,21 @@ export const ackScenarios: Scenario[] = [
     const ch2 = await ctx.channel(conn);
     await drain(ctx, ch2, q);
   }),
+
+  scenario('ack-nack-multiple-drop', 'nack multiple requeue=false drops everything up to the tag; later ones stay unacked', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = await declareQueue(ctx, ch, 'q');
+    await publishConfirmed(ctx, conn, '', q, bodies('m', 5));
+    const got: Message[] = [];
+    for (let i = 0; i < 4; i++) {
+      const m = await ctx.get(ch, q);
+      if (m !== undefined) got.push(m);
+    }
+    const third = got[2];
+    if (third === undefined) return;
+    ch.nack(third, true, false);
+    await ch.close();
+    const ch2 = await ctx.channel(conn);
+    await drain(ctx, ch2, q);
+  }),
 ];

@@ -136,4 +136,18 @@ export const channelScenarios: Scenario[] = [
     sendRawBytes(conn, Buffer.concat([publish, frame(2, 1, header), frame(3, 1, Buffer.alloc(5000, 1))]));
     await ctx.waitConnectionClosed(conn);
   }),
+
+  scenario('connection-tune-and-capabilities', "the server's tune proposal (frame_max, channel_max, heartbeat) and its capabilities table", async (ctx) => {
+    // frameMax=0 / channelMax=0 / no heartbeat preference make amqplib adopt the server's values.
+    const u = new URL(ctx.url);
+    u.searchParams.set('frameMax', '0');
+    u.searchParams.set('channelMax', '0');
+    const conn = await ctx.connectUrl(u.toString());
+    const raw = conn.connection as unknown as { frameMax: number; channelMax: number; heartbeat: number; serverProperties: Record<string, unknown> };
+    ctx.record('tune', { frameMax: raw.frameMax, channelMax: raw.channelMax, heartbeat: raw.heartbeat });
+    const props = raw.serverProperties;
+    ctx.record('server-properties keys', Object.keys(props).sort());
+    ctx.record('capabilities', props['capabilities']);
+    await ctx.closeConnection(conn);
+  }),
 ];

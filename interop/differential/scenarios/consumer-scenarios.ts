@@ -198,4 +198,15 @@ export const consumerScenarios: Scenario[] = [
     await ctx.attempt('delete by owner', () => ch3.deleteQueue(q), (v) => v);
     await ctx.waitFor('server cancel', () => c.cancelled);
   }),
+
+  scenario('consumer-exclusive-vs-get', 'basic.get from another channel while an exclusive consumer holds the queue', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = await declareQueue(ctx, ch, 'q');
+    await ch.prefetch(1);
+    const c = await ctx.consume(ch, q, { label: 'c', exclusive: true });
+    await publishConfirmed(ctx, conn, '', q, bodies('m', 3));
+    await ctx.waitDeliveries(c, 1);
+    const other = await ctx.channel(conn);
+    await ctx.get(other, q, {}, 'get beside exclusive consumer');
+  }),
 ];

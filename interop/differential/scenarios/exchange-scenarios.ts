@@ -4,6 +4,7 @@
  * bindings, alternate exchanges, and the matching rules of direct, fanout, topic and headers.
  */
 import type { Channel } from 'amqplib';
+import { rpc } from '../amqp-internals.js';
 import { scenario, type Scenario } from '../scenario.js';
 import type { ScenarioContext } from '../scenario-context.js';
 import { declareExchange, declareQueue, drain, open, openConfirm } from './helpers.js';
@@ -235,7 +236,7 @@ export const exchangeScenarios: Scenario[] = [
       await ch.bindQueue(q, x, p);
       queues.push([`pattern '${p}'`, q]);
     }
-    const keys = ['', 'a', 'b', 'a.b', 'a.x.b', 'a.b.c', 'a..b', 'x.b.y', '.', 'a.x.y.b', 'b.a', 'a.b.b', 'ab'];
+    const keys = ['', 'a', 'b', 'a.b', 'a.x.b', 'a.b.c', 'a..b', 'x.b.y', '.', 'a.x.y.b', 'b.a', 'a.b.b', 'ab', 'a.*', '#', 'a.#.b'];
     await routeProbes(ctx, x, queues, keys.map((key) => ({ key, body: `key='${key}'` })));
   }),
 
@@ -295,5 +296,72 @@ export const exchangeScenarios: Scenario[] = [
     await ch.unbindQueue(q, x, 'b');
     const c = await ctx.channel(conn);
     await ctx.attempt('passive after last unbind', () => c.checkExchange(x), () => 'ok');
+  }),
+
+  scenario('exchange-headers-typed-values', 'headers matching compares values across AMQP field types (byte/int/long/string/bool/float)', async (ctx) => {
+    const { ch } = await open(ctx);
+    const x = await declareExchange(ctx, ch, 'x', 'headers');
+    const bindings: Array<[string, Record<string, unknown>]> = [
+      ['n=1 (amqplib default int)', { n: 1 }],
+      ['n=int32 1', { n: { '!': 'int32', value: 1 } }],
+      ['n=long 1', { n: { '!': 'int64', value: 1 } }],
+      ['n=string 1', { n: '1' }],
+      ['f=double 1.5', { f: 1.5 }],
+      ['b=true', { b: true }],
+      ['l=[1,2]', { l: [1, 2] }],
+    ];
+    const queues: Array<[string, string]> = [];
+    for (const [i, [label, args]] of bindings.entries()) {
+      const q = await declareQueue(ctx, ch, `q${i}`);
+      await ch.bindQueue(q, x, '', { 'x-match': 'all', ...args });
+      queues.push([label, q]);
+    }
+    const probes: Array<[string, Record<string, unknown>]> = [
+      ['n=1', { n: 1 }],
+      ['n=byte 1', { n: { '!': 'byte', value: 1 } }],
+      ['n=int32 1', { n: { '!': 'int32', value: 1 } }],
+      ['n=long 1', { n: { '!': 'int64', value: 1 } }],
+      ['n=float 1', { n: { '!': 'float', value: 1 } }],
+      ['n="1"', { n: '1' }],
+      ['f=1.5', { f: 1.5 }],
+      ['f=float 1.5', { f: { '!': 'float', value: 1.5 } }],
+      ['b=true', { b: true }],
+      ['b=1', { b: 1 }],
+      ['l=[1,2]', { l: [1, 2] }],
+      ['l=[2,1]', { l: [2, 1] }],
+    ];
+    await routeProbes(ctx, x, queues, probes.map(([body, headers]) => ({ key: '', headers, body })));
+  }),
+
+  scenario('exchange-amq-default-alias', "'amq.default' as an exchange name (RabbitMQ 3.10: no such exchange, yet deleting it is 403)", async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = await declareQueue(ctx, ch, 'q');
+    await routeProbes(ctx, 'amq.default', [['q', q]], [{ key: q, body: 'via amq.default' }]);
+    let c = await ctx.channel(conn);
+    await ctx.attempt('passive amq.default', () => c.checkExchange('amq.default'), () => 'ok');
+    c = await ctx.channel(conn);
+    await ctx.attempt('bind to amq.default', () => c.bindQueue(q, 'amq.default', 'k'), () => 'ok');
+    c = await ctx.channel(conn);
+    await ctx.attempt('delete amq.default', () => c.deleteExchange('amq.default'), () => 'ok');
+  }),
+
+  scenario('exchange-passive-ignores-arguments', 'a passive exchange.declare ignores type, durable and arguments', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const x = await declareExchange(ctx, ch, 'x', 'topic');
+    const passive = (c: Channel, type: string, durable: boolean) =>
+      rpc(c, 'ExchangeDeclare', { exchange: x, type, ticket: 0, passive: true, durable, autoDelete: true, internal: true, nowait: false, arguments: { 'alternate-exchange': 'zzz' } }, 'ExchangeDeclareOk');
+    await ctx.attempt('passive with other type', () => passive(ch, 'fanout', true), () => 'ok');
+    await ctx.attempt('passive with unknown type', () => passive(ch, 'x-nosuch', false), () => 'ok');
+    const c = await ctx.channel(conn);
+    await ctx.attempt('passive queue declare with other flags', () =>
+      rpc(c, 'QueueDeclare', { queue: ctx.name('missing'), ticket: 0, passive: true, durable: true, exclusive: true, autoDelete: true, nowait: false, arguments: {} }, 'QueueDeclareOk'), () => 'ok');
+  }),
+
+  scenario('exchange-declare-odd-types', "exchange types: the empty type and a type of another case are connection errors (503)", async (ctx) => {
+    for (const type of ['', 'DIRECT', 'x-consistent-hash']) {
+      const { conn, ch } = await open(ctx);
+      await ctx.attempt(`declare type '${type}'`, () => ch.assertExchange(ctx.name(`x-${type || 'empty'}`), type, { durable: false }), () => 'ok');
+      await ctx.waitConnectionClosed(conn);
+    }
   }),
 ];

@@ -259,4 +259,36 @@ export const queueScenarios: Scenario[] = [
     sendMethod(ch2, 'ExchangeDelete', { exchange: x, ticket: 0, ifUnused: false, nowait: true });
     await ctx.attempt('queue gone', () => ch2.checkQueue(q), () => 'ok');
   }),
+
+  scenario('queue-invalid-arguments', 'queue.declare with ill-typed or out-of-range x-arguments is 406', async (ctx) => {
+    const { conn } = await open(ctx);
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['x-message-ttl string', { 'x-message-ttl': 'soon' }],
+      ['x-message-ttl negative', { 'x-message-ttl': -1 }],
+      ['x-expires zero', { 'x-expires': 0 }],
+      ['x-max-length negative', { 'x-max-length': -1 }],
+      ['x-max-priority too big', { 'x-max-priority': 300 }],
+      ['x-dead-letter-exchange number', { 'x-dead-letter-exchange': 5 }],
+      ['x-overflow unknown', { 'x-overflow': 'explode' }],
+      ['x-queue-type unknown', { 'x-queue-type': 'nonsense' }],
+    ];
+    for (const [label, args] of cases) {
+      const ch = await ctx.channel(conn);
+      await ctx.attempt(label, () => ch.assertQueue(ctx.name(`q-${label.replace(/ /g, '-')}`), { durable: false, arguments: args }), (v) => v);
+    }
+  }),
+
+  scenario('queue-redeclare-exclusive-owner', 'the owner redeclaring its exclusive queue with exclusive=false / other flags', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = await declareQueue(ctx, ch, 'q', { exclusive: true });
+    const variants: Array<[string, import('amqplib').Options.AssertQueue]> = [
+      ['same', { durable: false, exclusive: true }],
+      ['exclusive=false', { durable: false, exclusive: false }],
+      ['auto_delete=true', { durable: false, exclusive: true, autoDelete: true }],
+    ];
+    for (const [label, opts] of variants) {
+      const c = await ctx.channel(conn);
+      await ctx.attempt(`redeclare ${label}`, () => c.assertQueue(q, opts), (v) => v);
+    }
+  }),
 ];
