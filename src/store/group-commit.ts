@@ -44,14 +44,16 @@ export class GroupCommit {
   private readonly onImmediate = (): void => {
     this.flushScheduled = false;
     this.flushNow();
-    if (this.wanted && !this.syncing) this.startSync();
   };
 
-  /** Flush now; on failure every waiter up to writeSeq gets the error. Returns the error. */
+  /**
+   * Flush now. On failure the waiters whose writes were not handed to the OS (seq > flushedSeq)
+   * get the error; those already flushed keep waiting for their fsync. Returns the error.
+   */
   flushNow(): Error | null {
     const err = this.io.flush();
     if (err === null) this.flushedSeq = this.writeSeq;
-    else this.fail(err, this.writeSeq);
+    else this.fail(err, this.flushedSeq, this.writeSeq);
     return err;
   }
 
@@ -66,8 +68,15 @@ export class GroupCommit {
       this.wanted = true;
       return;
     }
-    if (this.flushNow() !== null) return;
-    this.startSync();
+    this.flushNow();
+    this.maybeStartSync();
+  }
+
+  /** Start a batch if something flushed is not yet durable or a waiter is covered by what was flushed. */
+  private maybeStartSync(): void {
+    if (this.syncing) return;
+    const head = this.waitHead < this.waitSeqs.length ? this.waitSeqs[this.waitHead]! : Infinity;
+    if (this.flushedSeq > this.durableSeq || head <= this.flushedSeq) this.startSync();
   }
 
   addListener(l: SyncListener): void {
@@ -96,7 +105,7 @@ export class GroupCommit {
     this.io.sync((err) => {
       this.syncing = false;
       this.syncs++;
-      if (err !== null) this.fail(err, target);
+      if (err !== null) this.fail(err, -1, target);
       else this.succeed(target);
       if (this.idleWaiters.length > 0) {
         const w = this.idleWaiters;
@@ -105,7 +114,9 @@ export class GroupCommit {
       }
       if (this.syncing) return; // a callback started one
       if (this.wanted || this.waitHead < this.waitSeqs.length) {
-        if (this.flushNow() === null) this.startSync();
+        this.wanted = false;
+        this.flushNow();
+        this.maybeStartSync();
       }
     });
   }
@@ -113,25 +124,26 @@ export class GroupCommit {
   private succeed(target: number): void {
     if (target > this.durableSeq) this.durableSeq = target;
     const seqs = this.waitSeqs;
-    const cbs = this.waitCbs;
     let i = this.waitHead;
-    const end = seqs.length;
-    while (i < end && seqs[i]! <= target) i++;
-    const from = this.waitHead;
+    while (i < seqs.length && seqs[i]! <= target) i++;
+    // Detach before calling: a callback may register or fail waiters (one small array per batch).
+    const ready = this.waitCbs.slice(this.waitHead, i);
     this.waitHead = i;
-    for (let j = from; j < i; j++) cbs[j]!(null);
     this.compact();
+    for (let j = 0; j < ready.length; j++) ready[j]!(null);
     for (const l of this.listeners) l(this.durableSeq, null, this.durableSeq);
   }
 
-  private fail(err: Error, upTo: number): void {
+  /** Fail the waiters with after < seq <= upTo (a rare path: splice is fine). */
+  private fail(err: Error, after: number, upTo: number): void {
     const seqs = this.waitSeqs;
-    const cbs = this.waitCbs;
-    let i = this.waitHead;
-    while (i < seqs.length && seqs[i]! <= upTo) i++;
-    const from = this.waitHead;
-    this.waitHead = i;
-    for (let j = from; j < i; j++) cbs[j]!(err);
+    let i0 = this.waitHead;
+    while (i0 < seqs.length && seqs[i0]! <= after) i0++;
+    let i1 = i0;
+    while (i1 < seqs.length && seqs[i1]! <= upTo) i1++;
+    const failed = this.waitCbs.splice(i0, i1 - i0);
+    seqs.splice(i0, i1 - i0);
+    for (const cb of failed) cb(err);
     this.compact();
     for (const l of this.listeners) l(this.durableSeq, err, upTo);
   }

@@ -38,7 +38,8 @@ export type SyncCallback = (err: Error | null) => void;
 /**
  * Watermark listener, called once per completed sync batch: everything with writeSeq <= durableSeq
  * is on disk. On failure `error` is set and every write with seq in (durableSeq, failedUpTo] must be
- * treated as not durable (nack the publishes); they stay pending and may still become durable later.
+ * treated as not durable (nack the publishes). Some of them may still become durable later (the bytes
+ * stay pending and are retried): a nack never promises that a message is gone, as in RabbitMQ.
  */
 export type SyncListener = (durableSeq: number, error: Error | null, failedUpTo: number) => void;
 
