@@ -240,8 +240,18 @@ export function createRouter(type: string): Router {
     case 'fanout': return new FanoutRouter();
     case 'topic': return new TopicRouter();
     case 'headers': return new HeadersRouter();
-    default: throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${type}'`, 0, 0, true);
+    default: throw unknownExchangeType(type);
   }
 }
 
 export const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers']);
+
+/**
+ * rabbit_exchange:check_type says "invalid exchange type" when the name is already an Erlang atom
+ * and "unknown exchange type" otherwise; we approximate "already an atom" by "a plain lower-case
+ * word" (e.g. 'foo' is invalid, 'x-custom' or 'Direct' unknown).
+ */
+export function unknownExchangeType(type: string): AmqpError {
+  const word = /^([a-z][a-z_]*)?$/.test(type);
+  return new AmqpError(ReplyCode.COMMAND_INVALID, `${word ? 'invalid' : 'unknown'} exchange type '${type}'`, -1, -1, true);
+}

@@ -13,7 +13,8 @@ import { Exchange } from './exchange.js';
 import type { MemoryMeter } from './memory-meter.js';
 import type { Message } from './message.js';
 import { Queue } from './queue.js';
-import { EXCHANGE_TYPES, headersMatchMode } from './router.js';
+import { parseQueueArguments } from './queue-arguments.js';
+import { EXCHANGE_TYPES, headersMatchMode, unknownExchangeType } from './router.js';
 
 export interface ExchangeDeclare {
   name: string;
@@ -79,7 +80,7 @@ export class Vhost {
       return this.exchangeOrThrow(d.name);
     }
     if (!EXCHANGE_TYPES.has(d.type)) {
-      throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${d.type}'`, 0, 0, true);
+      throw unknownExchangeType(d.type);
     }
     this.checkNotDefault(d.name);
     let x = this.exchanges.get(d.name);
@@ -161,6 +162,7 @@ export class Vhost {
       this.assertArgs(existing.options.arguments, d.args, QUEUE_EQUIVALENCE_ARGS, 'queue', name);
       return existing;
     }
+    parseQueueArguments(d.args, name, this.name);
     const q = new Queue(name, this.name, {
       durable,
       exclusiveOwner: d.exclusive ? d.connectionId : -1,

@@ -14,7 +14,11 @@ export class AmqpError extends Error {
   /** Force a connection-level close even for a soft code (e.g. errors on channel 0). */
   readonly connectionLevel: boolean;
 
-  constructor(code: number, detail: string, classId = 0, methodId = 0, connectionLevel = false) {
+  /**
+   * classId/methodId -1 (the default) mean "the method being handled": the connection fills them
+   * in from the last method received on that channel; 0/0 means "about no method".
+   */
+  constructor(code: number, detail: string, classId = -1, methodId = -1, connectionLevel = false) {
     const text = truncateShortstr(`${replyCodeName(code)} - ${detail}`);
     super(text);
     this.name = 'AmqpError';

@@ -19,6 +19,7 @@ import { FrameReader, type FrameSink } from '../protocol/frame-reader.js';
 import { FrameWriter } from '../protocol/frame-writer.js';
 import * as M from '../protocol/generated/methods.js';
 import { PROTOCOL_HEADER, checkProtocolHeader } from '../protocol/protocol-header.js';
+import { payloadSnippet } from '../protocol/erlang-format.js';
 import { MECHANISMS, parseCredentials } from './auth-mechanism.js';
 import { Channel } from './channel.js';
 import { dropsConnection, toAmqpError } from './close-mapping.js';
@@ -147,7 +148,7 @@ export class Connection implements FrameSink {
     if (this.state === 'closed') return;
     try {
       if (type === FRAME_HEARTBEAT) {
-        if (channel !== 0) throw new AmqpError(ReplyCode.FRAME_ERROR, `heartbeat frame on non-zero channel ${channel}`, 0, 0, true);
+        if (channel !== 0) throw unexpectedFrame(type, payload, start, end);
         return;
       }
       if (this.state === 'closing') {
@@ -165,9 +166,7 @@ export class Connection implements FrameSink {
         return;
       }
       if (channel === 0) {
-        if (type !== FRAME_METHOD) {
-          throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead', 0, 0, true);
-        }
+        if (type !== FRAME_METHOD) throw unexpectedFrame(type, payload, start, end);
         const cm = M.decodeMethod(payload, start, end);
         this.lastClassId = cm.classId;
         this.lastMethodId = cm.methodId;
@@ -187,7 +186,7 @@ export class Connection implements FrameSink {
 
   private openChannel(id: number, type: number, payload: Buffer, start: number, end: number): void {
     if (type !== FRAME_METHOD) {
-      throw new AmqpError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open'`, 0, 0, true);
+      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead', 0, 0, true);
     }
     const m = M.decodeMethod(payload, start, end);
     if (m.kind !== 'channel.open') {
@@ -351,9 +350,10 @@ export class Connection implements FrameSink {
       return;
     }
     const ch = channel === 0 ? undefined : this.channels[channel];
-    if (aboutMethod && err.classId === 0 && err.methodId === 0 && (ch !== undefined || channel === 0)) {
-      err.classId = ch !== undefined ? ch.lastClassId : this.lastClassId;
-      err.methodId = ch !== undefined ? ch.lastMethodId : this.lastMethodId;
+    if (err.classId < 0) {
+      const known = aboutMethod && (ch !== undefined || channel === 0);
+      err.classId = !known ? 0 : ch !== undefined ? ch.lastClassId : this.lastClassId;
+      err.methodId = !known ? 0 : ch !== undefined ? ch.lastMethodId : this.lastMethodId;
     }
     if (!err.hard && ch !== undefined && this.state === 'opened') {
       ch.beginClose();
@@ -370,7 +370,7 @@ export class Connection implements FrameSink {
     this.log.debug({ code: err.code, text: err.text }, 'closing connection');
     this.releaseChannels();
     this.state = 'closing';
-    M.writeConnectionClose(this.writer, 0, err.code, err.text, err.classId, err.methodId);
+    M.writeConnectionClose(this.writer, 0, err.code, err.text, Math.max(0, err.classId), Math.max(0, err.methodId));
     this.flush();
     this.closeTimer = setTimeout(() => this.destroy(), 3000);
   }
@@ -536,6 +536,11 @@ export class Connection implements FrameSink {
     this.heartbeatTimer = this.handshakeTimer = this.closeTimer = undefined;
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.destroy();
   }
+}
+
+/** rabbit_reader's text for a frame that makes no sense where it arrived. */
+function unexpectedFrame(type: number, payload: Buffer, start: number, end: number): AmqpError {
+  return new AmqpError(ReplyCode.UNEXPECTED_FRAME, `type ${type}, ${payloadSnippet(payload, start, end)}`, 0, 0, true);
 }
 
 function isLoopback(addr: string | undefined): boolean {

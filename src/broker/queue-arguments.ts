@@ -1,0 +1,93 @@
+/**
+ * Validation and parsing of queue.declare x-arguments, with RabbitMQ's rules and error texts
+ * (rabbit_amqqueue:declare_args). Unknown arguments are accepted and ignored, as RabbitMQ does.
+ * Invariant: a Queue is only created from arguments that passed `parseQueueArguments`.
+ */
+import { AmqpError } from '../core/amqp-error.js';
+import { fieldIsInteger, fieldNumber, tableGet, type FieldTable, type FieldValue } from '../core/field-value.js';
+import { ReplyCode } from '../core/reply-code.js';
+
+export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
+export type QueueType = 'classic' | 'quorum';
+
+export interface QueueArguments {
+  messageTtl: number | undefined;
+  expires: number | undefined;
+  maxLength: number | undefined;
+  maxLengthBytes: number | undefined;
+  overflow: Overflow;
+  deadLetterExchange: string | undefined;
+  deadLetterRoutingKey: string | undefined;
+  maxPriority: number | undefined;
+  singleActiveConsumer: boolean;
+  queueType: QueueType;
+  deliveryLimit: number | undefined;
+}
+
+const TYPE_NAMES: Record<FieldValue['type'], string> = {
+  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
+  l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', x: 'binary', A: 'array', T: 'timestamp',
+  F: 'table', V: 'void',
+};
+
+export function fieldTypeName(v: FieldValue): string {
+  return TYPE_NAMES[v.type];
+}
+
+export function parseQueueArguments(args: FieldTable, queue: string, vhost: string): QueueArguments {
+  const where = `for queue '${queue}' in vhost '${vhost}'`;
+  const invalid = (key: string, why: string): never => {
+    throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid arg '${key}' ${where}: ${why}`);
+  };
+  const int = (key: string, rule: 'non-negative' | 'positive'): number | undefined => {
+    const v = tableGet(args, key);
+    if (v === undefined) return undefined;
+    if (!fieldIsInteger(v)) return invalid(key, `"expected integer, got ${fieldTypeName(v)}"`);
+    const n = fieldNumber(v)!;
+    if (rule === 'positive' && n === 0) return invalid(key, `{value_zero,0}`);
+    if (n < 0) return invalid(key, `{value_negative,${n}}`);
+    return n;
+  };
+  const str = (key: string): string | undefined => {
+    const v = tableGet(args, key);
+    if (v === undefined) return undefined;
+    if (v.type !== 'S') {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+        `invalid type '${fieldTypeName(v)}' for arg '${key}' in queue '${queue}' in vhost '${vhost}'`);
+    }
+    return v.value.toString('utf8');
+  };
+
+  const maxPriority = int('x-max-priority', 'non-negative');
+  if (maxPriority !== undefined && maxPriority > 255) invalid('x-max-priority', `{max_value_exceeded,${maxPriority}}`);
+  const overflowRaw = str('x-overflow');
+  if (overflowRaw !== undefined && overflowRaw !== 'drop-head' && overflowRaw !== 'reject-publish' && overflowRaw !== 'reject-publish-dlx') {
+    invalid('x-overflow', 'invalid_overflow');
+  }
+  const typeRaw = str('x-queue-type');
+  if (typeRaw !== undefined && typeRaw !== 'classic' && typeRaw !== 'quorum') {
+    if (typeRaw === 'stream') {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+        `invalid arg 'x-queue-type' ${where}: "queue type 'stream' is not supported by Warren"`);
+    }
+    invalid('x-queue-type', `"unsupported queue type '${typeRaw}'"`);
+  }
+  const sac = tableGet(args, 'x-single-active-consumer');
+  if (sac !== undefined && sac.type !== 't') invalid('x-single-active-consumer', `"expected bool, got ${fieldTypeName(sac)}"`);
+  const mode = str('x-queue-mode');
+  if (mode !== undefined && mode !== 'default' && mode !== 'lazy') invalid('x-queue-mode', `"unsupported queue mode '${mode}'"`);
+
+  return {
+    messageTtl: int('x-message-ttl', 'non-negative'),
+    expires: int('x-expires', 'positive'),
+    maxLength: int('x-max-length', 'non-negative'),
+    maxLengthBytes: int('x-max-length-bytes', 'non-negative'),
+    overflow: (overflowRaw as Overflow | undefined) ?? 'drop-head',
+    deadLetterExchange: str('x-dead-letter-exchange'),
+    deadLetterRoutingKey: str('x-dead-letter-routing-key'),
+    maxPriority,
+    singleActiveConsumer: sac !== undefined && sac.type === 't' && sac.value,
+    queueType: (typeRaw as QueueType | undefined) ?? 'classic',
+    deliveryLimit: int('x-delivery-limit', 'non-negative'),
+  };
+}
