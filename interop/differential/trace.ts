@@ -18,8 +18,10 @@ export type Trace = readonly TraceEntry[];
 
 /** Server-generated names RabbitMQ produces (rabbit_guid: 22 base64url-ish characters). */
 const GENERATED = [
-  { re: /amq\.gen-[A-Za-z0-9_-]+/g, label: 'amq.gen' },
-  { re: /amq\.ctag-[A-Za-z0-9_-]+/g, label: 'amq.ctag' },
+  { re: /amq\.gen-[A-Za-z0-9_-]+/g, label: 'amq.gen-' },
+  { re: /amq\.ctag-[A-Za-z0-9_-]+/g, label: 'amq.ctag-' },
+  // Direct reply-to: the broker rewrites reply_to to a per-consumer token.
+  { re: /amq\.rabbitmq\.reply-to\.[A-Za-z0-9+/=._-]+/g, label: 'amq.rabbitmq.reply-to.' },
 ];
 
 /**
@@ -37,7 +39,7 @@ export function normaliseTrace(trace: Trace, runId: string): Trace {
         if (placeholder === undefined) {
           const n = (counters.get(label) ?? 0) + 1;
           counters.set(label, n);
-          placeholder = `${label}-{${n}}`;
+          placeholder = `${label}{${n}}`;
           seen.set(m, placeholder);
         }
         return placeholder;

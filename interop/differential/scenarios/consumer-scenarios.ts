@@ -209,4 +209,30 @@ export const consumerScenarios: Scenario[] = [
     const other = await ctx.channel(conn);
     await ctx.get(other, q, {}, 'get beside exclusive consumer');
   }),
+
+  scenario('consumer-direct-reply-to', 'direct reply-to: pseudo-queue consumer, rewritten reply_to, reply delivery, and its 406 rules', async (ctx) => {
+    const client = await open(ctx);
+    const server = await open(ctx);
+    const q = await declareQueue(ctx, server.ch, 'rpc');
+    const requests = await ctx.consume(server.ch, q, { label: 'server', noAck: true, withProperties: true });
+    const replies = await ctx.consume(client.ch, 'amq.rabbitmq.reply-to', { label: 'client', noAck: true, withProperties: true });
+    ctx.record('reply consumer tag', replies.consumerTag);
+    client.ch.sendToQueue(q, Buffer.from('request'), { replyTo: 'amq.rabbitmq.reply-to', correlationId: 'c1' });
+    await ctx.waitDeliveries(requests, 1);
+    const request = requests.messages[0];
+    if (request === undefined) return;
+    const replyTo = String(request.properties.replyTo);
+    // (Not mandatory: RabbitMQ 3.10 both delivers and returns a mandatory direct reply.)
+    server.ch.publish('', replyTo, Buffer.from('response'), { correlationId: 'c1' });
+    await ctx.waitDeliveries(replies, 1);
+    let c = await ctx.channel(client.conn);
+    await ctx.attempt('reply-to consumer with acks', () => c.consume('amq.rabbitmq.reply-to', () => {}, { noAck: false }), () => 'ok');
+    c = await ctx.channel(client.conn);
+    c.sendToQueue(q, Buffer.from('request without reply consumer'), { replyTo: 'amq.rabbitmq.reply-to' });
+    await ctx.waitChannelClosed(c);
+    c = await ctx.channel(client.conn);
+    await ctx.attempt('passive declare of amq.rabbitmq.reply-to', () => c.checkQueue('amq.rabbitmq.reply-to'), (v) => v);
+    server.ch.publish('', 'amq.rabbitmq.reply-to.bogus', Buffer.from('to nobody'), { mandatory: true });
+    await ctx.attempt('server channel still open', () => server.ch.checkQueue(q), (v) => v);
+  }),
 ];

@@ -366,4 +366,25 @@ export const exchangeScenarios: Scenario[] = [
       await ctx.waitConnectionClosed(conn);
     }
   }),
+
+  scenario('exchange-alternate-chains', 'alternate exchanges chain (AE of an AE) and an AE cycle ends in basic.return, not a loop', async (ctx) => {
+    const { ch } = await open(ctx);
+    const ae2 = await declareExchange(ctx, ch, 'ae2', 'fanout');
+    const ae1 = await declareExchange(ctx, ch, 'ae1', 'direct', { alternateExchange: ae2 });
+    const x = await declareExchange(ctx, ch, 'x', 'direct', { alternateExchange: ae1 });
+    const q1 = await declareQueue(ctx, ch, 'q1');
+    const q2 = await declareQueue(ctx, ch, 'q2');
+    await ch.bindQueue(q1, ae1, 'k1');
+    await ch.bindQueue(q2, ae2, '');
+    await routeProbes(ctx, x, [['q1 (via ae1)', q1], ['q2 (via ae2)', q2]], [{ key: 'k1', body: 'caught by ae1' }, { key: 'k2', body: 'caught by ae2' }]);
+    const a = ctx.name('cycle-a');
+    const b = ctx.name('cycle-b');
+    await ch.assertExchange(a, 'direct', { durable: false, alternateExchange: b });
+    await ch.assertExchange(b, 'direct', { durable: false, alternateExchange: a });
+    await routeProbes(ctx, a, [], [{ key: 'k', body: 'cycle' }]);
+    const viaE2e = await declareExchange(ctx, ch, 'front', 'fanout');
+    const empty = await declareExchange(ctx, ch, 'empty', 'direct');
+    await ch.bindExchange(empty, viaE2e, '');
+    await routeProbes(ctx, viaE2e, [], [{ key: 'k', body: 'e2e to nowhere' }]);
+  }),
 ];

@@ -291,4 +291,25 @@ export const queueScenarios: Scenario[] = [
       await ctx.attempt(`redeclare ${label}`, () => c.assertQueue(q, opts), (v) => v);
     }
   }),
+
+  scenario('queue-delete-with-unacked', 'deleting a queue with unacked deliveries: count, server cancel, later acks of its messages', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const q = await declareQueue(ctx, ch, 'q');
+    await publishConfirmed(ctx, conn, '', q, bodies('m', 4));
+    await ch.prefetch(2);
+    const c = await ctx.consume(ch, q, { label: 'c' });
+    await ctx.waitDeliveries(c, 2);
+    const other = await ctx.channel(conn);
+    await ctx.attempt('delete queue with 2 unacked', () => other.deleteQueue(q), (v) => v);
+    await ctx.waitFor('server cancel', () => c.cancelled);
+    const first = c.messages[0];
+    if (first === undefined) return;
+    ch.ack(first);
+    await ctx.attempt('channel still usable after acking a message of the deleted queue', () => ch.checkExchange('amq.direct'), () => 'ok');
+    const second = c.messages[1];
+    if (second === undefined) return;
+    ch.nack(second, false, true);
+    await ctx.attempt('channel still usable after nack-requeue to the deleted queue', () => ch.checkExchange('amq.direct'), () => 'ok');
+    await ctx.attempt('queue is gone', () => other.checkQueue(q), () => 'ok');
+  }),
 ];
