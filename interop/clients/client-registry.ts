@@ -34,6 +34,8 @@ export interface ClientSpec {
   readonly steps?: readonly string[];
   /** Whether it takes part in the cross-language message exchange. */
   readonly exchanges: boolean;
+  /** As a consumer it can report only the body (amqp-tools: amqp-get prints nothing else). */
+  readonly bodyOnly?: boolean;
   /** Checks the toolchain and builds the program into `buildDir`; throws MissingClient when absent. */
   prepare(buildDir: string): Promise<Command>;
 }
@@ -77,9 +79,9 @@ function goEnv(): NodeJS.ProcessEnv {
 
 const JAVA_CLASSPATH = ['/usr/share/java/amqp-client.jar', '/usr/share/java/slf4j-api.jar', '/usr/share/java/slf4j-nop.jar'];
 
-function python(name: string, script: string, packages: string[], module: string): ClientSpec {
+function python(name: string, script: string, packages: string[], module: string, steps?: readonly string[]): ClientSpec {
   return {
-    name, language: 'Python', packages, exchanges: true,
+    name, language: 'Python', packages, exchanges: true, ...(steps ? { steps } : {}),
     async prepare() {
       await need('/usr/bin/python3', packages);
       const r = await exec('/usr/bin/python3', ['-c', `import ${module}`]);
@@ -105,7 +107,8 @@ export const STEPS = ['connect', 'exchanges', 'confirms', 'prefetch', 'nack_requ
 
 export const CLIENTS: readonly ClientSpec[] = [
   python('pika', 'pika_client.py', ['python3-pika'], 'pika'),
-  python('kombu', 'kombu_client.py', ['python3-kombu', 'python3-amqp'], 'kombu'),
+  python('kombu', 'kombu_client.py', ['python3-kombu', 'python3-amqp'], 'kombu',
+    [...STEPS.filter((s) => s !== 'cleanup'), 'kombu_retry', 'kombu_ack', 'kombu_simple_queue', 'cleanup']),
   {
     name: 'go', language: 'Go', packages: ['golang-go', 'golang-github-rabbitmq-amqp091-go-dev'], exchanges: true,
     async prepare(buildDir) {
@@ -151,7 +154,8 @@ export const CLIENTS: readonly ClientSpec[] = [
   },
   {
     name: 'amqp-tools', language: 'shell (rabbitmq-c CLI)', packages: ['amqp-tools'], exchanges: true,
-    steps: ['connect', 'exchanges', 'basic_get', 'rpc', 'error_404', 'cleanup'],
+    steps: ['connect', 'cli_get', 'cli_consume_topic', 'cli_prefetch', 'cli_error_404', 'cleanup'],
+    bodyOnly: true,
     async prepare() {
       for (const tool of ['amqp-declare-queue', 'amqp-publish', 'amqp-consume', 'amqp-get', 'amqp-delete-queue']) await need(`/usr/bin/${tool}`, this.packages);
       return { file: '/bin/bash', args: [join(here, 'amqp-tools', 'amqp_tools_client.sh')], cwd: repoRoot };

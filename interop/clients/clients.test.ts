@@ -191,7 +191,8 @@ for (const target of TARGETS) {
         if (sent === undefined) continue;
         for (const con of parts) {
           const got = run?.exchange.get(pub.name)?.get(con.name);
-          const want = expectedReceipt(sent, pub.name, con.name);
+          const full = expectedReceipt(sent, pub.name, con.name);
+          const want = con.bodyOnly ? { body_hex: full['body_hex'] ?? null } : full;
           if (got === undefined) problems.push(`${pub.name} -> ${con.name}: nothing received`);
           else if (canonical(got) !== canonical(want)) problems.push(`${pub.name} -> ${con.name}:\n  sent ${canonical(want)}\n  got  ${canonical(got)}`);
         }

@@ -504,10 +504,17 @@ func publish(url, exchange string) {
 		UserId: "guest", AppId: client, Headers: canonicalHeaders(),
 		Body: []byte("hello from " + client + " ✓ é\x00end"),
 	}
-	dc, err := ch.PublishWithDeferredConfirmWithContext(context.Background(), exchange, "interop", false, false, p)
-	must(err)
-	if !dc.Wait() {
-		panic("publish nacked")
+	// NotifyPublish rather than a DeferredConfirmation: amqp091-go 1.5.0's deferred Wait() can miss an
+	// ack that arrives before it is registered and then hangs.
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, 1))
+	must(ch.PublishWithContext(context.Background(), exchange, "interop", false, false, p))
+	select {
+	case c := <-confirms:
+		if !c.Ack {
+			panic("publish nacked")
+		}
+	case <-time.After(10 * time.Second):
+		panic("publish not confirmed")
 	}
 	conn.Close()
 	emit(obs{"sent": message(p)})
