@@ -5,7 +5,7 @@
  * results file (bench/results/<machine-kind>.json + .md, with date and commit) for regressions.
  */
 import { Command } from 'commander';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -39,8 +39,8 @@ const program = new Command()
   .name('warren-bench')
   .description('Side-by-side load test: Warren vs the reference RabbitMQ')
   .option('--scenarios <names>', 'comma-separated scenario names (default: all); see --list')
-  .option('--duration <seconds>', 'measure window per scenario (default 5, quick 2)')
-  .option('--warmup <seconds>', 'warm-up before each measure window (default 1, quick 0.5)')
+  .option('--duration <seconds>', 'measure window per scenario (default 5, quick 1.5)')
+  .option('--warmup <seconds>', 'warm-up before each measure window (default 1, quick 0.4)')
   .option('--quick', 'short run (~1 min): also set by QUICK=1')
   .option('--json <file>', 'write the full report as JSON')
   .option('--only <target>', 'warren | reference')
@@ -69,8 +69,8 @@ async function main(): Promise<void> {
     return;
   }
   const quick = o.quick === true || (process.env['QUICK'] !== undefined && process.env['QUICK'] !== '' && process.env['QUICK'] !== '0');
-  const durationMs = Number(o.duration ?? (quick ? 2 : 5)) * 1000;
-  const warmupMs = Number(o.warmup ?? (quick ? 0.5 : 1)) * 1000;
+  const durationMs = Number(o.duration ?? (quick ? 1.5 : 5)) * 1000;
+  const warmupMs = Number(o.warmup ?? (quick ? 0.4 : 1)) * 1000;
   const backlogMessages = Number(o.backlogMessages ?? (quick ? 50_000 : 1_000_000));
   const client = o.client as ClientKind;
   if (client !== 'amqplib' && client !== 'cloudamqp') throw new Error(`unknown client ${o.client}`);
@@ -110,6 +110,7 @@ async function main(): Promise<void> {
       const settle = await sampleAfter(warren.pid, 500);
       put('startup', { name: 'spawn -> AMQP handshake', value: warren.startupMs, unit: 'ms', better: 'lower' }, 'warren');
       put('memory', { name: 'idle RSS', value: settle, unit: 'MiB', better: 'lower' }, 'warren');
+      put('startup', { name: 'node floor (spawn -> exit, empty script)', value: await nodeFloorMs(), unit: 'ms', better: 'info' }, 'warren');
     } catch (e) {
       notes.push(`warren did not start: ${e instanceof Error ? e.message : String(e)}`);
       warren = undefined;
@@ -167,6 +168,10 @@ async function main(): Promise<void> {
     }
   }
   addLoopbackShare(rows);
+
+  if (warren !== undefined) {
+    put('memory', { name: 'peak RSS over the run (VmHWM)', value: new ProcessSampler(warren.pid).hwmMb(), unit: 'MiB', better: 'info' }, 'warren');
+  }
 
   // ---- start-up with many durable definitions (Warren only: the reference cannot be restarted here)
   if (warren !== undefined && targets.includes('warren')) {
@@ -234,6 +239,17 @@ function addLoopbackShare(rows: Row[]): void {
     if (v !== undefined) share.values[t] = v / tcp;
   }
   rows.splice(rows.indexOf(big) + 1, 0, share);
+}
+
+/** What Node itself costs to start: spawn -> exit of an empty script (the floor under Warren's start-up). */
+async function nodeFloorMs(): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    const c = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    c.once('exit', () => resolve());
+    c.once('error', () => resolve());
+  });
+  return performance.now() - t0;
 }
 
 async function sampleAfter(pid: number, ms: number): Promise<number | undefined> {
