@@ -54,7 +54,7 @@ describe('publisher confirms', () => {
   it('a mandatory unroutable message is returned first, then acked', async () => {
     const ch = await ctx.clients.confirmChannel();
     const events: string[] = [];
-    ch.on('return', (m: Message) => events.push(`return:${m.content.toString()}:${m.fields.replyCode}`));
+    ch.on('return', (m: Message) => events.push(`return:${m.content.toString()}:${(m.fields as unknown as { replyCode: number }).replyCode}`));
     await new Promise<void>((resolve) => {
       ch.publish('amq.direct', ctx.name('nobody'), Buffer.from('r1'), { mandatory: true }, (err) => {
         events.push(err === null ? 'ack' : 'nack');

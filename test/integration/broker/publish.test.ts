@@ -48,7 +48,7 @@ describe('mandatory and basic.return', () => {
     ch.on('return', (m: Message) => returned.push(m));
     ch.sendToQueue(ctx.name('no-queue'), Buffer.from('x'), { mandatory: true });
     await waitFor(() => returned.length === 1);
-    expect(returned[0]!.fields.replyCode).toBe(312);
+    expect((returned[0]!.fields as unknown as { replyCode: number }).replyCode).toBe(312);
   });
 
   it('@cloudamqp/amqp-client sees returned messages', async () => {
