@@ -8,6 +8,8 @@ import type { Scenario } from './scenario.js';
 import { ScenarioAbort, ScenarioContext, describeError } from './scenario-context.js';
 import { compareTraces, normaliseTrace, renderTrace, type Trace } from './trace.js';
 
+const CLEANUP_LIMIT_MS = 5000;
+
 let runCounter = 0;
 
 /** Unique per run and process (like test/helpers' uniqueName), short enough for 255-byte names. */
@@ -22,7 +24,7 @@ export interface ScenarioRun {
 }
 
 export interface RunOptions {
-  /** Overall limit for one run, ms (default 15 s). */
+  /** Overall limit for one run, ms (default 10 s). */
   readonly timeoutMs?: number;
   /** Timeout of each individual wait inside the scenario, ms (default 4 s). */
   readonly waitTimeoutMs?: number;
@@ -33,7 +35,7 @@ export async function runScenario(scenario: Scenario, url: string, options: RunO
   const runId = nextRunId();
   const ctx = new ScenarioContext(url, runId, options.waitTimeoutMs ?? 4000);
   let timer: NodeJS.Timeout | undefined;
-  const limit = options.timeoutMs ?? 15_000;
+  const limit = options.timeoutMs ?? 10_000;
   try {
     await Promise.race([
       scenario.run(ctx),
@@ -46,7 +48,18 @@ export async function runScenario(scenario: Scenario, url: string, options: RunO
     else ctx.record('scenario.threw', describeError(err));
   } finally {
     clearTimeout(timer);
-    await ctx.cleanup();
+    // Cleanup talks to the broker too; a broker that stopped answering must not hang the run.
+    let cleanupTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      ctx.cleanup(),
+      new Promise<void>((resolve) => {
+        cleanupTimer = setTimeout(() => {
+          ctx.record('cleanup.timed-out', `cleanup did not finish within ${CLEANUP_LIMIT_MS} ms`);
+          resolve();
+        }, CLEANUP_LIMIT_MS);
+      }),
+    ]);
+    clearTimeout(cleanupTimer);
   }
   return { url, trace: normaliseTrace(ctx.trace, runId), durationMs: Date.now() - started };
 }

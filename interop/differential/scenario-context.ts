@@ -108,7 +108,7 @@ export class ScenarioContext {
   /** Like connect, with full control of the URL (e.g. channelMax); heartbeats stay as given. */
   async connectUrl(url: string): Promise<ChannelModel> {
     const label = `c${this.connections.length + 1}`;
-    const model = await connect(url);
+    const model = await connect(url, { timeout: this.waitTimeoutMs });
     const state: ConnectionState = { label, closingByClient: false, closeFrameSeen: false, closed: false };
     this.connections.push(model);
     this.connectionState.set(model, state);
@@ -238,14 +238,23 @@ export class ScenarioContext {
    * Returns the result, or undefined when it failed (the close itself is recorded by the tap).
    */
   async attempt<T>(label: string, op: () => Promise<T>, summarise: (v: T) => unknown = () => true): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const v = await op();
+      // A broker that never answers must show up as a readable abort, not as a hung test.
+      const v = await Promise.race([
+        op(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new ScenarioAbort(`no reply to '${label}' within ${this.waitTimeoutMs} ms`)), this.waitTimeoutMs);
+        }),
+      ]);
       this.record(label, { ok: summarise(v) });
       return v;
     } catch (err) {
       if (err instanceof ScenarioAbort) throw err;
       this.record(label, describeError(err));
       return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -293,7 +302,7 @@ export class ScenarioContext {
    * polls it took. "Exists" includes "exists but exclusive to another connection" (405).
    */
   async queueExists(queue: string): Promise<boolean> {
-    this.probe ??= connect(this.url).then((m) => {
+    this.probe ??= connect(this.url, { timeout: this.waitTimeoutMs }).then((m) => {
       m.on('error', () => {});
       return m;
     });
@@ -321,7 +330,7 @@ export class ScenarioContext {
     if (leftovers.length === 0) return;
     let model: ChannelModel | undefined;
     try {
-      model = await connect(this.url);
+      model = await connect(this.url, { timeout: this.waitTimeoutMs });
       model.on('error', () => {});
       let ch = await openQuiet(model);
       for (const n of leftovers) {
