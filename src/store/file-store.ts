@@ -49,6 +49,11 @@ export interface FileStoreOptions {
    * messages pushed out of memory (they must not survive a restart).
    */
   readonly wipe?: boolean;
+  /**
+   * Queue index entries kept in memory per queue (13 bytes each); beyond it, index chunks other than
+   * the head and the tail are dropped and reloaded from disk on access. Default 262144 (~3.4 MB).
+   */
+  readonly indexMemoryEntries?: number;
   /** Open fds kept at most (idle segment files are closed and reopened on demand). Default 256. */
   readonly maxOpenFiles?: number;
 }
@@ -72,6 +77,7 @@ export class FileStore implements Store {
   private readonly queues = new Map<string, QueueLog>();
   private readonly queuesDir: string;
   private readonly perSegment: number;
+  private readonly indexMemory: number;
   private readonly logger: StoreLogger;
   private closed = false;
   private writesFailing = false;
@@ -83,6 +89,7 @@ export class FileStore implements Store {
     this.ctx = new FileContext(opts.fileOps ?? nodeFileOps, opts.maxOpenFiles ?? 256);
     this.logger = opts.logger ?? SILENT_LOGGER;
     this.perSegment = opts.indexEntriesPerSegment ?? DEFAULT_INDEX_ENTRIES;
+    this.indexMemory = opts.indexMemoryEntries ?? 262144;
     if (this.perSegment < 1 || this.perSegment > 0x0fffffff) throw new RangeError('indexEntriesPerSegment out of range');
     this.msgs = new MessageLog(this.ctx, path.join(opts.dir, 'msgs'), opts.segmentSize ?? DEFAULT_SEGMENT_SIZE, this.logger);
     this.queuesDir = path.join(opts.dir, 'queues');
@@ -119,7 +126,7 @@ export class FileStore implements Store {
         ops.rmSync(dir); // no index segment left: the queue index is empty
         continue;
       }
-      const q = new QueueLog(this.ctx, this.hostFor(), this.msgs, this.logger, found.name, dir, found.perSegment);
+      const q = new QueueLog(this.ctx, this.hostFor(), this.msgs, this.logger, found.name, dir, found.perSegment, this.indexMemory);
       const r = q.recover();
       entries += r.entries;
       dropped += r.dropped;
@@ -194,7 +201,7 @@ export class FileStore implements Store {
     let q = this.queues.get(name);
     if (q === undefined) {
       const dir = path.join(this.queuesDir, createHash('sha1').update(name).digest('hex'));
-      q = new QueueLog(this.ctx, this.hostFor(), this.msgs, this.logger, name, dir, this.perSegment);
+      q = new QueueLog(this.ctx, this.hostFor(), this.msgs, this.logger, name, dir, this.perSegment, this.indexMemory);
       this.queues.set(name, q);
     }
     return q;

@@ -5,6 +5,10 @@
  * (k+1)*perChunk) and mirrors index segment file k of the file store. A chunk is dropped once it
  * can receive no more entries (the tail has passed it) and none of its entries is live; its arrays
  * start small and double, so thousands of near-empty queues stay cheap.
+ * Residency: with a `loader` (file store) at most ~`maxResident` entries keep their arrays in memory;
+ * other chunks keep only their counters and are reloaded from their index segment on first access.
+ * Evicted first are the newest chunks that are neither the head nor the tail, so a consumer walking
+ * from the head and a publisher appending at the tail rarely cause a reload.
  * Shared by both store implementations.
  */
 import type { MsgRef, QueueCursor } from './store.js';
@@ -14,6 +18,9 @@ export const F_DELIVERED = 2;
 export const F_SETTLED = 4;
 
 const INITIAL_CAPACITY = 16;
+const NO_F64 = new Float64Array(0);
+const NO_U32 = new Uint32Array(0);
+const NO_U8 = new Uint8Array(0);
 
 export class Chunk {
   refs: Float64Array;
@@ -22,11 +29,28 @@ export class Chunk {
   /** Slots assigned (highest present slot + 1). */
   filled = 0;
   live = 0;
+  /** False when the arrays were dropped to save memory (reloaded by the owner's loader). */
+  resident = true;
 
   constructor(readonly k: number, capacity: number) {
     this.refs = new Float64Array(capacity);
     this.sizes = new Uint32Array(capacity);
     this.flags = new Uint8Array(capacity);
+  }
+
+  /** Replace the arrays (loader) with ones of `capacity` slots. */
+  allocate(capacity: number): void {
+    this.refs = new Float64Array(capacity);
+    this.sizes = new Uint32Array(capacity);
+    this.flags = new Uint8Array(capacity);
+    this.resident = true;
+  }
+
+  evict(): void {
+    this.refs = NO_F64;
+    this.sizes = NO_U32;
+    this.flags = NO_U8;
+    this.resident = false;
   }
 
   ensure(slot: number, max: number): void {
@@ -56,8 +80,16 @@ export class QueueEntries {
   bytes = 0;
   /** Set by settle(): the chunk number that settle dropped, else -1 (the file store deletes its files). */
   droppedChunk = -1;
+  /** Slots of resident arrays (memory: 13 bytes each). */
+  residentSlots = 0;
+  loads = 0;
 
-  constructor(readonly perChunk: number) {
+  constructor(
+    readonly perChunk: number,
+    /** Fills an evicted chunk's arrays from disk (calls chunk.allocate). Without it nothing is evicted. */
+    private readonly loader?: (c: Chunk) => void,
+    private readonly maxResident = Infinity,
+  ) {
     if (!Number.isInteger(perChunk) || perChunk < 1) throw new RangeError('perChunk must be a positive integer');
   }
 
@@ -65,10 +97,42 @@ export class QueueEntries {
     let c = this.chunks.get(k);
     if (c === undefined) {
       c = new Chunk(k, Math.min(INITIAL_CAPACITY, this.perChunk));
+      this.residentSlots += c.flags.length;
       this.chunks.set(k, c);
       if (this.chunks.size === 1 || k < this.minK) this.minK = k;
+      if (this.residentSlots > this.maxResident) this.enforceBudget(c);
+    } else if (!c.resident) {
+      this.load(c);
     }
     return c;
+  }
+
+  /** The chunk holding seq, resident, or undefined. */
+  private chunkAt(k: number): Chunk | undefined {
+    const c = this.chunks.get(k);
+    if (c !== undefined && !c.resident) this.load(c);
+    return c;
+  }
+
+  private load(c: Chunk): void {
+    this.loader!(c);
+    this.loads++;
+    this.residentSlots += c.flags.length;
+    this.enforceBudget(c);
+  }
+
+  /** Evict the newest resident chunks other than head, tail and `keep` while over budget. */
+  enforceBudget(keep?: Chunk): void {
+    if (this.residentSlots <= this.maxResident || this.loader === undefined) return;
+    const tailK = Math.floor(this.tailSeq / this.perChunk);
+    const ks = [...this.chunks.keys()].sort((a, b) => b - a);
+    for (const k of ks) {
+      if (this.residentSlots <= this.maxResident) break;
+      const c = this.chunks.get(k)!;
+      if (!c.resident || c === keep || k === this.minK || k === tailK || k === tailK - 1) continue;
+      this.residentSlots -= c.flags.length;
+      c.evict();
+    }
   }
 
   /** Append at the tail; returns the seq. */
@@ -83,7 +147,12 @@ export class QueueEntries {
     const k = Math.floor(seq / this.perChunk);
     const slot = seq - k * this.perChunk;
     const c = this.chunkFor(k);
-    c.ensure(slot, this.perChunk);
+    if (slot >= c.flags.length) {
+      const before = c.flags.length;
+      c.ensure(slot, this.perChunk);
+      this.residentSlots += c.flags.length - before;
+      if (this.residentSlots > this.maxResident) this.enforceBudget(c);
+    }
     c.refs[slot] = ref;
     c.sizes[slot] = size;
     c.flags[slot] = flags;
@@ -99,7 +168,7 @@ export class QueueEntries {
   /** The flags of seq (0 when absent). */
   flagsOf(seq: number): number {
     const k = Math.floor(seq / this.perChunk);
-    const c = this.chunks.get(k);
+    const c = this.chunkAt(k);
     if (c === undefined) return 0;
     const slot = seq - k * this.perChunk;
     return slot < c.filled ? c.flags[slot]! : 0;
@@ -111,14 +180,15 @@ export class QueueEntries {
 
   refOf(seq: number): MsgRef {
     const k = Math.floor(seq / this.perChunk);
-    const c = this.chunks.get(k);
-    return c === undefined ? -1 : c.refs[seq - k * this.perChunk]!;
+    const c = this.chunkAt(k);
+    const slot = seq - k * this.perChunk;
+    return c === undefined || slot >= c.filled ? -1 : c.refs[slot]!;
   }
 
   /** Set the delivered flag; true if it changed (so the caller records it once). */
   markDelivered(seq: number): boolean {
     const k = Math.floor(seq / this.perChunk);
-    const c = this.chunks.get(k);
+    const c = this.chunkAt(k);
     if (c === undefined) return false;
     const slot = seq - k * this.perChunk;
     if (slot >= c.filled) return false;
@@ -132,7 +202,7 @@ export class QueueEntries {
   settle(seq: number): MsgRef {
     this.droppedChunk = -1;
     const k = Math.floor(seq / this.perChunk);
-    const c = this.chunks.get(k);
+    const c = this.chunkAt(k);
     if (c === undefined) return -1;
     const slot = seq - k * this.perChunk;
     if (slot >= c.filled) return -1;
@@ -151,6 +221,7 @@ export class QueueEntries {
   maybeDrop(c: Chunk): boolean {
     if (c.live !== 0 || (c.k + 1) * this.perChunk > this.tailSeq) return false;
     this.chunks.delete(c.k);
+    if (c.resident) this.residentSlots -= c.flags.length;
     this.droppedChunk = c.k;
     if (c.k === this.minK) this.advanceMinK();
     return true;
@@ -178,6 +249,7 @@ export class QueueEntries {
 
   clear(): void {
     this.chunks.clear();
+    this.residentSlots = 0;
     this.count = 0;
     this.bytes = 0;
     this.minK = Math.floor(this.tailSeq / this.perChunk);
@@ -190,6 +262,11 @@ export class QueueEntries {
 
   cursor(fromSeq = 0): QueueCursor {
     return new EntriesCursor(this, fromSeq);
+  }
+
+  /** Make chunk k resident (cursor). */
+  resident(k: number): void {
+    this.chunkAt(k);
   }
 }
 
@@ -213,6 +290,7 @@ class EntriesCursor implements QueueCursor {
     while (pos < q.tailSeq) {
       const k = Math.floor(pos / per);
       const c = q.chunks.get(k);
+      if (c !== undefined && c.live > 0 && !c.resident) q.resident(k);
       if (c === undefined) {
         // Never jump past tailSeq: later enqueues may still land in this chunk.
         pos = Math.min((k + 1) * per, q.tailSeq);

@@ -36,7 +36,7 @@ import path from 'node:path';
 import { AppendFile, type FileContext } from './append-file.js';
 import { crc32Range } from './crc32.js';
 import type { MessageLog } from './message-log.js';
-import { F_PRESENT, F_SETTLED, QueueEntries } from './queue-entries.js';
+import { F_DELIVERED, F_PRESENT, F_SETTLED, QueueEntries, type Chunk } from './queue-entries.js';
 import { StoreError, type MsgRef, type QueueCursor, type QueueIndex, type StoreLogger } from './store.js';
 
 export const IDX_MAGIC = 0x514e5257; // "WRNQ"
@@ -75,9 +75,37 @@ export class QueueLog implements QueueIndex {
     readonly name: string,
     readonly dir: string,
     perSegment: number,
+    maxResidentEntries = Infinity,
   ) {
-    this.entries = new QueueEntries(perSegment);
+    this.entries = new QueueEntries(perSegment, (c) => this.loadChunk(c), maxResidentEntries);
     this.header = QueueLog.buildHeader(name, perSegment);
+  }
+
+  /** Reload an evicted chunk from its index segment and marks (file or still-pending bytes). */
+  private loadChunk(c: Chunk): void {
+    const seg = this.segs.get(c.k);
+    const n = c.filled;
+    c.allocate(Math.max(n, 1));
+    if (seg === undefined) return;
+    const buf = Buffer.allocUnsafe(n * ENTRY_SIZE);
+    seg.idx.readAt(this.header.length, buf, 0, buf.length);
+    for (let s = 0, pos = 0; s < n; s++, pos += ENTRY_SIZE) {
+      c.refs[s] = buf.readUInt32LE(pos) * ID_SPAN + buf.readUInt32LE(pos + 4);
+      c.sizes[s] = buf.readUInt32LE(pos + 8);
+      c.flags[s] = F_PRESENT;
+    }
+    const ack = seg.ack;
+    if (ack === undefined || ack.size <= ACK_HEADER) return;
+    const marks = Buffer.allocUnsafe(ack.size - ACK_HEADER);
+    ack.readAt(ACK_HEADER, marks, 0, marks.length);
+    for (let pos = 0; pos + MARK_SIZE <= marks.length; pos += MARK_SIZE) {
+      const word = marks.readUInt32LE(pos);
+      const slot = word & 0x0fffffff;
+      if (slot >= n) continue;
+      const kind = word >>> 28;
+      if (kind === KIND_DELIVERED) c.flags[slot]! |= F_DELIVERED;
+      else if (kind === KIND_SETTLED) c.flags[slot]! |= F_SETTLED;
+    }
   }
 
   static buildHeader(name: string, perSegment: number): Buffer {
@@ -278,6 +306,7 @@ export class QueueLog implements QueueIndex {
     let lastK = -1;
     let lastSlots = 0;
     let dropped = 0;
+    let live = 0;
     const loaded: IdxSegment[] = [];
     for (const k of ks) {
       const p = this.idxPath(k);
@@ -333,31 +362,35 @@ export class QueueLog implements QueueIndex {
       const seg: IdxSegment = { k, idx, ack: undefined };
       this.segs.set(k, seg);
       this.recoverMarks(seg, slots);
+      // Validate live entries against the message log and count references, then let the chunk
+      // go from memory if the queue is over its budget (recovery memory stays bounded too).
+      const c = this.entries.chunks.get(k);
+      if (c !== undefined) {
+        for (let s = 0; s < c.filled; s++) {
+          const f = c.flags[s]!;
+          if ((f & (F_PRESENT | F_SETTLED)) !== F_PRESENT) continue;
+          const ref = c.refs[s]!;
+          if (this.msgs.validate(ref, c.sizes[s]!)) {
+            this.msgs.addRef(ref);
+            live++;
+          } else {
+            dropped++;
+            this.entries.settle(k * per + s);
+            this.mark(k * per + s, KIND_SETTLED);
+          }
+        }
+      }
+      this.entries.enforceBudget();
       loaded.push(seg);
       lastK = k;
       lastSlots = slots;
     }
     // The tail continues in the last segment (after its last valid slot).
     this.entries.tailSeq = lastK < 0 ? 0 : lastK * per + lastSlots;
-    // Validate live entries against the message log, count references, drop empty segments.
-    let live = 0;
+    // Drop segments without live entries that the tail has passed.
     for (const seg of loaded) {
       const c = this.entries.chunks.get(seg.k);
-      if (c === undefined) continue;
-      for (let s = 0; s < c.filled; s++) {
-        const f = c.flags[s]!;
-        if ((f & (F_PRESENT | F_SETTLED)) !== F_PRESENT) continue;
-        const ref = c.refs[s]!;
-        if (this.msgs.validate(ref, c.sizes[s]!)) {
-          this.msgs.addRef(ref);
-          live++;
-        } else {
-          dropped++;
-          this.entries.settle(seg.k * per + s);
-          this.mark(seg.k * per + s, KIND_SETTLED);
-        }
-      }
-      if (!this.entries.chunks.has(seg.k) || this.entries.maybeDrop(c)) this.dropSegment(seg.k);
+      if (c === undefined || this.entries.maybeDrop(c)) this.dropSegment(seg.k);
     }
     if (dropped > 0) {
       this.logger.warn(

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nodeFileOps, type FileOps } from '../../../src/store/file-ops.js';
 import { FileStore, type FileStoreOptions } from '../../../src/store/file-store.js';
+import type { QueueLog } from '../../../src/store/queue-log.js';
 import type { MsgRef, Store, StoreLogger } from '../../../src/store/store.js';
 
 interface Logged {
@@ -406,6 +407,29 @@ describe('file store', () => {
     expect((await Promise.all(waits)).every((e) => e === null)).toBe(true);
     expect(batches).toBeLessThan(50);
     expect(s.durableSeq).toBe(s.writeSeq);
+  });
+
+  it('keeps the in-memory index of a long backlog within its budget, reloading chunks in order', async () => {
+    const s = await open({ indexEntriesPerSegment: 16, indexMemoryEntries: 64, segmentSize: 64 * 1024 });
+    const seqs = publishN(s, 'long', 0, 2000, 20);
+    const entries = (s.queue('long') as QueueLog).entries;
+    expect(entries.residentSlots).toBeLessThanOrEqual(64 + 16);
+    for (let i = 0; i < 2000; i += 7) s.queue('long').markDelivered(seqs[i]!);
+    for (let i = 3; i < 2000; i += 5) s.queue('long').settle(seqs[i]!);
+    expect(entries.residentSlots).toBeLessThanOrEqual(64 + 3 * 16);
+    const expected = [...Array(2000).keys()].filter((i) => (i - 3) % 5 !== 0 || i < 3);
+    const c = s.queue('long').cursor();
+    const got: string[] = [];
+    while (c.next()) got.push(`${s.readSync(c.ref, c.size).toString('latin1').split(':')[0]}${c.delivered ? '*' : ''}`);
+    expect(got).toEqual(expected.map((i) => `msg-${i}${i % 7 === 0 ? '*' : ''}`));
+    expect(entries.loads).toBeGreaterThan(50);
+    expect(entries.residentSlots).toBeLessThanOrEqual(64 + 3 * 16);
+    await s.close();
+    const s2 = await open({ indexEntriesPerSegment: 16, indexMemoryEntries: 64 });
+    const e2 = (s2.queue('long') as QueueLog).entries;
+    expect(e2.residentSlots).toBeLessThanOrEqual(64 + 3 * 16); // recovery stays within budget too
+    expect(s2.queue('long').count).toBe(expected.length);
+    expect(drain(s2, 'long')).toEqual(expected.map((i) => `msg-${i}`));
   });
 
   it('reports free disk space', async () => {

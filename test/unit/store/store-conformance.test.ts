@@ -40,6 +40,17 @@ const implementations: Array<[string, HarnessFactory]> = [
       };
     },
   ],
+  [
+    'file, index mostly on disk',
+    async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'warren-store-'));
+      return {
+        // 16 resident entries with 4 per chunk: most chunks are evicted and reloaded all the time
+        open: () => FileStore.open({ dir, segmentSize: 2048, indexEntriesPerSegment: 4, indexMemoryEntries: 16 }),
+        cleanup: () => rm(dir, { recursive: true, force: true }),
+      };
+    },
+  ],
 ];
 
 function synced(store: Store): Promise<void> {
