@@ -110,6 +110,11 @@ export const CLIENTS: readonly ClientSpec[] = [
   python('kombu', 'kombu_client.py', ['python3-kombu', 'python3-amqp'], 'kombu',
     [...STEPS.filter((s) => s !== 'cleanup'), 'kombu_retry', 'kombu_ack', 'kombu_simple_queue', 'cleanup']),
   {
+    ...python('celery', 'celery_client.py', ['python3-celery'], 'celery',
+      ['celery_add', 'celery_retry', 'celery_chain', 'celery_group', 'celery_error', 'cleanup']),
+    language: 'Python framework', exchanges: false,
+  },
+  {
     name: 'go', language: 'Go', packages: ['golang-go', 'golang-github-rabbitmq-amqp091-go-dev'], exchanges: true,
     async prepare(buildDir) {
       await need('/usr/bin/go', this.packages);

@@ -99,8 +99,17 @@ def scenario(url):
     def confirms():
         c = raw.channel()
         acks, nacks, returns = [], [], []
-        c.events["basic_ack"].add(lambda tag, multiple: acks.append(tag))
-        c.events["basic_nack"].add(lambda tag, multiple: nacks.append(tag))
+        pending = [1, 2]  # publish sequence numbers; one basic.ack with multiple=True may settle both
+
+        def settle(into):
+            def on(tag, multiple):
+                done = [t for t in pending if t <= tag] if multiple else [t for t in pending if t == tag]
+                for t in done:
+                    pending.remove(t)
+                    into.append(t)
+            return on
+        c.events["basic_ack"].add(settle(acks))
+        c.events["basic_nack"].add(settle(nacks))
         c.events["basic_return"].add(lambda exc, exchange, rk, m: returns.append(
             {"reply_code": exc.reply_code, "reply_text": exc.reply_text, "exchange": exchange, "routing_key": clean(rk), "body": text(m)}))
         c.confirm_select()

@@ -106,7 +106,8 @@ def scenario(url)
     wait_until(2) { !returns.empty? }
     nacks = c.nacked_set.size
     c.close
-    { 'acks' => 2 - nacks, 'nacks' => nacks, 'returns' => returns, 'queued' => drain(ch, name('q-confirm')),
+    acks = 2 - nacks - c.unconfirmed_set.size
+    { 'acks' => acks, 'nacks' => nacks, 'returns' => returns, 'queued' => drain(ch, name('q-confirm')),
       'all_acked' => all_acked }.tap { |o| o.delete('all_acked') if all_acked }
   end
 
