@@ -242,3 +242,15 @@ export function xDeathOf(m: ConsumeMessage | GetMessage): XDeath[] {
 export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
+
+/** basic.get with acknowledgement until a message arrives; the caller acks/rejects it. */
+export async function getUnacked(ch: Channel, queue: string, timeoutMs = 5000): Promise<GetMessage> {
+  let got: GetMessage | undefined;
+  await waitFor(async () => {
+    const m = await ch.get(queue, { noAck: false });
+    if (m !== false) got = m;
+    return got !== undefined;
+  }, timeoutMs, 20);
+  if (got === undefined) throw new Error('unreachable');
+  return got;
+}

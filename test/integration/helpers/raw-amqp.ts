@@ -232,7 +232,7 @@ export class RawConnection {
   private buf = Buffer.alloc(0);
   private readonly frames: RawFrame[] = [];
   private waiters: Array<() => void> = [];
-  /** Raw bytes received before any frame could be parsed (e.g. a protocol header reply). */
+  /** The first bytes received (at least 64 when that many arrived), e.g. a protocol header reply. */
   raw = Buffer.alloc(0);
   heartbeats = 0;
   socketClosed = false;
@@ -257,7 +257,8 @@ export class RawConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.raw = Buffer.concat([this.raw, chunk]);
+    // Only the first bytes matter as raw (a protocol-header reply); don't copy a long stream twice.
+    if (this.raw.length < 64) this.raw = Buffer.concat([this.raw, chunk]);
     if (this.rawMode) { this.wake(); return; }
     this.buf = Buffer.concat([this.buf, chunk]);
     while (this.buf.length >= 7) {
