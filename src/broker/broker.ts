@@ -1,14 +1,20 @@
 /**
- * The broker model root: virtual hosts, users, and the memory meter shared by all queues.
- * Socket-free; the server talks to it, the CLI builds it from a typed config.
+ * The broker model root: virtual hosts, users, the memory meter shared by all queues, and the
+ * persistence bridge (absent only in pure in-memory unit tests). Socket-free; the server talks to
+ * it, the CLI builds it from a typed config.
  */
+import type { Logger } from 'pino';
+import { exportDefinitions, importDefinitions } from './definitions-codec.js';
 import { MemoryMeter } from './memory-meter.js';
+import type { Persistence } from './persistence.js';
 import { UserStore } from './user-store.js';
 import { Vhost } from './vhost.js';
 
 export interface BrokerConfig {
   /** Bytes of held messages above which publishers are blocked. */
   memoryHighWatermark: number;
+  /** Bytes of held messages above which queues page new messages out to disk. */
+  pagingThreshold: number;
   /** Users created at first start (RabbitMQ's guest/guest). */
   defaultUser: { name: string; password: string } | undefined;
   /** Users allowed to log in only from loopback addresses (RabbitMQ's loopback_users). */
@@ -17,7 +23,8 @@ export interface BrokerConfig {
 }
 
 export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
-  memoryHighWatermark: 512 * 1024 * 1024,
+  memoryHighWatermark: 1024 * 1024 * 1024,
+  pagingThreshold: 256 * 1024 * 1024,
   defaultUser: { name: 'guest', password: 'guest' },
   loopbackUsers: ['guest'],
   defaultVhost: '/',
@@ -28,8 +35,9 @@ export class Broker {
   readonly users = new UserStore();
   readonly meter: MemoryMeter;
 
-  constructor(readonly config: BrokerConfig) {
+  constructor(readonly config: BrokerConfig, readonly persistence?: Persistence) {
     this.meter = new MemoryMeter(config.memoryHighWatermark);
+    if (persistence !== undefined) persistence.exportDefinitions = () => exportDefinitions(this);
     this.addVhost(config.defaultVhost);
     if (config.defaultUser !== undefined) {
       this.users.add(config.defaultUser.name, config.defaultUser.password, ['administrator']);
@@ -39,7 +47,9 @@ export class Broker {
   addVhost(name: string): Vhost {
     let v = this.vhosts.get(name);
     if (v === undefined) {
-      v = new Vhost(name, this.meter);
+      v = new Vhost(name, this.meter, this.persistence);
+      const p = this.persistence;
+      if (p !== undefined) v.listener = { definitionsChanged: () => p.definitionsChanged() };
       this.vhosts.set(name, v);
     }
     return v;
@@ -47,5 +57,32 @@ export class Broker {
 
   isLoopbackOnly(user: string): boolean {
     return this.config.loopbackUsers.includes(user);
+  }
+
+  /**
+   * Rebuild the durable model after a restart: definitions, then each durable queue's entries
+   * (left paged on disk, read back as consumers need them). Store indexes of queues that did not
+   * survive (transient, exclusive) are dropped.
+   */
+  async recover(logger: Logger): Promise<void> {
+    const p = this.persistence;
+    if (p === undefined) return;
+    const defs = await p.store.loadDefinitions();
+    if (defs !== undefined) importDefinitions(this, defs);
+    const live = new Set<string>();
+    const stored = new Set(p.store.queueNames());
+    let messages = 0;
+    for (const v of this.vhosts.values()) {
+      for (const q of v.queues.values()) {
+        live.add(q.storeKey);
+        if (stored.has(q.storeKey)) {
+          const index = p.store.queue(q.storeKey);
+          q.recover(index);
+          messages += index.count;
+        }
+      }
+    }
+    for (const key of stored) if (!live.has(key)) p.store.deleteQueue(key);
+    logger.info({ queues: live.size, messages }, 'recovered durable state');
   }
 }

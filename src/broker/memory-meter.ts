@@ -6,7 +6,10 @@
  */
 export class MemoryMeter {
   used = 0;
+  /** True while publishers must be blocked: memory above the watermark or the disk alarm on. */
   alarm = false;
+  private memoryAlarm = false;
+  private diskAlarm = false;
   private readonly listeners = new Set<(alarm: boolean) => void>();
 
   constructor(
@@ -17,12 +20,30 @@ export class MemoryMeter {
 
   add(n: number): void {
     this.used += n;
-    if (!this.alarm && this.used > this.highWatermark) this.set(true);
+    if (!this.memoryAlarm && this.used > this.highWatermark) {
+      this.memoryAlarm = true;
+      this.update();
+    }
   }
 
   sub(n: number): void {
     this.used -= n;
-    if (this.alarm && this.used <= this.highWatermark * this.lowRatio) this.set(false);
+    if (this.memoryAlarm && this.used <= this.highWatermark * this.lowRatio) {
+      this.memoryAlarm = false;
+      this.update();
+    }
+  }
+
+  /** Free disk fell under (or rose back over) the configured limit. */
+  setDiskAlarm(on: boolean): void {
+    if (this.diskAlarm === on) return;
+    this.diskAlarm = on;
+    this.update();
+  }
+
+  private update(): void {
+    const alarm = this.memoryAlarm || this.diskAlarm;
+    if (alarm !== this.alarm) this.set(alarm);
   }
 
   onChange(fn: (alarm: boolean) => void): () => void {

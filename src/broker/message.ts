@@ -24,8 +24,9 @@ export class Message {
   /** Offsets of the headers table body inside `properties`, -1 when absent. */
   headersStart: number;
   headersEnd: number;
-  /** Store handle when persisted (-1 otherwise). */
-  storeId: number;
+  /** Store record ref once written (-1 otherwise) and the record's byte size. */
+  storeRef: number;
+  storeSize: number;
   private decodedHeaders: FieldTable | undefined | null;
   private readonly decoder: TableDecoder;
 
@@ -50,7 +51,8 @@ export class Message {
     this.expiration = expiration;
     this.headersStart = headersStart;
     this.headersEnd = headersEnd;
-    this.storeId = -1;
+    this.storeRef = -1;
+    this.storeSize = 0;
     this.decodedHeaders = null;
     this.decoder = decoder;
   }

@@ -14,8 +14,11 @@ export class QueueEntry {
   constructor(
     readonly queue: Queue,
     readonly msg: Message,
+    /** Position in the queue (queue-local, increasing in queue order). */
     readonly seq: number,
     /** Times delivered so far; redelivered = deliveries > 1 at delivery. */
     public deliveries: number,
+    /** Seq in the queue's store index, -1 when the entry is memory-only. */
+    readonly storeSeq: number,
   ) {}
 }

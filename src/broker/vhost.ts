@@ -12,6 +12,7 @@ import { Binding, type Destination } from './binding.js';
 import { Exchange } from './exchange.js';
 import type { MemoryMeter } from './memory-meter.js';
 import type { Message } from './message.js';
+import type { Persistence } from './persistence.js';
 import { Queue } from './queue.js';
 import { parseQueueArguments } from './queue-arguments.js';
 import { EXCHANGE_TYPES, headersMatchMode, unknownExchangeType } from './router.js';
@@ -64,7 +65,7 @@ export class Vhost {
   private readonly seenExchanges = new Set<Exchange>();
   private readonly seenQueues = new Set<Queue>();
 
-  constructor(readonly name: string, private readonly meter: MemoryMeter) {
+  constructor(readonly name: string, private readonly meter: MemoryMeter, private readonly persistence?: Persistence) {
     this.addExchange(new Exchange('', name, 'direct', true, false, false, EMPTY_TABLE));
     for (const [n, t] of [['amq.direct', 'direct'], ['amq.fanout', 'fanout'], ['amq.topic', 'topic'],
       ['amq.headers', 'headers'], ['amq.match', 'headers']] as const) {
@@ -168,7 +169,7 @@ export class Vhost {
       exclusiveOwner: d.exclusive ? d.connectionId : -1,
       autoDelete: d.autoDelete,
       arguments: d.args,
-    }, this.meter);
+    }, this.meter, this.persistence);
     q.onUnused = (uq) => this.removeQueue(uq);
     this.queues.set(name, q);
     if (q.durable) this.changed();

@@ -36,11 +36,19 @@ program
   .option('--product <name>', 'server-properties product [env WARREN_PRODUCT]', env['WARREN_PRODUCT'] ?? 'Warren')
   .option('--product-version <v>', 'server-properties version (clients compare it with RabbitMQ versions) [env WARREN_PRODUCT_VERSION]',
     env['WARREN_PRODUCT_VERSION'] ?? '3.13.7')
+  .option('--segment-size <bytes>', 'message segment file size [env WARREN_SEGMENT_SIZE]', int,
+    env['WARREN_SEGMENT_SIZE'] ? int(env['WARREN_SEGMENT_SIZE']) : 8 * 1024 * 1024)
+  .option('--queue-memory-budget <bytes>', 'held message bytes above which queues page to disk [env WARREN_QUEUE_MEMORY_BUDGET]', int,
+    env['WARREN_QUEUE_MEMORY_BUDGET'] ? int(env['WARREN_QUEUE_MEMORY_BUDGET']) : 256 * 1024 * 1024)
+  .option('--disk-free-limit <bytes>', 'block publishers while free disk is under this [env WARREN_DISK_FREE_LIMIT]', int,
+    env['WARREN_DISK_FREE_LIMIT'] ? int(env['WARREN_DISK_FREE_LIMIT']) : 50_000_000)
+  .option('--store <kind>', 'file (durable) or memory [env WARREN_STORE]', env['WARREN_STORE'] ?? 'file')
   .option('--allow-remote-guest', 'let guest log in from non-loopback addresses [env WARREN_ALLOW_REMOTE_GUEST=1]',
     env['WARREN_ALLOW_REMOTE_GUEST'] === '1')
   .action(async (opts: {
     port: number; host: string; dataDir: string; logLevel: string; memoryHighWatermark: number; heartbeat: number;
     frameMax: number; channelMax: number; product: string; productVersion: string; allowRemoteGuest: boolean;
+    segmentSize: number; queueMemoryBudget: number; diskFreeLimit: number; store: string;
   }) => {
     const logger = pino({ level: opts.logLevel, base: { app: 'warren' } });
     try {
@@ -49,11 +57,17 @@ program
         host: opts.host,
         dataDir: opts.dataDir,
         logger,
+        segmentSize: opts.segmentSize,
+        diskFreeLimit: opts.diskFreeLimit,
+        storeKind: opts.store === 'memory' ? 'memory' : 'file',
         server: {
           heartbeat: opts.heartbeat, frameMax: opts.frameMax, channelMax: opts.channelMax,
           product: opts.product, version: opts.productVersion, allowRemoteLoopbackUsers: opts.allowRemoteGuest,
         },
-        broker: { memoryHighWatermark: opts.memoryHighWatermark },
+        broker: {
+          memoryHighWatermark: Math.max(opts.memoryHighWatermark, opts.queueMemoryBudget * 2),
+          pagingThreshold: opts.queueMemoryBudget,
+        },
       });
       let stopping = false;
       const stop = (signal: string) => {

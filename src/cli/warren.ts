@@ -5,7 +5,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
+import { join } from 'node:path';
 import { Broker, DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
+import { DiskAlarm } from '../broker/disk-alarm.js';
+import { Persistence } from '../broker/persistence.js';
+import { decodeFieldTable } from '../protocol/field-table.js';
+import { FileStore, MemoryStore, type Store } from '../store/index.js';
 import { Listener } from '../server/listener.js';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../server/server-config.js';
 
@@ -14,6 +19,12 @@ export interface WarrenOptions {
   host?: string;
   dataDir?: string;
   logLevel?: string;
+  /** 'file' (default): durable segments under dataDir; 'memory': nothing survives the process. */
+  storeKind?: 'file' | 'memory';
+  /** Message segment file size in bytes (tiny in tests to exercise rollover). */
+  segmentSize?: number;
+  /** Publishers are blocked while free disk is under this many bytes (RabbitMQ's disk_free_limit, 50 MB). */
+  diskFreeLimit?: number;
   /** A logger to use instead of building one (the CLI passes its own). */
   logger?: Logger;
   server?: Partial<ServerConfig>;
@@ -43,9 +54,18 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   const brokerConfig: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...options.broker };
   const dataDir = options.dataDir ?? './data';
   await mkdir(dataDir, { recursive: true });
-  const broker = new Broker(brokerConfig);
+  const started = performance.now();
+  const store: Store = options.storeKind === 'memory'
+    ? new MemoryStore()
+    : await FileStore.open({ dir: join(dataDir, 'store'), logger, ...(options.segmentSize === undefined ? {} : { segmentSize: options.segmentSize }) });
+  const persistence = new Persistence(store, { pagingThreshold: brokerConfig.pagingThreshold }, { decodeTable: decodeFieldTable }, logger);
+  const broker = new Broker(brokerConfig, persistence);
+  await broker.recover(logger);
+  const diskAlarm = new DiskAlarm(store, broker.meter, options.diskFreeLimit ?? 50_000_000, logger);
+  diskAlarm.start();
   const listener = new Listener(broker, serverConfig, logger);
   const port = await listener.listen(serverConfig.port, serverConfig.host);
+  logger.debug({ ms: Math.round(performance.now() - started) }, 'startup');
   const host = serverConfig.host;
   const connectHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   logger.info({ host, port, dataDir }, `Warren listening on ${host}:${port}`);
@@ -57,6 +77,10 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     broker,
     listener,
     logger,
-    close: () => (closing ??= listener.close()),
+    close: () => (closing ??= (async () => {
+      diskAlarm.stop();
+      await listener.close();
+      await persistence.close();
+    })()),
   };
 }

@@ -17,6 +17,7 @@ import { Message, type TableDecoder } from '../broker/message.js';
 import type { Queue } from '../broker/queue.js';
 import type { QueueEntry } from '../broker/queue-entry.js';
 import type { Vhost } from '../broker/vhost.js';
+import type { DurableWaiter, Persistence } from '../broker/persistence.js';
 import { readContentHeader, peekBasicProperties, newPropertyPeek, type ContentHeaderView } from '../protocol/content-header.js';
 import { decodeFieldTable } from '../protocol/field-table.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD } from '../protocol/frame-constants.js';
@@ -49,7 +50,7 @@ interface TxAck {
 
 type ChannelState = 'open' | 'closing' | 'closed';
 
-export class Channel implements DeliverySink {
+export class Channel implements DeliverySink, DurableWaiter {
   state: ChannelState = 'open';
   /** Class/method of the last method received, for the close's class-id/method-id. */
   lastClassId = 0;
@@ -83,6 +84,11 @@ export class Channel implements DeliverySink {
   /** Highest sequence number confirmed but not yet written (acks coalesce as 'multiple'). */
   private ackUpTo = 0;
   private ackedUpTo = 0;
+  /** Confirms waiting for the store: publish seq and the store write seq that must be durable. */
+  private readonly waitSeq: number[] = [];
+  private readonly waitWrite: number[] = [];
+  private waitHead = 0;
+  private txCommitWaiting = false;
 
   // --- transactions ---
   private txMode = false;
@@ -91,7 +97,11 @@ export class Channel implements DeliverySink {
 
   private readonly routed: Queue[] = [];
 
-  constructor(readonly id: number, private readonly conn: Connection, private readonly vhost: Vhost) {}
+  private readonly persistence: Persistence | undefined;
+
+  constructor(readonly id: number, private readonly conn: Connection, private readonly vhost: Vhost) {
+    this.persistence = conn.persistence;
+  }
 
   // ------------------------------------------------------------------------------------------
   // Frames
@@ -194,6 +204,8 @@ export class Channel implements DeliverySink {
   /** Route one complete message; mandatory returns precede the confirm, as in RabbitMQ. */
   private routeAndConfirm(msg: Message, mandatory: boolean): void {
     const seq = this.confirmMode ? ++this.publishSeq : 0;
+    const p = this.persistence;
+    const writeBefore = p === undefined ? 0 : p.store.writeSeq;
     const x = this.vhost.exchanges.get(msg.exchange);
     const out = this.routed;
     if (x === undefined) {
@@ -208,7 +220,47 @@ export class Channel implements DeliverySink {
       for (let i = 0; i < out.length; i++) out[i]!.enqueue(msg);
       out.length = 0;
     }
-    if (seq !== 0) this.confirm(seq);
+    if (seq === 0) return;
+    const wrote = p !== undefined && p.store.writeSeq !== writeBefore;
+    if (!wrote && this.waitHead === this.waitSeq.length) {
+      this.confirm(seq);
+      return;
+    }
+    // Persistent message in a durable queue (or a confirm queued behind one): ack after the fsync.
+    this.waitSeq.push(seq);
+    this.waitWrite.push(wrote ? p!.store.writeSeq : 0);
+    p!.whenDurable(this);
+  }
+
+  /** The store made everything up to `writeSeq` durable (or failed to). */
+  onDurable(writeSeq: number, err: Error | null): void {
+    if (this.state === 'closed') return;
+    let nacks: number[] | undefined;
+    while (this.waitHead < this.waitSeq.length && this.waitWrite[this.waitHead]! <= writeSeq) {
+      const seq = this.waitSeq[this.waitHead++]!;
+      if (err === null) this.ackUpTo = seq;
+      else (nacks ??= []).push(seq);
+    }
+    if (this.waitHead === this.waitSeq.length) {
+      this.waitSeq.length = this.waitWrite.length = this.waitHead = 0;
+    }
+    if (nacks !== undefined) {
+      // Acks before the failure go out first, then each failed publish is nacked.
+      this.flushConfirms();
+      for (const seq of nacks) M.writeBasicNack(this.conn.writer, this.id, seq, false, false);
+      this.ackedUpTo = Math.max(this.ackedUpTo, nacks[nacks.length - 1]!);
+      this.ackUpTo = Math.max(this.ackUpTo, this.ackedUpTo);
+    }
+    if (this.txCommitWaiting) {
+      this.txCommitWaiting = false;
+      if (err !== null) {
+        this.conn.fail(this.id, new AmqpError(ReplyCode.INTERNAL_ERROR, `tx.commit could not be made durable: ${err.message}`, 90, 20));
+        return;
+      }
+      M.writeTxCommitOk(this.conn.writer, this.id);
+    }
+    this.conn.markDirty();
+    this.conn.needsConfirmFlush(this);
   }
 
   private sendReturn(msg: Message, code: number, text: string): void {
@@ -546,8 +598,16 @@ export class Channel implements DeliverySink {
     const acks = this.txAcks;
     this.txPublishes = [];
     this.txAcks = [];
+    const store = this.persistence?.store;
+    const writeBefore = store === undefined ? 0 : store.writeSeq;
     for (const p of publishes) this.routeAndConfirm(p.msg, p.mandatory);
     for (const a of acks) this.settle(a.tag, a.multiple, a.kind === 'reject', a.requeue);
+    if (store !== undefined && store.writeSeq !== writeBefore) {
+      // tx.commit is durable when it returns: answer after the fsync.
+      this.txCommitWaiting = true;
+      this.persistence!.whenDurable(this);
+      return;
+    }
     M.writeTxCommitOk(this.w, this.id);
   }
 

@@ -14,6 +14,7 @@ import { fieldBoolean, tableGet, type FieldTable } from '../core/field-value.js'
 import { ReplyCode } from '../core/reply-code.js';
 import type { Broker } from '../broker/broker.js';
 import type { Vhost } from '../broker/vhost.js';
+import type { Persistence } from '../broker/persistence.js';
 import { FRAME_HEARTBEAT, FRAME_METHOD, FRAME_MIN_SIZE } from '../protocol/frame-constants.js';
 import { FrameReader, type FrameSink } from '../protocol/frame-reader.js';
 import { FrameWriter } from '../protocol/frame-writer.js';
@@ -49,6 +50,7 @@ export class Connection implements FrameSink {
   readonly id = nextConnectionId++;
   readonly writer = new FrameWriter(64 * 1024);
   readonly config: ServerConfig;
+  readonly persistence: Persistence | undefined;
   capabilities: ClientCapabilities = { consumerCancelNotify: false, connectionBlocked: false, authenticationFailureClose: false };
   clientProperties: FieldTable = [];
   user = '';
@@ -81,6 +83,7 @@ export class Connection implements FrameSink {
 
   constructor(private readonly socket: Socket, private readonly ctx: ConnectionContext) {
     this.config = ctx.config;
+    this.persistence = ctx.broker.persistence;
     this.channelMax = ctx.config.channelMax;
     this.reader = new FrameReader(FRAME_MIN_SIZE);
     this.writer.frameMax = FRAME_MIN_SIZE;

@@ -1,6 +1,7 @@
 /**
  * The file implementation of Store. Layout of the data directory:
  *
+ *   LOCK                      pid of the process that has the store open
  *   definitions.json          the definitions document (replaced atomically, see atomic-file.ts)
  *   msgs/<id>.seg             message segments (format: message-log.ts)
  *   queues/<sha1(key)>/       one directory per queue index (format: queue-log.ts)
@@ -12,6 +13,7 @@
  * reads index/mark files (24 bytes per entry): never message bodies.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { FileContext } from './append-file.js';
@@ -111,6 +113,7 @@ export class FileStore implements Store {
     const ops = this.ctx.ops;
     if (this.opts.wipe === true) ops.rmSync(this.opts.dir);
     ops.mkdirSync(this.opts.dir);
+    this.lock();
     ops.mkdirSync(this.queuesDir);
     this.msgs.recover();
     let entries = 0;
@@ -141,6 +144,24 @@ export class FileStore implements Store {
       millis: Math.round(performance.now() - t0),
     };
     this.logger.info({ ...this.recovery, dir: this.opts.dir }, 'store: recovered');
+  }
+
+  /**
+   * One process per data directory: <dir>/LOCK holds the owner's pid. A lock left by a dead process
+   * (kill -9, crash) is taken over; one held by a live other process refuses to open.
+   */
+  private lock(): void {
+    const file = path.join(this.opts.dir, 'LOCK');
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(file, 'utf8').trim());
+    } catch {
+      // no lock
+    }
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
+      throw new StoreError('INVALID', `store: ${this.opts.dir} is in use by process ${owner} (remove ${file} if that is wrong)`);
+    }
+    writeFileSync(file, `${process.pid}\n`);
   }
 
   private hostFor(): { bump(): number; assertOpen(): void } {
@@ -339,6 +360,11 @@ export class FileStore implements Store {
     await this.ctx.unlinked();
     await this.ctx.readsDone();
     this.closed = true;
+    try {
+      unlinkSync(path.join(this.opts.dir, 'LOCK'));
+    } catch {
+      // already gone
+    }
     this.msgs.closeAll();
     for (const q of this.queues.values()) q.closeAll();
     for (const fd of this.ctx.closeLater.splice(0)) this.ctx.ops.closeSync(fd);
@@ -346,6 +372,15 @@ export class FileStore implements Store {
       this.logger.warn({ err: err.message }, 'store: close could not flush everything');
       throw err;
     }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
