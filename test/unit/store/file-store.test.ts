@@ -432,6 +432,18 @@ describe('file store', () => {
     expect(drain(s2, 'long')).toEqual(expected.map((i) => `msg-${i}`));
   });
 
+  it('refuses a data directory held by another live process, takes over a dead one', async () => {
+    const s = await open();
+    await s.close();
+    writeFileSync(path.join(dir, 'LOCK'), `${process.ppid}\n`); // a live process that is not us
+    await expect(FileStore.open({ dir })).rejects.toThrow(/in use by process/);
+    writeFileSync(path.join(dir, 'LOCK'), '999999999\n'); // no such process
+    const s2 = await open();
+    expect(readFileSync(path.join(dir, 'LOCK'), 'utf8').trim()).toBe(String(process.pid));
+    await s2.close();
+    expect(existsSync(path.join(dir, 'LOCK'))).toBe(false);
+  });
+
   it('reports free disk space', async () => {
     const s = await open();
     const d = await s.diskFree();
