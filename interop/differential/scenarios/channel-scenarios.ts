@@ -5,7 +5,7 @@
  */
 import { defs, methodId, rpc, sendRawBytes, sendRawMethod } from '../amqp-internals.js';
 import { scenario, type Scenario } from '../scenario.js';
-import { counts, declareQueue, open, publishConfirmed } from './helpers.js';
+import { counts, declareQueue, drain, open, publishConfirmed } from './helpers.js';
 
 /** A frame header + payload + frame-end, for malformed-input scenarios. */
 function frame(type: number, channel: number, payload: Buffer): Buffer {
@@ -149,5 +149,39 @@ export const channelScenarios: Scenario[] = [
     ctx.record('server-properties keys', Object.keys(props).sort());
     ctx.record('capabilities', props['capabilities']);
     await ctx.closeConnection(conn);
+  }),
+
+  scenario('channel-malformed-frames', 'malformed frame sequences each close the connection with the code RabbitMQ uses', async (ctx) => {
+    const setup = await open(ctx);
+    const q = await declareQueue(ctx, setup.ch, 'q');
+    const publish = (ch: number) => defs.encodeMethod(methodId('BasicPublish'), ch, { ticket: 0, exchange: '', routingKey: q, mandatory: false, immediate: false });
+    const header = (size: number) => {
+      const h = Buffer.alloc(14);
+      h.writeUInt16BE(60, 0);
+      h.writeUInt32BE(size, 8);
+      return h;
+    };
+    const cases: Array<[string, Buffer]> = [
+      ['body longer than announced', Buffer.concat([publish(1), frame(2, 1, header(5)), frame(3, 1, Buffer.alloc(10, 1))])],
+      ['body frame without header', Buffer.concat([publish(1), frame(3, 1, Buffer.alloc(5, 1))])],
+      ['method instead of body', Buffer.concat([publish(1), frame(2, 1, header(5)), publish(1)])],
+      ['heartbeat on channel 1', frame(8, 1, Buffer.alloc(0))],
+      ['unknown frame type 9', frame(9, 1, Buffer.alloc(4))],
+      ['header with wrong class id', Buffer.concat([publish(1), frame(2, 1, Buffer.from(header(5)).fill(0, 0, 2).fill(50, 1, 2))])],
+      ['truncated method payload', frame(1, 1, Buffer.from([0, 60, 0, 40, 0]))],
+    ];
+    for (const [label, bytes] of cases) {
+      const conn = await ctx.connect();
+      const ch = await ctx.channel(conn);
+      await ch.checkExchange('amq.direct');
+      ctx.record('send', label);
+      sendRawBytes(conn, bytes);
+      // An RPC behind the bad bytes shows whether the broker closed or carried on.
+      const probe = await ctx.channel(conn).catch(() => undefined);
+      if (probe !== undefined) await ctx.attempt(`rpc after '${label}'`, () => probe.checkExchange('amq.direct'), () => 'ok');
+      await ctx.closeConnection(conn);
+    }
+    // What became of the message whose body overran its header (RabbitMQ 3.10 accepts it).
+    await drain(ctx, setup.ch, q);
   }),
 ];
