@@ -93,7 +93,10 @@ export class FileStore implements Store {
     this.perSegment = opts.indexEntriesPerSegment ?? DEFAULT_INDEX_ENTRIES;
     this.indexMemory = opts.indexMemoryEntries ?? 262144;
     if (this.perSegment < 1 || this.perSegment > 0x0fffffff) throw new RangeError('indexEntriesPerSegment out of range');
-    this.msgs = new MessageLog(this.ctx, path.join(opts.dir, 'msgs'), opts.segmentSize ?? DEFAULT_SEGMENT_SIZE, this.logger);
+    const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    // Record offsets are u32 (MsgRef = id * 2^32 + offset).
+    if (!Number.isInteger(segmentSize) || segmentSize < 64 || segmentSize > 0xffffffff) throw new RangeError('segmentSize out of range');
+    this.msgs = new MessageLog(this.ctx, path.join(opts.dir, 'msgs'), segmentSize, this.logger);
     this.queuesDir = path.join(opts.dir, 'queues');
     this.gc = new GroupCommit({ flush: () => this.flushFiles(), sync: (cb) => this.syncFiles(cb) });
   }
