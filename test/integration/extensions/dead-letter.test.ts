@@ -425,7 +425,7 @@ describe('retry with exponential backoff (DLX + per-level TTL delay queues)', ()
       expect(attempts.map((m) => (m.properties.headers?.['x-death'] === undefined ? 0 : xDeathOf(m).find((d) => d.queue === work && d.reason === 'rejected')?.count))).toEqual([0, 1, 2, 3]);
       const final = done;
       if (final === undefined) throw new Error('unreachable');
-      const [d1, d2, d3] = delays;
+      const [d1 = '', d2 = '', d3 = ''] = delays;
       expectDeaths(xDeathOf(final), [d3, 'expired', 1], [[work, 'rejected', 3], [d2, 'expired', 1], [d1, 'expired', 1]]);
       expect(xDeathOf(final).find((d) => d.queue === work)).toMatchObject({ exchange: workX, 'routing-keys': ['task'] });
       expect(final.properties.headers?.['x-first-death-queue']).toBe(work);
