@@ -104,13 +104,13 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
  * Spawns `node dist/src/cli/main.js start` on a free port with a temp data dir and waits until it
  * completes an AMQP handshake. `dataDir` may be given to restart over existing definitions.
  */
-export async function startWarrenProcess(opts: { dataDir?: string; timeoutMs?: number } = {}): Promise<WarrenProcess> {
+export async function startWarrenProcess(opts: { dataDir?: string; timeoutMs?: number; nodeArgs?: readonly string[] } = {}): Promise<WarrenProcess> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'warren-bench-')));
   const url = `amqp://guest:guest@127.0.0.1:${port}`;
   const main = join(repoRoot, 'dist/src/cli/main.js');
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [main, 'start', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, 'start', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

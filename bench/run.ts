@@ -33,6 +33,8 @@ interface CliOptions {
   list?: boolean;
   memory: boolean;
   clientCompare?: boolean;
+  warrenNodeArgs?: string;
+  profile?: string;
 }
 
 const program = new Command()
@@ -51,6 +53,8 @@ const program = new Command()
   .option('--machine <kind>', 'machine kind for --save (default derived from os)')
   .option('--no-memory', 'skip the idle-connection / empty-queue memory probes')
   .option('--client-compare', 'measure amqplib vs @cloudamqp/amqp-client (the generator ceiling) against a do-nothing fake broker, then exit')
+  .option('--warren-node-args <args>', 'extra node flags for the Warren child, space-separated (e.g. "--max-old-space-size=256")')
+  .option('--profile <dir>', 'run Warren under --cpu-prof, writing .cpuprofile files into <dir> (open in Chrome DevTools)')
   .option('--list', 'list scenarios and exit');
 
 async function main(): Promise<void> {
@@ -79,6 +83,9 @@ async function main(): Promise<void> {
   const targets: TargetName[] = o.only === 'warren' ? ['warren'] : o.only === 'reference' ? ['reference'] : ['warren', 'reference'];
   if (o.only !== undefined && o.only !== 'warren' && o.only !== 'reference') throw new Error(`--only must be warren or reference`);
 
+  const nodeArgs = (o.warrenNodeArgs ?? '').split(' ').filter((a) => a !== '');
+  if (o.profile !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.profile}`);
+  const warrenOpts = { nodeArgs };
   const referenceUrl = process.env['REFERENCE_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
   const runId = `bench-${process.pid}-${Date.now().toString(36)}`;
   const rows: Row[] = [];
@@ -106,7 +113,7 @@ async function main(): Promise<void> {
   }
   if (targets.includes('warren')) {
     try {
-      warren = await startWarrenProcess();
+      warren = await startWarrenProcess(warrenOpts);
       const settle = await sampleAfter(warren.pid, 500);
       put('startup', { name: 'spawn -> AMQP handshake', value: warren.startupMs, unit: 'ms', better: 'lower' }, 'warren');
       put('memory', { name: 'idle RSS', value: settle, unit: 'MiB', better: 'lower' }, 'warren');
@@ -149,7 +156,7 @@ async function main(): Promise<void> {
     for (const t of s.brokerIndependent === true ? (['warren'] as TargetName[]) : targets) {
       if (warren !== undefined && t === 'warren' && new ProcessSampler(warren.pid).rssMb() === undefined) {
         notes.push(`warren exited before ${s.name}; restarted`);
-        warren = await startWarrenProcess().catch(() => undefined);
+        warren = await startWarrenProcess(warrenOpts).catch(() => undefined);
       }
       const b = s.brokerIndependent === true ? { url: '', pid: undefined } : live(t);
       if (b === undefined) continue;
@@ -180,7 +187,7 @@ async function main(): Promise<void> {
       await declareDurableQueues(warren.url, n, `${runId}-durable`);
       const dataDir = warren.dataDir;
       await stopKeepingData(warren);
-      const again = await startWarrenProcess({ dataDir });
+      const again = await startWarrenProcess({ dataDir, nodeArgs });
       put('startup', { name: `with ${n} durable queues`, value: again.startupMs, unit: 'ms', better: 'lower' }, 'warren');
       await again.stop();
       await rm(dataDir, { recursive: true, force: true });
