@@ -171,8 +171,10 @@ export class Channel implements DeliverySink, DurableWaiter {
   private onContentBody(payload: Buffer, start: number, end: number): void {
     const n = end - start;
     if (this.bodyFilled + n > this.body.length) {
-      throw new AmqpError(ReplyCode.FRAME_ERROR,
-        `content body exceeds declared size ${this.body.length}`, CLASS_BASIC, 40, true);
+      // RabbitMQ's command assembler never completes a body that overruns its announced size: the
+      // channel keeps waiting for body frames (and fails on the next method). Do the same.
+      this.bodyFilled = this.body.length + 1;
+      return;
     }
     payload.copy(this.body, this.bodyFilled, start, end);
     this.bodyFilled += n;
