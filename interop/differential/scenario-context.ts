@@ -8,7 +8,7 @@
  * turns into a trace entry instead of a hang.
  */
 import { createHash } from 'node:crypto';
-import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Message, type Options } from 'amqplib';
+import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Message, type Options, type SocketOptions } from 'amqplib';
 import { channelNumber, methodName, tapFrames, type DecodedFrame } from './amqp-internals.js';
 import type { TraceEntry } from './trace.js';
 
@@ -107,8 +107,13 @@ export class ScenarioContext {
 
   /** Like connect, with full control of the URL (e.g. channelMax); heartbeats stay as given. */
   async connectUrl(url: string): Promise<ChannelModel> {
+    return this.connectUrlWith(url, {});
+  }
+
+  /** Like connectUrl, with amqplib socket options (e.g. other SASL credentials). */
+  async connectUrlWith(url: string, socketOptions: SocketOptions): Promise<ChannelModel> {
     const label = `c${this.connections.length + 1}`;
-    const model = await connect(url, { timeout: this.waitTimeoutMs });
+    const model = await connect(url, { timeout: this.waitTimeoutMs, ...socketOptions });
     const state: ConnectionState = { label, closingByClient: false, closeFrameSeen: false, closed: false };
     this.connections.push(model);
     this.connectionState.set(model, state);
@@ -217,6 +222,10 @@ export class ScenarioContext {
     const state = this.connectionState.get(model);
     if (state === undefined) throw new Error('connection not opened through the scenario context');
     await this.waitFor(`connection ${state.label} to close`, () => state.closed);
+  }
+
+  isConnectionClosed(model: ChannelModel): boolean {
+    return this.connectionState.get(model)?.closed ?? true;
   }
 
   isClosed(ch: Channel): boolean {

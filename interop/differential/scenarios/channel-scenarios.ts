@@ -3,6 +3,7 @@
  * are not open, reopening an open channel, a channel error leaving siblings alone, a connection
  * error closing everything, and operations on channels after close.
  */
+import { credentials } from 'amqplib';
 import { defs, methodId, rpc, sendRawBytes, sendRawMethod } from '../amqp-internals.js';
 import { scenario, type Scenario } from '../scenario.js';
 import { counts, declareQueue, drain, open, publishConfirmed } from './helpers.js';
@@ -183,5 +184,44 @@ export const channelScenarios: Scenario[] = [
     }
     // What became of the message whose body overran its header (RabbitMQ 3.10 accepts it).
     await drain(ctx, setup.ch, q);
+  }),
+
+  scenario('connection-auth-and-vhost', 'refused logins (403, with authentication_failure_close) and unknown vhosts (530); AMQPLAIN works', async (ctx) => {
+    const variant = (edit: (u: URL) => void): string => {
+      const u = new URL(ctx.url);
+      u.searchParams.set('heartbeat', '0');
+      edit(u);
+      return u.toString();
+    };
+    const attempts: Array<[string, string]> = [
+      ['wrong password', variant((u) => { u.password = 'wrong'; })],
+      ['unknown user', variant((u) => { u.username = 'nobody-at-all'; })],
+      ['unknown vhost', variant((u) => { u.pathname = '/no-such-vhost'; })],
+    ];
+    for (const [label, url] of attempts) {
+      await ctx.attempt(label, async () => {
+        const conn = await ctx.connectUrl(url);
+        await ctx.closeConnection(conn);
+      }, () => 'connected');
+    }
+    const u = new URL(ctx.url);
+    await ctx.attempt('AMQPLAIN login', async () => {
+      const conn = await ctx.connectUrlWith(variant(() => {}), { credentials: credentials.amqplain(decodeURIComponent(u.username), decodeURIComponent(u.password)) });
+      const ch = await ctx.channel(conn);
+      await ch.checkExchange('amq.direct');
+      await ctx.closeConnection(conn);
+    }, () => 'connected');
+  }),
+
+  scenario('connection-missed-heartbeats', 'a client that stops sending heartbeats is disconnected by the broker', async (ctx) => {
+    const u = new URL(ctx.url);
+    u.searchParams.set('heartbeat', '1');
+    const conn = await ctx.connectUrl(u.toString());
+    const ch = await ctx.channel(conn);
+    await ch.checkExchange('amq.direct');
+    // Silence amqplib's heartbeater (it would also give up on the server's beats; neither is wanted).
+    const raw = conn.connection as unknown as { heartbeater: { clear(): void } | null };
+    raw.heartbeater?.clear();
+    await ctx.waitFor('the broker to drop the connection', () => ctx.isConnectionClosed(conn), 8000);
   }),
 ];
