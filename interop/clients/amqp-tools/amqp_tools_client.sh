@@ -12,7 +12,7 @@ URL=${2:-${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672}}
 PREFIX="interop-amqp-tools-$$-$RANDOM"
 FAILED=()
 
-json_str() { python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()), end="")'; }
+json_str() { /usr/bin/python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()), end="")'; }
 clean() { sed "s/$PREFIX-\([a-z0-9-]*\)/<\1>/g"; }
 emit_step() { echo "{\"step\":\"$1\",$2}"; }
 fail_step() { FAILED+=("\"$1\""); echo "{\"step\":\"$1\",\"error\":$(printf '%s' "$2" | json_str)}"; }
@@ -39,7 +39,12 @@ scenario() {
   : > "$tmp/topic" # amqp-consume declares its queue itself (auto-delete) when given -e
   amqp-consume -u "$URL" -q "$qt" -e amq.topic -r 'a.*.c' -c 2 -- sh -c 'cat; echo' >> "$tmp/topic" &
   local consumer=$!
-  sleep 0.5 # the binding is made by the consumer process; the CLI offers no way to wait for it
+  # The consumer process declares, then binds, then consumes; the CLI cannot wait for the binding, so
+  # wait until its queue exists (amqp-get exits 2 on an empty queue, 1 on a missing one), then a little.
+  for _ in $(seq 1 100); do
+    amqp-get -u "$URL" -q "$qt" > /dev/null 2>&1; [ $? -eq 2 ] && break; sleep 0.05
+  done
+  sleep 0.2
   for k in a.b.c a.b x.y a.x.c; do amqp-publish -u "$URL" -e amq.topic -r "$k" -b "$k"; done
   if wait_lines "$tmp/topic" 2; then
     emit_step cli_consume_topic "\"bodies\":[$(paste -sd, < "$tmp/topic" | sed 's/[^,]*/"&"/g')]"
