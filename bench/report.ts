@@ -36,6 +36,7 @@ export function formatValue(v: number | undefined, unit: string): string {
     case 'B/s': return `${(v / 1048576).toFixed(v >= 1048576 * 100 ? 0 : 1)} MiB/s`;
     case 'ms': return `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
     case 'MiB': return `${v.toFixed(1)} MiB`;
+    case 'µs': return `${v.toFixed(2)} µs`;
     case 'cores': return `${v.toFixed(2)} cores`;
     case 'x': return `${v.toFixed(2)}x`;
     default: {

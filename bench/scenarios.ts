@@ -10,12 +10,13 @@ import {
   type FlowResult, type RunOptions,
 } from './load-generator.js';
 import { ProcessSampler } from './broker-process.js';
+import { compareClients } from './client-compare.js';
 import { Counter, defaultFlow, type FlowSpec, type Topology } from './workload.js';
 
 export interface Metric {
   readonly name: string;
   readonly value: number | undefined;
-  readonly unit: 'msg/s' | 'B/s' | 'ms' | 'ops/s' | 'cores' | 'MiB' | 'conn/s';
+  readonly unit: 'msg/s' | 'B/s' | 'ms' | 'µs' | 'ops/s' | 'cores' | 'MiB' | 'conn/s';
   readonly better: 'higher' | 'lower' | 'info';
 }
 
@@ -251,6 +252,19 @@ const tcpLoopback: Scenario = {
   },
 };
 
+const generatorCeiling: Scenario = {
+  name: 'generator-ceiling',
+  description: 'the generator alone against a do-nothing fake broker: the most one producer / consumer thread can drive',
+  brokerIndependent: true,
+  async run(ctx) {
+    const figures = await compareClients([ctx.client], ctx.warmupMs, ctx.durationMs);
+    return figures.flatMap((f): Metric[] => [
+      { name: f.mode, value: f.rate, unit: 'msg/s', better: 'info' },
+      { name: `${f.mode}: generator CPU per message`, value: f.cpuMicrosPerMessage, unit: 'µs', better: 'info' },
+    ]);
+  },
+};
+
 export const scenarios: readonly Scenario[] = [
   simpleFlow('1p1c-16b-autoack', '1 producer -> 1 queue -> 1 consumer, 16 B, auto-ack', {}),
   simpleFlow('1p1c-16b-ack', '1 producer -> 1 queue -> 1 consumer, 16 B, manual ack, prefetch 100', manualAck),
@@ -271,4 +285,5 @@ export const scenarios: readonly Scenario[] = [
     messageSize: MiB, autoAck: false, prefetch: 10, multiAckEvery: 1, maxInFlight: 64,
   }),
   tcpLoopback,
+  generatorCeiling,
 ];
