@@ -387,4 +387,37 @@ export const exchangeScenarios: Scenario[] = [
     await ch.bindExchange(empty, viaE2e, '');
     await routeProbes(ctx, viaE2e, [], [{ key: 'k', body: 'e2e to nowhere' }]);
   }),
+
+  scenario('exchange-binding-identity', 'binding arguments are part of a binding: unbinding needs the same arguments; one copy per queue', async (ctx) => {
+    const { ch } = await open(ctx);
+    const direct = await declareExchange(ctx, ch, 'direct', 'direct');
+    const headers = await declareExchange(ctx, ch, 'headers', 'headers');
+    const qd = await declareQueue(ctx, ch, 'qd');
+    const qh = await declareQueue(ctx, ch, 'qh');
+    await ch.bindQueue(qd, direct, 'k', { tag: 1 });
+    await ch.bindQueue(qd, direct, 'k', { tag: 2 });
+    await ch.bindQueue(qh, headers, '', { 'x-match': 'any', a: 1 });
+    await routeProbes(ctx, direct, [['qd', qd]], [{ key: 'k', body: 'two bindings, one copy' }]);
+    await ctx.attempt('unbind direct with tag 1', () => ch.unbindQueue(qd, direct, 'k', { tag: 1 }), () => 'ok');
+    await routeProbes(ctx, direct, [['qd', qd]], [{ key: 'k', body: 'one binding left' }]);
+    await ctx.attempt('unbind direct with tag 3 (no such binding)', () => ch.unbindQueue(qd, direct, 'k', { tag: 3 }), () => 'ok');
+    await ctx.attempt('unbind direct without arguments', () => ch.unbindQueue(qd, direct, 'k'), () => 'ok');
+    await routeProbes(ctx, direct, [['qd', qd]], [{ key: 'k', body: 'after unbinding without arguments' }]);
+    await ctx.attempt('unbind headers without x-match', () => ch.unbindQueue(qh, headers, '', { a: 1 }), () => 'ok');
+    await routeProbes(ctx, headers, [['qh', qh]], [{ key: '', headers: { a: 1 }, body: 'after unbind without x-match' }]);
+    await ctx.attempt('unbind headers with the same arguments', () => ch.unbindQueue(qh, headers, '', { 'x-match': 'any', a: 1 }), () => 'ok');
+    await routeProbes(ctx, headers, [['qh', qh]], [{ key: '', headers: { a: 1 }, body: 'after exact unbind' }]);
+  }),
+
+  scenario('exchange-self-binding', 'an exchange bound to itself, and an exchange that is its own alternate, route each message once', async (ctx) => {
+    const { ch } = await open(ctx);
+    const x = await declareExchange(ctx, ch, 'x', 'topic');
+    const q = await declareQueue(ctx, ch, 'q');
+    await ctx.attempt('bind x to itself', () => ch.bindExchange(x, x, '#'), () => 'ok');
+    await ch.bindQueue(q, x, 'a.*');
+    await routeProbes(ctx, x, [['q', q]], [{ key: 'a.b', body: 'once' }, { key: 'zzz', body: 'nowhere' }]);
+    const self = ctx.name('self-ae');
+    await ctx.attempt('declare exchange as its own alternate', () => ch.assertExchange(self, 'direct', { durable: false, alternateExchange: self }), () => 'ok');
+    await routeProbes(ctx, self, [], [{ key: 'k', body: 'self ae' }]);
+  }),
 ];
