@@ -12,6 +12,26 @@ export interface TableDecoder {
   decodeTable(buf: Buffer, start: number, end: number): FieldTable;
 }
 
+/** Changes the broker makes to a message's properties (dead-lettering, BCC, direct reply-to). */
+export interface PropertyChanges {
+  /** Replace the headers table (undefined keeps it). */
+  headers?: FieldTable | undefined;
+  /** Remove the expiration property (dead-lettering moves it into x-death). */
+  dropExpiration?: boolean;
+  replyTo?: string | undefined;
+}
+
+export interface RewrittenProperties {
+  properties: Buffer;
+  headersStart: number;
+  headersEnd: number;
+}
+
+/** Re-encodes property bytes; supplied by the server with the decoder. */
+export interface ContentCodec extends TableDecoder {
+  rewrite(properties: Buffer, changes: PropertyChanges): RewrittenProperties;
+}
+
 export class Message {
   exchange: string;
   routingKey: string;
@@ -27,8 +47,10 @@ export class Message {
   /** Store record ref once written (-1 otherwise) and the record's byte size. */
   storeRef: number;
   storeSize: number;
+  /** Milliseconds since the epoch when published (coarse clock). */
+  publishedAt: number;
   private decodedHeaders: FieldTable | undefined | null;
-  private readonly decoder: TableDecoder;
+  readonly codec: ContentCodec;
 
   constructor(
     exchange: string,
@@ -40,7 +62,8 @@ export class Message {
     expiration: string | undefined,
     headersStart: number,
     headersEnd: number,
-    decoder: TableDecoder,
+    codec: ContentCodec,
+    publishedAt = 0,
   ) {
     this.exchange = exchange;
     this.routingKey = routingKey;
@@ -54,7 +77,8 @@ export class Message {
     this.storeRef = -1;
     this.storeSize = 0;
     this.decodedHeaders = null;
-    this.decoder = decoder;
+    this.codec = codec;
+    this.publishedAt = publishedAt;
   }
 
   get persistent(): boolean {
@@ -66,9 +90,17 @@ export class Message {
     if (this.decodedHeaders === null) {
       this.decodedHeaders = this.headersStart < 0
         ? undefined
-        : this.decoder.decodeTable(this.properties, this.headersStart, this.headersEnd);
+        : this.codec.decodeTable(this.properties, this.headersStart, this.headersEnd);
     }
     return this.decodedHeaders;
+  }
+
+  /** A copy of this message with rewritten properties (same body buffer, not persisted yet). */
+  withChanges(changes: PropertyChanges, exchange = this.exchange, routingKey = this.routingKey): Message {
+    const r = this.codec.rewrite(this.properties, changes);
+    const m = new Message(exchange, routingKey, r.properties, this.body, this.deliveryMode, this.priority,
+      changes.dropExpiration === true ? undefined : this.expiration, r.headersStart, r.headersEnd, this.codec, this.publishedAt);
+    return m;
   }
 
   /** Bytes this message holds in memory, for the memory watermark. */

@@ -26,7 +26,7 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
-import { Message, type TableDecoder } from './message.js';
+import { Message, type ContentCodec } from './message.js';
 
 export interface DurableWaiter {
   /** Everything written up to `writeSeq` is durable (err set when the write or fsync failed). */
@@ -59,7 +59,7 @@ export class Persistence {
   constructor(
     readonly store: Store,
     readonly options: PersistenceOptions,
-    private readonly decoder: TableDecoder,
+    private readonly decoder: ContentCodec,
     private readonly logger: Logger,
   ) {}
 
@@ -178,7 +178,7 @@ function encodeMeta(msg: Message, bootId: number): Buffer {
   return meta;
 }
 
-export function decodeRecord(buf: Buffer, ref: number, size: number, decoder: TableDecoder): DecodedRecord {
+export function decodeRecord(buf: Buffer, ref: number, size: number, decoder: ContentCodec): DecodedRecord {
   if (buf[0] !== 1) throw new Error(`unknown message record version ${buf[0]}`);
   const persistent = (buf[1]! & 1) === 1;
   const bootId = buf.readUInt32BE(2);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Broker, DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
 import { DiskAlarm } from '../broker/disk-alarm.js';
 import { Persistence } from '../broker/persistence.js';
-import { decodeFieldTable } from '../protocol/field-table.js';
+import { CONTENT_CODEC } from '../server/content-codec.js';
 import { FileStore, MemoryStore, type Store } from '../store/index.js';
 import { Listener } from '../server/listener.js';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../server/server-config.js';
@@ -58,7 +58,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   const store: Store = options.storeKind === 'memory'
     ? new MemoryStore()
     : await FileStore.open({ dir: join(dataDir, 'store'), logger, ...(options.segmentSize === undefined ? {} : { segmentSize: options.segmentSize }) });
-  const persistence = new Persistence(store, { pagingThreshold: brokerConfig.pagingThreshold }, { decodeTable: decodeFieldTable }, logger);
+  const persistence = new Persistence(store, { pagingThreshold: brokerConfig.pagingThreshold }, CONTENT_CODEC, logger);
   const broker = new Broker(brokerConfig, persistence);
   await broker.recover(logger);
   const diskAlarm = new DiskAlarm(store, broker.meter, options.diskFreeLimit ?? 50_000_000, logger);

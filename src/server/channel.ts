@@ -13,21 +13,19 @@ import { ReplyCode } from '../core/reply-code.js';
 import type { Consumer } from '../broker/consumer.js';
 import { Consumer as ConsumerImpl } from '../broker/consumer.js';
 import type { DeliverySink } from '../broker/delivery-sink.js';
-import { Message, type TableDecoder } from '../broker/message.js';
+import { Message } from '../broker/message.js';
+import { CONTENT_CODEC } from './content-codec.js';
 import type { Queue } from '../broker/queue.js';
 import type { QueueEntry } from '../broker/queue-entry.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { DurableWaiter, Persistence } from '../broker/persistence.js';
 import { readContentHeader, peekBasicProperties, newPropertyPeek, type ContentHeaderView } from '../protocol/content-header.js';
-import { decodeFieldTable } from '../protocol/field-table.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD } from '../protocol/frame-constants.js';
 import * as M from '../protocol/generated/methods.js';
 import type { Connection } from './connection.js';
 
 const CLASS_BASIC = 60;
 
-/** Shared, stateless: lets Message decode its headers lazily without the broker importing protocol. */
-const TABLE_DECODER: TableDecoder = { decodeTable: decodeFieldTable };
 
 /** Reused per-channel scratch objects (one channel processes one frame at a time). */
 interface PendingPublish {
@@ -192,7 +190,7 @@ export class Channel implements DeliverySink, DurableWaiter {
     }
     if (peek.expiration !== undefined) checkExpiration(peek.expiration);
     const msg = new Message(p.exchange, p.routingKey, this.props, this.body, peek.deliveryMode, peek.priority,
-      peek.expiration, this.headersStart, this.headersEnd, TABLE_DECODER);
+      peek.expiration, this.headersStart, this.headersEnd, CONTENT_CODEC);
     this.body = EMPTY;
     this.props = EMPTY;
     this.conn.onPublished();

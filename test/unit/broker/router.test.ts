@@ -9,7 +9,7 @@ import { EMPTY_TABLE, fv, tableFrom, type FieldTable } from '../../../src/core/f
 
 function message(routingKey: string, headers?: FieldTable): Message {
   return new Message('x', routingKey, Buffer.alloc(2), Buffer.alloc(0), 0, 0, undefined,
-    headers === undefined ? -1 : 0, headers === undefined ? -1 : 0, { decodeTable: () => headers ?? EMPTY_TABLE });
+    headers === undefined ? -1 : 0, headers === undefined ? -1 : 0, { decodeTable: () => headers ?? EMPTY_TABLE, rewrite: () => { throw new Error('unused'); } });
 }
 
 const meter = new MemoryMeter(1e12);
@@ -17,7 +17,7 @@ const x = new Exchange('t', '/', 'topic', false, false, false, EMPTY_TABLE);
 
 function topicMatches(pattern: string, key: string): boolean {
   const r = new TopicRouter();
-  const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE }, meter);
+  const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE }, meter, undefined);
   r.add(new Binding(x, q, pattern, EMPTY_TABLE));
   const out: unknown[] = [];
   r.route(message(key), out as never);
@@ -59,7 +59,7 @@ describe('topic matching (RabbitMQ semantics)', () => {
 
   it('prunes the trie when bindings go, and still matches the others', () => {
     const r = new TopicRouter();
-    const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE }, meter);
+    const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE }, meter, undefined);
     const b1 = new Binding(x, q, 'a.*.c', EMPTY_TABLE);
     const b2 = new Binding(x, q, 'a.#', EMPTY_TABLE);
     r.add(b1); r.add(b2);
