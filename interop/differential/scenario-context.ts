@@ -50,8 +50,8 @@ export interface DescribeOptions {
 export interface ConsumeOptions extends Options.Consume {
   /** Name of this consumer in the trace (default: c<n>). */
   readonly label?: string;
-  /** Trace stream for its deliveries (default: "consumer:<label>"). */
-  readonly stream?: string;
+  /** Trace stream for its deliveries (default: "consumer:<label>"); false records none. */
+  readonly stream?: string | false;
   /** Called after the delivery is recorded (e.g. to ack it). */
   readonly onMessage?: (msg: Message) => void;
   /** Record properties of each delivery (default false: body and fields only). */
@@ -206,7 +206,8 @@ export class ScenarioContext {
     await this.waitFor(`${count} confirms on ${state.stream}`, () => state.confirmed.size >= count || state.closed);
     if (state.confirmMode === 'summary') {
       const sorted = [...state.confirmed.entries()].sort((a, b) => a[0] - b[0]);
-      this.record('confirms', { ack: sorted.filter(([, k]) => k === 'ack').map(([t]) => t), nack: sorted.filter(([, k]) => k === 'nack').map(([t]) => t) }, state.stream);
+      const tags = (kind: 'ack' | 'nack') => ranges(sorted.filter(([, k]) => k === kind).map(([t]) => t));
+      this.record('confirms', { ack: tags('ack'), nack: tags('nack') }, state.stream);
     }
   }
 
@@ -279,11 +280,11 @@ export class ScenarioContext {
       (msg) => {
         if (msg === null) {
           consumer.cancelled = true;
-          this.record('basic.cancel (from server)', { consumer: label }, stream);
+          this.record('basic.cancel (from server)', { consumer: label }, stream === false ? `consumer:${label}` : stream);
           return;
         }
         messages.push(msg);
-        this.record('deliver', { consumer: label, ...describeMessage(msg, { properties: withProperties ?? false }) }, stream);
+        if (stream !== false) this.record('deliver', { consumer: label, ...describeMessage(msg, { properties: withProperties ?? false }) }, stream);
         onMessage?.(msg);
       },
       amqpOptions,
@@ -293,8 +294,8 @@ export class ScenarioContext {
   }
 
   /** Waits until the consumer has received `count` messages in total. */
-  async waitDeliveries(consumer: Consumer, count: number): Promise<void> {
-    await this.waitFor(`${count} deliveries to ${consumer.label}`, () => consumer.messages.length >= count);
+  async waitDeliveries(consumer: Consumer, count: number, timeoutMs = this.waitTimeoutMs): Promise<void> {
+    await this.waitFor(`${count} deliveries to ${consumer.label}`, () => consumer.messages.length >= count, timeoutMs);
   }
 
   /** basic.get, recording `get-empty` or the message (with message-count). */
@@ -363,6 +364,23 @@ async function openQuiet(model: ChannelModel): Promise<Channel> {
   const ch = await model.createChannel();
   ch.on('error', () => {});
   return ch;
+}
+
+/** Sorted integers as compact ranges: [1,2,3,5] -> "1-3,5" ("" when empty). */
+function ranges(sorted: readonly number[]): string {
+  const out: string[] = [];
+  let start: number | undefined;
+  let prev: number | undefined;
+  for (const v of [...sorted, Number.NaN]) {
+    if (start !== undefined && prev !== undefined && v === prev + 1) {
+      prev = v;
+      continue;
+    }
+    if (start !== undefined && prev !== undefined) out.push(start === prev ? `${start}` : `${start}-${prev}`);
+    start = v;
+    prev = v;
+  }
+  return out.join(',');
 }
 
 function rangeTo(n: number): number[] {
