@@ -41,8 +41,8 @@ const program = new Command()
   .name('warren-bench')
   .description('Side-by-side load test: Warren vs the reference RabbitMQ')
   .option('--scenarios <names>', 'comma-separated scenario names (default: all); see --list')
-  .option('--duration <seconds>', 'measure window per scenario (default 5, quick 1.5)')
-  .option('--warmup <seconds>', 'warm-up before each measure window (default 1, quick 0.4)')
+  .option('--duration <seconds>', 'measure window per scenario (default 5, quick 1)')
+  .option('--warmup <seconds>', 'warm-up before each measure window (default 1, quick 0.3)')
   .option('--quick', 'short run (~1 min): also set by QUICK=1')
   .option('--json <file>', 'write the full report as JSON')
   .option('--only <target>', 'warren | reference')
@@ -73,8 +73,8 @@ async function main(): Promise<void> {
     return;
   }
   const quick = o.quick === true || (process.env['QUICK'] !== undefined && process.env['QUICK'] !== '' && process.env['QUICK'] !== '0');
-  const durationMs = Number(o.duration ?? (quick ? 1.5 : 5)) * 1000;
-  const warmupMs = Number(o.warmup ?? (quick ? 0.4 : 1)) * 1000;
+  const durationMs = Number(o.duration ?? (quick ? 1 : 5)) * 1000;
+  const warmupMs = Number(o.warmup ?? (quick ? 0.3 : 1)) * 1000;
   const backlogMessages = Number(o.backlogMessages ?? (quick ? 50_000 : 1_000_000));
   const client = o.client as ClientKind;
   if (client !== 'amqplib' && client !== 'cloudamqp') throw new Error(`unknown client ${o.client}`);
@@ -134,17 +134,19 @@ async function main(): Promise<void> {
 
   // ---- memory probes
   if (o.memory) {
-    const conns = quick ? 500 : 1000;
-    const queues = quick ? 2000 : 10_000;
+    const conns = quick ? 300 : 1000;
+    const queues = quick ? 1000 : 10_000;
     for (const t of targets) {
       const b = live(t);
       if (b === undefined) continue;
       console.error(`[${t}] memory: ${conns} idle connections, ${queues} empty queues`);
       try {
+        const began = performance.now();
         const c = await probeIdleConnections(b.url, b.pid, conns, 1000);
         put('memory', { name: 'per 1,000 idle connections', value: c.mbPer, unit: 'MiB', better: 'lower' }, t);
         const q = await probeEmptyQueues(b.url, b.pid, queues, `${runId}-${t}`, 1000);
         put('memory', { name: 'per 10,000 empty queues', value: q.mbPer, unit: 'MiB', better: 'lower' }, t);
+        console.error(`  done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
       } catch (e) {
         notes.push(`[${t}] memory probe failed: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -165,8 +167,10 @@ async function main(): Promise<void> {
         prefix: `${runId}-${t}`,
       };
       console.error(`[${s.brokerIndependent === true ? 'raw' : t}] ${s.name}: ${s.description}`);
+      const began = performance.now();
       try {
         for (const m of await s.run(ctx)) put(s.name, m, s.brokerIndependent === true ? 'raw' : t);
+        console.error(`  done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         notes.push(`[${t}] ${s.name} failed: ${msg}`);
@@ -182,7 +186,7 @@ async function main(): Promise<void> {
 
   // ---- start-up with many durable definitions (Warren only: the reference cannot be restarted here)
   if (warren !== undefined && targets.includes('warren')) {
-    const n = quick ? 1000 : 10_000;
+    const n = quick ? 500 : 10_000;
     try {
       await declareDurableQueues(warren.url, n, `${runId}-durable`);
       const dataDir = warren.dataDir;

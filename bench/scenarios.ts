@@ -74,6 +74,11 @@ function flowMetrics(r: FlowResult, bytes = false, fixedRate = false): Metric[] 
     if (fixedRate) m.push({ name: 'latency p99.9', value: r.latency.p999, unit: 'ms', better: lat });
   }
   m.push(...cpuMetrics(r));
+  // CPU per message is what a busy shared machine distorts least: a starved broker is slow but not costly.
+  const perMessage = r.consumeRate > 0 ? r.consumeRate : r.publishRate;
+  if (r.brokerCpu !== undefined && perMessage > 0) {
+    m.push({ name: 'broker CPU per message', value: (r.brokerCpu * 1e6) / perMessage, unit: 'µs', better: 'lower' });
+  }
   return m;
 }
 
@@ -83,6 +88,11 @@ function cpuMetrics(r: { generatorCpu: number; brokerCpu: number | undefined; er
     { name: 'broker cpu', value: r.brokerCpu, unit: 'cores', better: 'info' },
     { name: 'generator cpu', value: r.generatorCpu, unit: 'cores', better: 'info' },
   ];
+}
+
+function perOp(r: FlowResult): Metric[] {
+  if (r.brokerCpu === undefined || r.opsRate <= 0) return [];
+  return [{ name: 'broker CPU per operation', value: (r.brokerCpu * 1e6) / r.opsRate, unit: 'µs', better: 'lower' }];
 }
 
 /** A queue-per-consumer flow through the default exchange or a declared exchange. */
@@ -213,6 +223,8 @@ const backlog: Scenario = {
         { name: `publish ${n} (confirmed)`, value: pub.rate, unit: 'msg/s', better: 'higher' },
         { name: `drain ${n}`, value: con.rate, unit: 'msg/s', better: 'higher' },
         { name: 'broker RSS with backlog', value: rssFull, unit: 'MiB', better: 'lower' },
+        { name: 'broker CPU per message (publish + drain)', value: pub.brokerCpu === undefined || con.brokerCpu === undefined ? undefined
+          : ((pub.brokerCpu * pub.seconds + con.brokerCpu * con.seconds) * 1e6) / n, unit: 'µs', better: 'lower' },
         { name: 'broker RSS growth for backlog', value: rssFull === undefined || rssEmpty === undefined ? undefined : rssFull - rssEmpty, unit: 'MiB', better: 'lower' },
         ...cpuMetrics({ generatorCpu: (pub.generatorCpu * pub.seconds + con.generatorCpu * con.seconds) / (pub.seconds + con.seconds),
           brokerCpu: pub.brokerCpu === undefined || con.brokerCpu === undefined ? undefined
@@ -228,7 +240,7 @@ const connectionChurn: Scenario = {
   description: 'open connection + channel, close; 8 concurrent loops',
   async run(ctx) {
     const r = await runTimed(runOptions(ctx), [{ kind: 'connection-churn', concurrency: 8 }]);
-    return [{ name: 'connections', value: r.opsRate, unit: 'conn/s', better: 'higher' }, ...cpuMetrics(r)];
+    return [{ name: 'connections', value: r.opsRate, unit: 'conn/s', better: 'higher' }, ...cpuMetrics(r), ...perOp(r)];
   },
 };
 
@@ -237,7 +249,7 @@ const queueChurn: Scenario = {
   description: 'queue.declare + queue.delete of a fresh transient queue; 8 channels on one connection',
   async run(ctx) {
     const r = await runTimed(runOptions(ctx), [{ kind: 'queue-churn', concurrency: 8, prefix: `${ctx.prefix}-churn` }]);
-    return [{ name: 'declare+delete', value: r.opsRate, unit: 'ops/s', better: 'higher' }, ...cpuMetrics(r)];
+    return [{ name: 'declare+delete', value: r.opsRate, unit: 'ops/s', better: 'higher' }, ...cpuMetrics(r), ...perOp(r)];
   },
 };
 
