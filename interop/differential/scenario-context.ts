@@ -422,6 +422,15 @@ export function describeMessage(msg: Message, options: DescribeOptions = {}): Re
   if (options.properties ?? true) {
     const props: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(msg.properties)) if (v !== undefined) props[k] = plain(v);
+    const headers = props['headers'];
+    if (headers !== null && typeof headers === 'object' && 'x-death' in headers) {
+      // x-death carries the wall-clock time of each death: the only header that legitimately differs.
+      const h = headers as Record<string, unknown>;
+      const deaths = h['x-death'];
+      if (Array.isArray(deaths)) {
+        h['x-death'] = deaths.map((d: unknown) => (d !== null && typeof d === 'object' && 'time' in d ? { ...d, time: '{time}' } : d));
+      }
+    }
     out['properties'] = props;
   }
   return out;

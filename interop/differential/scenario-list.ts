@@ -7,6 +7,7 @@ import { ackScenarios } from './scenarios/ack-scenarios.js';
 import { channelScenarios } from './scenarios/channel-scenarios.js';
 import { consumerScenarios } from './scenarios/consumer-scenarios.js';
 import { exchangeScenarios } from './scenarios/exchange-scenarios.js';
+import { extensionScenarios } from './scenarios/extension-scenarios.js';
 import { publishScenarios } from './scenarios/publish-scenarios.js';
 import { queueScenarios } from './scenarios/queue-scenarios.js';
 
@@ -17,4 +18,5 @@ export const allScenarios: readonly Scenario[] = [
   ...ackScenarios,
   ...consumerScenarios,
   ...channelScenarios,
+  ...extensionScenarios,
 ];
