@@ -4,7 +4,7 @@
  * and afterEach closing every amqplib / amqp-client / raw connection the test opened (no leaks).
  */
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { startTestBroker, uniqueName, type TestBroker } from '../../helpers/broker.js';
+import { startTestBroker, uniqueName, waitFor, type TestBroker } from '../../helpers/broker.js';
 import type { WarrenOptions } from '../../../src/cli/warren.js';
 import { Clients } from './clients.js';
 import { closeAllRaw } from './raw-amqp.js';
@@ -34,6 +34,14 @@ export function useBroker(options: WarrenOptions = {}): BrokerContext {
   afterEach(async () => {
     await clients?.closeAll();
     closeAllRaw();
+    // No leaks: once every client is gone, Warren must have dropped every connection (and with them
+    // their channels, consumers and heartbeat timers). The reference cannot be inspected this way.
+    const listener = broker?.warren?.listener;
+    if (listener !== undefined) {
+      await waitFor(() => listener.connections.size === 0, 5000).catch(() => {
+        throw new Error(`leak: ${listener.connections.size} connection(s) still open on the broker after the test closed its clients`);
+      });
+    }
   });
   const need = <T>(v: T | undefined, what: string): T => {
     if (v === undefined) throw new Error(`${what} is not ready (used outside a test?)`);
