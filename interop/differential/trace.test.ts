@@ -43,6 +43,17 @@ describe('trace normalisation', () => {
     expect(diff.split('\n')).toEqual(['--- reference', '+++ warren', '-[main] close {"replyCode":404}', '+[main] close {"replyCode":406}', ' [main] same']);
   });
 
+  it('elides unchanged lines far from a change', () => {
+    const ref = Array.from({ length: 20 }, (_, i) => e('main', `step${i}`));
+    const sub = ref.map((x, i) => (i === 10 ? e('main', 'different') : x));
+    const lines = compareTraces(ref, sub).diff.split('\n');
+    expect(lines).toContain('  … 7 unchanged lines');
+    expect(lines).toContain('-[main] step10');
+    expect(lines).toContain('+[main] different');
+    expect(lines).toContain(' [main] step7');
+    expect(lines).not.toContain(' [main] step6');
+  });
+
   it('ignores object key order', () => {
     expect(compareTraces([e('m', 'x', { a: 1, b: 2 })], [e('m', 'x', { b: 2, a: 1 })]).equal).toBe(true);
   });

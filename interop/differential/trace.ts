@@ -100,9 +100,22 @@ export function compareTraces(expected: Trace, actual: Trace, labels = { expecte
   if (a.length === b.length && a.every((line, i) => line === b[i])) return { equal: true, diff: '' };
   const ops = lcsDiff(a, b);
   const lines = [`--- ${labels.expected}`, `+++ ${labels.actual}`];
-  for (const op of ops) lines.push(`${op.kind}${op.line}`);
+  // Unchanged lines far from any change are elided, unified-diff style, so long traces stay readable.
+  const near = ops.map((op, i) => op.kind !== ' ' || ops.slice(Math.max(0, i - CONTEXT), i + CONTEXT + 1).some((o) => o.kind !== ' '));
+  let skipped = 0;
+  for (const [i, op] of ops.entries()) {
+    if (near[i]) {
+      if (skipped > 0) lines.push(`  … ${skipped} unchanged line${skipped === 1 ? '' : 's'}`);
+      skipped = 0;
+      lines.push(`${op.kind}${op.line}`);
+    } else skipped++;
+  }
+  if (skipped > 0) lines.push(`  … ${skipped} unchanged line${skipped === 1 ? '' : 's'}`);
   return { equal: false, diff: lines.join('\n') };
 }
+
+/** Unchanged lines shown around each change. */
+const CONTEXT = 3;
 
 interface DiffOp {
   readonly kind: ' ' | '-' | '+';

@@ -134,4 +134,50 @@ export const extensionScenarios: Scenario[] = [
     await ctx.waitDeliveries(b, 2);
     await ctx.attempt('invalid x-single-active-consumer', () => ch.assertQueue(ctx.name('bad'), { durable: false, arguments: { 'x-single-active-consumer': 'yes' } }), (v) => v);
   }),
+
+  scenario('ext-dead-letter-x-death-history', 'a message dead-lettered back and forth accumulates x-death entries and counts', async (ctx) => {
+    const { conn, ch } = await open(ctx);
+    const toB = await declareExchange(ctx, ch, 'to-b', 'fanout');
+    const toA = await declareExchange(ctx, ch, 'to-a', 'fanout');
+    const a = await declareQueue(ctx, ch, 'a', { deadLetterExchange: toB });
+    const b = await declareQueue(ctx, ch, 'b', { deadLetterExchange: toA });
+    await ch.bindQueue(b, toB, '');
+    await ch.bindQueue(a, toA, '');
+    await publishConfirmed(ctx, conn, '', a, ['bouncing']);
+    // a -> b -> a -> b: reject three times, each time fetching the copy from the other queue.
+    let from = a;
+    for (let hop = 0; hop < 3; hop++) {
+      let m: import('amqplib').GetMessage | false = false;
+      await ctx.waitFor(`message in ${from === a ? 'a' : 'b'}`, async () => (m = await ch.get(from)) !== false);
+      if (m === false) return;
+      ch.reject(m, false);
+      from = from === a ? b : a;
+    }
+    const reader = await ctx.channel(conn);
+    const c = await ctx.consume(reader, b, { label: 'final', noAck: true, withProperties: true });
+    await ctx.waitDeliveries(c, 1);
+  }),
+
+  scenario('ext-quorum-declare', 'x-queue-type quorum: declare rules (durable only, not exclusive/auto-delete) and basic use', async (ctx) => {
+    const { conn } = await open(ctx);
+    const cases: Array<[string, import('amqplib').Options.AssertQueue]> = [
+      ['non-durable', { durable: false }],
+      ['exclusive', { durable: true, exclusive: true }],
+      ['auto-delete', { durable: true, autoDelete: true }],
+      ['durable', { durable: true }],
+    ];
+    let ok: import('amqplib').Channel | undefined;
+    for (const [label, opts] of cases) {
+      const ch = await ctx.channel(conn);
+      const r = await ctx.attempt(`declare quorum ${label}`, () => ch.assertQueue(ctx.name(`qq-${label}`), { ...opts, arguments: { 'x-queue-type': 'quorum' } }), (v) => v);
+      if (r !== undefined) ok = ch;
+    }
+    if (ok === undefined) return;
+    const q = ctx.name('qq-durable');
+    await publishConfirmed(ctx, conn, '', q, bodies('m', 2));
+    const m = await ctx.get(ok, q, { properties: true });
+    if (m !== undefined) ok.reject(m, true);
+    await ctx.get(ok, q, { properties: true }, 'get after requeue (delivery count header)');
+    await ctx.attempt('redeclare as classic', () => ok.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'classic' } }), (v) => v);
+  }),
 ];
