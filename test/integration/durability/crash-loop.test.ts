@@ -171,7 +171,7 @@ describe('kill -9 at random moments (WARREN_CRASH_ROUNDS rounds)', () => {
       }
       await h.start();
       const { problems, present } = await verify(h, round);
-      if (process.env['WARREN_CRASH_VERBOSE'] === '1') {
+      if (process.env['WARREN_DURABILITY_VERBOSE'] === '1') {
         const c = QUEUES.map((q) => `${q}: tried ${qm(q).tried.size} confirmed ${qm(q).confirmed.size} acked ${qm(q).ackSent.size}`);
         console.log(`round ${round}: ${present} present; ${c.join('; ')}`);
       }
