@@ -9,6 +9,7 @@ import type { Channel, ChannelModel, GetMessage } from 'amqplib';
 import { useBroker } from '../helpers/setup.js';
 import { Inbox, closedWith, fill } from '../helpers/clients.js';
 import { waitFor } from '../../helpers/broker.js';
+import { bits, methodFrame, rawHandshake, rawOpenChannel, rawPublish, short, shortstr, table } from '../helpers/raw-amqp.js';
 
 const ctx = useBroker();
 
@@ -238,6 +239,30 @@ describe('basic.recover', () => {
     await ch.basicRecover(true);
     await waitFor(() => got.length === 2);
     expect(got).toEqual([['r', false], ['r', true]]);
+  });
+});
+
+describe('basic.recover-async', () => {
+  it('recover-async(requeue=true) has no reply and requeues the unacked messages (raw client)', async () => {
+    const h = await rawHandshake(ctx.port);
+    await rawOpenChannel(h.conn, 1);
+    h.conn.send(methodFrame(1, 50, 10, [short(0), shortstr(''), bits(false, false, true, true, false), table()]));
+    const declareOk = await h.conn.expectMethod(50, 11);
+    const q = declareOk.payload.toString('utf8', 5, 5 + declareOk.payload[4]!);
+    h.conn.send(rawPublish(1, '', q, Buffer.from('again')));
+    // basic.get (no-ack=false) until the message is there; publish and get share the channel, so in order.
+    h.conn.send(methodFrame(1, 60, 70, [short(0), shortstr(q), bits(false)]));
+    const first = await h.conn.next();
+    expect([first?.classId, first?.methodId]).toEqual([60, 71]);
+    expect(first!.payload[12]! & 1).toBe(0); // redelivered bit
+    await h.conn.next(); // header
+    await h.conn.next(); // body
+    h.conn.send(methodFrame(1, 60, 100, [bits(true)]));
+    h.conn.send(methodFrame(1, 60, 70, [short(0), shortstr(q), bits(true)]));
+    const second = await h.conn.next();
+    expect([second?.classId, second?.methodId]).toEqual([60, 71]); // no recover-ok in between
+    expect(second!.payload[12]! & 1).toBe(1);
+    h.conn.destroy();
   });
 });
 

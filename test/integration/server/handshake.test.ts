@@ -75,6 +75,19 @@ describe('server properties', () => {
     h.conn.destroy();
   });
 
+  it('accepts client-properties with nested tables, arrays, floats, longs, voids and binary strings', async () => {
+    const h = await rawHandshake(ctx.port, {
+      clientProperties: {
+        product: 'raw', version: '1', platform: 'test', information: Buffer.from([0, 1, 2]),
+        capabilities: { authentication_failure_close: true, consumer_cancel_notify: true, 'connection.blocked': false },
+        numbers: [1, -2, 2 ** 40, 1.5, null, true, 'x', { nested: [[]] }],
+        connection_name: 'warren integration',
+      },
+    });
+    await rawOpenChannel(h.conn, 1);
+    h.conn.destroy();
+  });
+
   it('amqplib sees the same server properties', async () => {
     const c = await ctx.clients.connect();
     const sp = c.connection.serverProperties;
