@@ -5,8 +5,10 @@
  */
 import type { Logger } from 'pino';
 import { exportDefinitions, importDefinitions } from './definitions-codec.js';
+import { DelayedDelivery } from './delayed-delivery.js';
 import { MemoryMeter } from './memory-meter.js';
 import type { Persistence } from './persistence.js';
+import type { Policy } from './policy.js';
 import { UserStore } from './user-store.js';
 import { Vhost } from './vhost.js';
 
@@ -20,6 +22,10 @@ export interface BrokerConfig {
   /** Users allowed to log in only from loopback addresses (RabbitMQ's loopback_users). */
   loopbackUsers: readonly string[];
   defaultVhost: string;
+  /** Policies applied to queues and exchanges by name pattern. */
+  policies: readonly Policy[];
+  /** Consumer acknowledgement timeout in ms (RabbitMQ's consumer_timeout, 30 minutes); 0 disables. */
+  consumerTimeout: number;
 }
 
 export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
@@ -28,6 +34,8 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   defaultUser: { name: 'guest', password: 'guest' },
   loopbackUsers: ['guest'],
   defaultVhost: '/',
+  policies: [],
+  consumerTimeout: 30 * 60 * 1000,
 };
 
 export class Broker {
@@ -47,12 +55,17 @@ export class Broker {
   addVhost(name: string): Vhost {
     let v = this.vhosts.get(name);
     if (v === undefined) {
-      v = new Vhost(name, this.meter, this.persistence);
+      v = new Vhost(name, this.meter, this.persistence, this.config.policies);
       const p = this.persistence;
       if (p !== undefined) v.listener = { definitionsChanged: () => p.definitionsChanged() };
       this.vhosts.set(name, v);
     }
     return v;
+  }
+
+  /** Stop timers (delayed deliveries). */
+  close(): void {
+    for (const v of this.vhosts.values()) v.delayed.stop();
   }
 
   isLoopbackOnly(user: string): boolean {
@@ -73,6 +86,12 @@ export class Broker {
     const stored = new Set(p.store.queueNames());
     let messages = 0;
     for (const v of this.vhosts.values()) {
+      for (const x of v.exchanges.values()) {
+        if (!x.delayed || !x.durable) continue;
+        const key = DelayedDelivery.storeKey(x);
+        live.add(key);
+        if (stored.has(key)) v.delayed.recover(x, p.store.queue(key));
+      }
       for (const q of v.queues.values()) {
         live.add(q.storeKey);
         if (stored.has(q.storeKey)) {

@@ -2,18 +2,21 @@
  * An exchange: its declared properties and the bindings it is the source of, indexed by its
  * type's router. The default exchange ("") routes by queue name and holds no bindings.
  */
-import { fieldString, type FieldTable } from '../core/field-value.js';
+import { fieldString, tableGet, type FieldTable } from '../core/field-value.js';
 import { Binding, type Destination } from './binding.js';
 import type { Message } from './message.js';
-import { createRouter, type Router } from './router.js';
+import { AmqpError } from '../core/amqp-error.js';
+import { ReplyCode } from '../core/reply-code.js';
+import { createRouter, EXCHANGE_TYPES, type Router } from './router.js';
 
 export class Exchange {
   /** Bindings with this exchange as source. */
   readonly bindings: Binding[] = [];
   readonly router: Router;
-  /** Name of the alternate exchange (argument "alternate-exchange"), if any. */
-  readonly alternate: string | undefined;
+  /** Name of the alternate exchange (argument "alternate-exchange", else a policy's), if any. */
+  alternate: string | undefined;
   deleted = false;
+  readonly delayed: boolean;
 
   constructor(
     readonly name: string,
@@ -24,7 +27,9 @@ export class Exchange {
     readonly internal: boolean,
     readonly args: FieldTable,
   ) {
-    this.router = createRouter(type);
+    // x-delayed-message exchanges route like their x-delayed-type once a message is due.
+    this.delayed = type === 'x-delayed-message';
+    this.router = createRouter(this.delayed ? delayedType(args) : type);
     this.alternate = fieldString(args.find((e) => e.key === 'alternate-exchange')?.value);
   }
 
@@ -48,4 +53,13 @@ export class Exchange {
   route(msg: Message, out: Destination[]): void {
     this.router.route(msg, out);
   }
+}
+
+/** The plugin's rule: x-delayed-type must name an existing exchange type. */
+export function delayedType(args: FieldTable): string {
+  const t = fieldString(tableGet(args, 'x-delayed-type'));
+  if (t === undefined || !EXCHANGE_TYPES.has(t) || t === 'x-delayed-message') {
+    throw new AmqpError(ReplyCode.PRECONDITION_FAILED, "Invalid argument, 'x-delayed-type' must be an existing exchange type");
+  }
+  return t;
 }

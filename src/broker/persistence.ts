@@ -15,7 +15,8 @@
  *   7      4     headers table start inside the property bytes (i32 BE, -1 when absent)
  *   11     4     headers table end (i32 BE, -1 when absent)
  *   15     4     property bytes length P (u32 BE)
- *   19     1     exchange length E, then E bytes (UTF-8)
+ *   19     8     publish time, ms since the epoch (f64 BE): delayed messages are due at this + x-delay
+ *   27     1     exchange length E, then E bytes (UTF-8)
  *   ..     1     routing key length R, then R bytes
  *   ..     1     expiration length X (255 = absent), then X bytes
  *   then P property bytes (flags + list, verbatim from the publisher), then the body.
@@ -157,7 +158,7 @@ function encodeMeta(msg: Message, bootId: number): Buffer {
   const ex = Buffer.from(msg.exchange, 'utf8');
   const rk = Buffer.from(msg.routingKey, 'utf8');
   const exp = msg.expiration === undefined ? undefined : Buffer.from(msg.expiration, 'utf8');
-  const meta = Buffer.allocUnsafe(19 + 1 + ex.length + 1 + rk.length + 1 + (exp?.length ?? 0));
+  const meta = Buffer.allocUnsafe(27 + 1 + ex.length + 1 + rk.length + 1 + (exp?.length ?? 0));
   meta[0] = 1;
   meta[1] = msg.persistent ? 1 : 0;
   meta.writeUInt32BE(bootId, 2);
@@ -165,7 +166,8 @@ function encodeMeta(msg: Message, bootId: number): Buffer {
   meta.writeInt32BE(msg.headersStart, 7);
   meta.writeInt32BE(msg.headersEnd, 11);
   meta.writeUInt32BE(msg.properties.length, 15);
-  let p = 19;
+  meta.writeDoubleBE(msg.publishedAt, 19);
+  let p = 27;
   meta[p++] = ex.length;
   p += ex.copy(meta, p);
   meta[p++] = rk.length;
@@ -186,7 +188,8 @@ export function decodeRecord(buf: Buffer, ref: number, size: number, decoder: Co
   const headersStart = buf.readInt32BE(7);
   const headersEnd = buf.readInt32BE(11);
   const propsLen = buf.readUInt32BE(15);
-  let p = 19;
+  const publishedAt = buf.readDoubleBE(19);
+  let p = 27;
   const exLen = buf[p++]!;
   const exchange = buf.toString('utf8', p, p + exLen);
   p += exLen;
@@ -202,7 +205,7 @@ export function decodeRecord(buf: Buffer, ref: number, size: number, decoder: Co
   const props = buf.subarray(p, p + propsLen);
   const body = buf.subarray(p + propsLen);
   const msg = new Message(exchange, routingKey, props, body, persistent ? 2 : 1, priority, expiration,
-    headersStart, headersEnd, decoder);
+    headersStart, headersEnd, decoder, publishedAt);
   msg.storeRef = ref;
   msg.storeSize = size;
   return { msg, persistent, bootId };

@@ -16,6 +16,8 @@ export interface QueueArguments {
   maxLength: number | undefined;
   maxLengthBytes: number | undefined;
   overflow: Overflow;
+  /** Whether x-overflow was given (an argument wins over a policy). */
+  overflowDeclared: boolean;
   deadLetterExchange: string | undefined;
   deadLetterRoutingKey: string | undefined;
   maxPriority: number | undefined;
@@ -83,6 +85,7 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
     maxLength: int('x-max-length', 'non-negative'),
     maxLengthBytes: int('x-max-length-bytes', 'non-negative'),
     overflow: (overflowRaw as Overflow | undefined) ?? 'drop-head',
+    overflowDeclared: overflowRaw !== undefined,
     deadLetterExchange: str('x-dead-letter-exchange'),
     deadLetterRoutingKey: str('x-dead-letter-routing-key'),
     maxPriority,

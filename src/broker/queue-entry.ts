@@ -10,10 +10,15 @@ import type { Queue } from './queue.js';
 export class QueueEntry {
   /** The consumer holding it unacked, or null (ready, or fetched by basic.get). */
   consumer: Consumer | null = null;
+  /** When it expires (ms since the epoch; Infinity = never): min of queue and message TTL. */
+  expiresAt = Infinity;
+  /** When it was last delivered (ms), for the consumer acknowledgement timeout. */
+  deliveredAt = 0;
 
   constructor(
     readonly queue: Queue,
-    readonly msg: Message,
+    /** Replaced only when a quorum queue adds x-delivery-count on redelivery. */
+    public msg: Message,
     /** Position in the queue (queue-local, increasing in queue order). */
     readonly seq: number,
     /** Times delivered so far; redelivered = deliveries > 1 at delivery. */

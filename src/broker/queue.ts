@@ -1,35 +1,55 @@
 /**
- * A queue: ready entries in FIFO order (by `seq`), its consumers served by priority then round
- * robin with prefetch credit, and counters for unacked deliveries. Socket-free: consumers are
- * reached through their DeliverySink.
+ * A queue: ready entries in delivery order, its consumers served by priority then round robin
+ * with prefetch credit, and counters for unacked deliveries. Socket-free: consumers are reached
+ * through their DeliverySink, dead letters and expiry through QueueHooks (the vhost).
+ *
+ * RabbitMQ semantics kept here: TTL (x-message-ttl, per-message expiration) expires messages only
+ * at the head; length limits (x-max-length, x-max-length-bytes) count ready messages, with
+ * x-overflow drop-head / reject-publish / reject-publish-dlx; priority queues (x-max-priority);
+ * single active consumer; queue expiry (x-expires); quorum delivery limits (x-delivery-limit).
  *
  * Storage: a persistent message in a durable queue is written to the store (once per message,
- * whatever the fanout) and the entry recorded in the queue's store index; acks, rejects, purges
- * and deletes settle it there. When held messages pass the paging threshold, new messages go to
- * the store only ("paged": counted in `pagedCount`, not in memory) and are read back in order as
+ * whatever the fanout) and recorded in the queue's store index; acks, rejects, purges, expiry and
+ * deletes settle it there. When held messages pass the paging threshold, new messages of a plain
+ * FIFO queue go to the store only ("paged": counted in `pagedCount`) and are read back in order as
  * consumers catch up; a recovered queue starts fully paged, so startup reads no bodies.
  *
- * Invariants: `ready` is sorted by seq and every ready entry precedes every paged one; an entry
- * is either ready, paged, held unacked by one channel, or settled; `meter` counts each in-memory
- * message once per queue holding it.
+ * Invariants: ready entries are sorted by seq and precede every paged one; an entry is either
+ * ready, paged, held unacked by one channel, or settled; `meter` counts each in-memory message
+ * once per queue holding it.
  */
 import { AmqpError } from '../core/amqp-error.js';
-import type { FieldTable } from '../core/field-value.js';
+import { fv, type FieldTable } from '../core/field-value.js';
 import { ReplyCode } from '../core/reply-code.js';
 import type { QueueIndex } from '../store/store.js';
 import type { Consumer } from './consumer.js';
-import { Deque } from './deque.js';
 import type { MemoryMeter } from './memory-meter.js';
 import type { Message } from './message.js';
 import type { Persistence } from './persistence.js';
+import type { QueueArguments } from './queue-arguments.js';
 import { QueueEntry } from './queue-entry.js';
+import { FifoReady, PriorityReady, type ReadyList } from './ready-list.js';
 
 export interface QueueOptions {
   durable: boolean;
   /** Owning connection id for exclusive queues, -1 otherwise. */
   exclusiveOwner: number;
   autoDelete: boolean;
+  /** Arguments as declared (for equivalence checks and definitions). */
   arguments: FieldTable;
+  /** Effective settings: arguments merged with the matching policy. */
+  settings: QueueArguments;
+}
+
+export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
+
+export interface QueueHooks {
+  /** Route a dead-lettered message to the queue's dead-letter exchange. */
+  deadLetter(q: Queue, msg: Message, reason: DeadLetterReason): void;
+  /** x-expires elapsed with the queue unused: delete it. */
+  expire(q: Queue): void;
+  /** An auto-delete queue lost its last consumer. */
+  unused(q: Queue): void;
 }
 
 /** How many paged entries one page-in reads at most. */
@@ -42,20 +62,26 @@ export class Queue {
   deleted = false;
   /** Set once a consumer has subscribed: auto-delete applies only after that. */
   hadConsumer = false;
-  /** Called when an auto-delete queue loses its last consumer. */
-  onUnused: ((q: Queue) => void) | undefined;
+  hooks: QueueHooks | undefined;
 
-  private readonly ready = new Deque<QueueEntry>();
+  private readonly ready: ReadyList;
+  private readyBytes = 0;
   private nextSeq = 1;
   private rr = 0;
   private dispatching = false;
+  private ttlTimer: NodeJS.Timeout | undefined;
+  private ttlTimerAt = Infinity;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   // ---- storage ----
   private index: QueueIndex | undefined;
   /** Entries that live only in the store index, after every ready entry. */
   private pagedCount = 0;
+  private pagedBytes = 0;
   /** Store seq from which paged entries start. */
   private pageFromStoreSeq = 0;
+  /** Only plain FIFO queues without TTL or length limits page (the others need every entry's data). */
+  private readonly canPage: boolean;
 
   constructor(
     readonly name: string,
@@ -63,11 +89,18 @@ export class Queue {
     readonly options: QueueOptions,
     private readonly meter: MemoryMeter,
     private readonly persistence: Persistence | undefined,
-  ) {}
+  ) {
+    const s = options.settings;
+    this.ready = s.maxPriority !== undefined && s.maxPriority > 0 ? new PriorityReady(s.maxPriority) : new FifoReady();
+    this.canPage = persistence !== undefined && s.maxPriority === undefined && s.messageTtl === undefined
+      && s.maxLength === undefined && s.maxLengthBytes === undefined && s.deliveryLimit === undefined;
+    this.touch();
+  }
 
   get durable(): boolean { return this.options.durable; }
   get exclusive(): boolean { return this.options.exclusiveOwner >= 0; }
   get autoDelete(): boolean { return this.options.autoDelete; }
+  get settings(): QueueArguments { return this.options.settings; }
   get messageCount(): number { return this.ready.length + this.pagedCount; }
   get consumerCount(): number { return this.consumers.length; }
   /** The store key of this queue's index. */
@@ -77,31 +110,133 @@ export class Queue {
     return (this.index ??= p.store.queue(this.storeKey));
   }
 
-  enqueue(msg: Message): void {
+  // ------------------------------------------------------------------------------------------
+  // Enqueue
+
+  /**
+   * Add a message. Returns false when the queue refused it (x-overflow reject-publish*): the
+   * publisher is then nacked.
+   */
+  enqueue(msg: Message): boolean {
+    const s = this.options.settings;
+    if ((s.maxLength !== undefined || s.maxLengthBytes !== undefined) && s.overflow !== 'drop-head') {
+      if (this.wouldOverflow(msg.body.length)) {
+        if (s.overflow === 'reject-publish-dlx') this.deadLetter(msg, 'maxlen');
+        return false;
+      }
+    }
+    const expiresAt = this.expiryOf(msg);
+    if (expiresAt === -1) {
+      // Already expired (TTL 0 and nobody to take it): dead-letter straight away.
+      this.deadLetter(msg, 'expired');
+      return true;
+    }
     const p = this.persistence;
+    let storeSeq = -1;
     if (p !== undefined) {
-      const paging = this.pagedCount > 0 || this.meter.used > p.options.pagingThreshold;
+      const paging = this.canPage && (this.pagedCount > 0 || this.meter.used > p.options.pagingThreshold);
       if (paging || (this.options.durable && msg.persistent)) {
-        const index = this.storeIndex(p);
-        const storeSeq = index.enqueue(p.record(msg), msg.storeSize);
+        storeSeq = this.storeIndex(p).enqueue(p.record(msg), msg.storeSize);
         if (paging) {
           if (this.pagedCount === 0) this.pageFromStoreSeq = storeSeq;
           this.pagedCount++;
+          this.pagedBytes += msg.body.length;
           if (this.consumers.length > 0) this.dispatch();
-          return;
+          return true;
         }
-        this.push(msg, storeSeq);
-        return;
       }
     }
-    this.push(msg, -1);
+    this.meter.add(msg.memorySize);
+    const e = new QueueEntry(this, msg, this.nextSeq++, 0, storeSeq);
+    e.expiresAt = expiresAt;
+    this.ready.push(e);
+    this.readyBytes += msg.body.length;
+    if (s.overflow === 'drop-head') this.dropOverflow();
+    if (this.consumers.length > 0) this.dispatch();
+    if (expiresAt !== Infinity) this.expireHead();
+    return true;
   }
 
-  private push(msg: Message, storeSeq: number): void {
-    this.meter.add(msg.memorySize);
-    this.ready.push(new QueueEntry(this, msg, this.nextSeq++, 0, storeSeq));
-    if (this.consumers.length > 0) this.dispatch();
+  private wouldOverflow(extraBytes: number): boolean {
+    const s = this.options.settings;
+    if (s.maxLength !== undefined && this.messageCount >= s.maxLength) return true;
+    return s.maxLengthBytes !== undefined && this.readyBytes + this.pagedBytes + extraBytes > s.maxLengthBytes;
   }
+
+  /** drop-head: remove the oldest ready messages until the limits hold (dead-lettered as maxlen). */
+  private dropOverflow(): void {
+    const s = this.options.settings;
+    while (this.ready.length > 0 && ((s.maxLength !== undefined && this.messageCount > s.maxLength)
+      || (s.maxLengthBytes !== undefined && this.readyBytes > s.maxLengthBytes))) {
+      this.discardHead('maxlen');
+    }
+  }
+
+  /** Expiry time of a message entering now, Infinity without TTL, -1 if it is born expired. */
+  private expiryOf(msg: Message): number {
+    const queueTtl = this.options.settings.messageTtl;
+    let ttl = queueTtl ?? Infinity;
+    if (msg.expiration !== undefined) {
+      const m = Number(msg.expiration);
+      if (m < ttl) ttl = m;
+    }
+    if (ttl === Infinity) return Infinity;
+    const now = Date.now();
+    if (ttl === 0 && !this.hasReadyConsumer()) return -1;
+    return now + ttl;
+  }
+
+  private hasReadyConsumer(): boolean {
+    for (const c of this.consumers) if (c.sink.canDeliver(c)) return true;
+    return false;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // TTL: RabbitMQ expires messages at the head only; a timer follows the head's expiry.
+
+  private expireHead(): void {
+    let head = this.ready.peek();
+    if (head === undefined || head.expiresAt === Infinity) return;
+    const now = Date.now();
+    while (head !== undefined && head.expiresAt <= now) {
+      this.discardHead('expired');
+      head = this.ready.peek();
+    }
+    if (head !== undefined && head.expiresAt !== Infinity) this.armTtlTimer(head.expiresAt);
+  }
+
+  private armTtlTimer(at: number): void {
+    if (this.ttlTimer !== undefined && this.ttlTimerAt <= at) return;
+    if (this.ttlTimer !== undefined) clearTimeout(this.ttlTimer);
+    this.ttlTimerAt = at;
+    this.ttlTimer = setTimeout(() => {
+      this.ttlTimer = undefined;
+      this.ttlTimerAt = Infinity;
+      this.expireHead();
+    }, Math.max(0, at - Date.now()) + 1);
+    this.ttlTimer.unref();
+  }
+
+  /** Remove the head ready entry for good, dead-lettering it when a DLX is set. */
+  private discardHead(reason: DeadLetterReason): void {
+    const e = this.ready.shift()!;
+    this.readyBytes -= e.msg.body.length;
+    this.meter.sub(e.msg.memorySize);
+    if (e.storeSeq >= 0) this.index!.settle(e.storeSeq);
+    this.deadLetter(this.forDeadLetter(e), reason);
+  }
+
+  /** The message as it leaves the queue: without the x-delivery-count bookkeeping header. */
+  private forDeadLetter(e: QueueEntry): Message {
+    return e.msg;
+  }
+
+  private deadLetter(msg: Message, reason: DeadLetterReason): void {
+    if (this.options.settings.deadLetterExchange !== undefined) this.hooks?.deadLetter(this, msg, reason);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Paging
 
   /** The head ready entry, paging entries in from the store when memory holds none. */
   private head(): QueueEntry | undefined {
@@ -113,16 +248,19 @@ export class Queue {
   private pageIn(): void {
     const p = this.persistence;
     if (p === undefined || this.index === undefined) {
-      this.pagedCount = 0;
+      this.pagedCount = this.pagedBytes = 0;
       return;
     }
     const cursor = this.index.cursor(this.pageFromStoreSeq);
     let n = 0;
-    while (n < PAGE_BATCH && this.pagedCount > 0 && cursor.next()) {
+    let more = true;
+    while (n < PAGE_BATCH && this.pagedCount > 0) {
+      if (!cursor.next()) { more = false; break; }
       const storeSeq = cursor.seq;
       this.pageFromStoreSeq = storeSeq + 1;
       this.pagedCount--;
       const rec = p.load(cursor.ref, cursor.size);
+      this.pagedBytes -= rec.msg.body.length;
       if (!rec.persistent && rec.bootId !== p.bootId) {
         // A transient message paged out by an earlier run: it must not survive the restart.
         this.index.settle(storeSeq);
@@ -130,11 +268,15 @@ export class Queue {
       }
       this.meter.add(rec.msg.memorySize);
       this.ready.push(new QueueEntry(this, rec.msg, this.nextSeq++, cursor.delivered ? 1 : 0, storeSeq));
+      this.readyBytes += rec.msg.body.length;
       n++;
-      if (this.meter.used > p.options.pagingThreshold && n >= 16) break;
+      if (n >= 16 && this.meter.used > p.options.pagingThreshold) break;
     }
-    if (n === 0 && this.pagedCount > 0 && !cursor.next()) this.pagedCount = 0;
+    if (!more || this.pagedCount <= 0) this.pagedCount = this.pagedBytes = 0;
   }
+
+  // ------------------------------------------------------------------------------------------
+  // Delivery
 
   /** Hand ready messages to consumers with credit until either runs out. */
   dispatch(): void {
@@ -144,9 +286,13 @@ export class Queue {
       while (this.ready.length > 0 || this.pagedCount > 0) {
         const c = this.nextConsumer();
         if (c === undefined) break;
-        if (this.head() === undefined) break;
-        const e = this.ready.shift()!;
-        this.delivered(e, c.noAck);
+        const head = this.head();
+        if (head === undefined) break;
+        if (head.expiresAt !== Infinity && head.expiresAt <= Date.now()) {
+          this.expireHead();
+          continue;
+        }
+        const e = this.take(c.noAck);
         if (!c.noAck) {
           e.consumer = c;
           c.unacked++;
@@ -158,8 +304,10 @@ export class Queue {
     }
   }
 
-  /** Bookkeeping when an entry leaves `ready` for a consumer or basic.get. */
-  private delivered(e: QueueEntry, noAck: boolean): void {
+  /** Take the head entry for a consumer or basic.get, counted as delivered. */
+  private take(noAck: boolean): QueueEntry {
+    const e = this.ready.shift()!;
+    this.readyBytes -= e.msg.body.length;
     e.deliveries++;
     if (noAck) {
       this.meter.sub(e.msg.memorySize);
@@ -168,15 +316,22 @@ export class Queue {
       this.unackedCount++;
       if (e.storeSeq >= 0 && e.deliveries === 1) this.index!.markDelivered(e.storeSeq);
     }
+    return e;
   }
 
   /**
-   * The next consumer with credit: the highest priority level first (consumers are kept sorted by
-   * priority, descending), round robin within a level.
+   * The next consumer with credit: with single active consumer only the first subscriber;
+   * otherwise the highest priority level first (consumers are sorted by priority, descending),
+   * round robin within a level.
    */
   private nextConsumer(): Consumer | undefined {
     const cs = this.consumers;
     const n = cs.length;
+    if (n === 0) return undefined;
+    if (this.options.settings.singleActiveConsumer) {
+      const c = cs[0]!;
+      return c.sink.canDeliver(c) ? c : undefined;
+    }
     let from = 0;
     while (from < n) {
       const level = cs[from]!.priority;
@@ -198,59 +353,72 @@ export class Queue {
 
   /** basic.get: take the head entry, counted as delivered (and unacked unless noAck). */
   get(noAck: boolean): QueueEntry | undefined {
+    this.touch();
+    this.expireHead();
     if (this.head() === undefined) return undefined;
-    const e = this.ready.shift()!;
-    this.delivered(e, noAck);
-    return e;
+    return this.take(noAck);
   }
 
-  /** An unacked entry was acked (or rejected without requeue): forget it. */
+  // ------------------------------------------------------------------------------------------
+  // Settlement
+
+  /** An unacked entry was acked: forget it. */
   settle(e: QueueEntry): void {
-    if (e.consumer !== null) {
-      e.consumer.unacked--;
-      e.consumer = null;
-    }
-    this.unackedCount--;
+    this.release(e);
     this.meter.sub(e.msg.memorySize);
     if (e.storeSeq >= 0 && this.index !== undefined && !this.deleted) this.index.settle(e.storeSeq);
   }
 
-  /** Put an unacked entry back in its original position. */
-  requeue(e: QueueEntry): void {
+  /** basic.reject / nack with requeue=false: settle and dead-letter (reason rejected). */
+  reject(e: QueueEntry): void {
+    this.settle(e);
+    if (!this.deleted) this.deadLetter(this.forDeadLetter(e), 'rejected');
+  }
+
+  private release(e: QueueEntry): void {
     if (e.consumer !== null) {
       e.consumer.unacked--;
       e.consumer = null;
     }
     this.unackedCount--;
-    if (this.deleted) {
-      this.meter.sub(e.msg.memorySize);
-      return;
-    }
-    const head = this.ready.peek();
-    if (head === undefined || e.seq < head.seq) {
-      this.ready.unshift(e);
-      return;
-    }
-    // Out-of-order requeue: binary search for the position by seq.
-    let lo = 0;
-    let hi = this.ready.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ready.at(mid)!.seq < e.seq) lo = mid + 1;
-      else hi = mid;
-    }
-    this.ready.insertAt(lo, e);
   }
+
+  /** Put an unacked entry back in its original position (quorum: count it against the delivery limit). */
+  requeue(e: QueueEntry): void {
+    if (this.deleted) {
+      this.settle(e);
+      return;
+    }
+    const limit = this.options.settings.deliveryLimit;
+    if (this.options.settings.queueType === 'quorum') {
+      // Quorum queues count returns and show them as x-delivery-count on redelivery.
+      if (limit !== undefined && e.deliveries > limit) {
+        this.settle(e);
+        this.deadLetter(e.msg, 'delivery_limit');
+        return;
+      }
+      e.msg = withHeader(e.msg, 'x-delivery-count', e.deliveries);
+    }
+    this.release(e);
+    this.ready.requeue(e);
+    this.readyBytes += e.msg.body.length;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Consumers
 
   addConsumer(c: Consumer): void {
     if (this.consumers.some((o) => o.exclusive) || (c.exclusive && this.consumers.length > 0)) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `queue '${this.name}' in vhost '${this.vhost}' in exclusive use`);
     }
-    // Keep the list sorted by priority (descending), newcomers last within their level.
     let at = this.consumers.length;
-    while (at > 0 && this.consumers[at - 1]!.priority < c.priority) at--;
+    if (!this.options.settings.singleActiveConsumer) {
+      // Keep the list sorted by priority (descending), newcomers last within their level.
+      while (at > 0 && this.consumers[at - 1]!.priority < c.priority) at--;
+    }
     this.consumers.splice(at, 0, c);
     this.hadConsumer = true;
+    this.touch();
   }
 
   /** Remove a consumer; an auto-delete queue that loses its last one goes away. */
@@ -258,10 +426,33 @@ export class Queue {
     const i = this.consumers.indexOf(c);
     if (i < 0) return;
     this.consumers.splice(i, 1);
-    if (this.consumers.length === 0 && this.options.autoDelete && this.hadConsumer && this.onUnused !== undefined) {
-      this.onUnused(this);
+    if (this.consumers.length > 0) {
+      // Single active consumer: the next subscriber takes over.
+      if (i === 0 && this.options.settings.singleActiveConsumer) this.dispatch();
+      return;
     }
+    this.touch();
+    if (this.options.autoDelete && this.hadConsumer) this.hooks?.unused(this);
   }
+
+  // ------------------------------------------------------------------------------------------
+  // Queue expiry (x-expires): deleted after being unused (no consumers, no basic.get, no
+  // redeclaration) for the given time.
+
+  touch(): void {
+    const expires = this.options.settings.expires;
+    if (expires === undefined || this.deleted) return;
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      if (this.consumers.length > 0) return;
+      this.hooks?.expire(this);
+    }, expires);
+    this.expiryTimer.unref();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Purge, delete, recovery
 
   /** Drop every ready and paged message; returns how many. Unacked ones stay with their channels. */
   purge(): number {
@@ -270,13 +461,14 @@ export class Queue {
       this.meter.sub(e.msg.memorySize);
       if (e.storeSeq >= 0) this.index!.settle(e.storeSeq);
     }
+    this.readyBytes = 0;
     if (this.pagedCount > 0 && this.index !== undefined) {
       const cursor = this.index.cursor(this.pageFromStoreSeq);
       const seqs: number[] = [];
       while (cursor.next()) seqs.push(cursor.seq);
       for (const s of seqs) this.index.settle(s);
     }
-    this.pagedCount = 0;
+    this.pagedCount = this.pagedBytes = 0;
     return n;
   }
 
@@ -284,6 +476,9 @@ export class Queue {
   destroy(): number {
     const n = this.purge();
     this.deleted = true;
+    if (this.ttlTimer !== undefined) clearTimeout(this.ttlTimer);
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.ttlTimer = this.expiryTimer = undefined;
     if (this.index !== undefined && this.persistence !== undefined) {
       this.persistence.store.deleteQueue(this.storeKey);
       this.index = undefined;
@@ -293,10 +488,36 @@ export class Queue {
     return n;
   }
 
-  /** After a restart: every live entry of the store index is paged, read back on demand. */
+  /**
+   * After a restart. Plain FIFO queues leave every live entry paged (read back on demand); the
+   * others read their entries now, as they need each message's priority and expiry.
+   */
   recover(index: QueueIndex): void {
     this.index = index;
     this.pagedCount = index.count;
+    this.pagedBytes = index.bytes;
     this.pageFromStoreSeq = 0;
+    if (!this.canPage) {
+      while (this.pagedCount > 0) this.pageIn();
+      if (this.options.settings.messageTtl !== undefined) {
+        const at = Date.now() + this.options.settings.messageTtl;
+        // The original enqueue time is not recorded: recovered messages get a fresh queue TTL.
+        this.forEachReady((e) => { e.expiresAt = at; });
+        this.expireHead();
+      }
+    }
   }
+
+  private forEachReady(fn: (e: QueueEntry) => void): void {
+    const all: QueueEntry[] = [];
+    for (let e = this.ready.shift(); e !== undefined; e = this.ready.shift()) all.push(e);
+    for (const e of all) { fn(e); this.ready.push(e); }
+  }
+}
+
+/** A copy of `msg` with one header set (used for x-delivery-count). */
+function withHeader(msg: Message, key: string, value: number): Message {
+  const headers = (msg.headers() ?? []).filter((h) => h.key !== key);
+  headers.push({ key, value: fv.long(value) });
+  return msg.withChanges({ headers });
 }

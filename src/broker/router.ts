@@ -244,7 +244,7 @@ export function createRouter(type: string): Router {
   }
 }
 
-export const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers']);
+export const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
 
 /**
  * rabbit_exchange:check_type says "invalid exchange type" when the name is already an Erlang atom

@@ -13,7 +13,10 @@ import { Exchange } from './exchange.js';
 import type { MemoryMeter } from './memory-meter.js';
 import type { Message } from './message.js';
 import type { Persistence } from './persistence.js';
-import { Queue } from './queue.js';
+import { Queue, type DeadLetterReason, type QueueHooks } from './queue.js';
+import { isCycle, makeDeadLetter } from './dead-letter.js';
+import { DelayedDelivery } from './delayed-delivery.js';
+import { applyQueuePolicy, matchingPolicy, type Policy } from './policy.js';
 import { parseQueueArguments } from './queue-arguments.js';
 import { EXCHANGE_TYPES, headersMatchMode, unknownExchangeType } from './router.js';
 
@@ -65,7 +68,13 @@ export class Vhost {
   private readonly seenExchanges = new Set<Exchange>();
   private readonly seenQueues = new Set<Queue>();
 
-  constructor(readonly name: string, private readonly meter: MemoryMeter, private readonly persistence?: Persistence) {
+  constructor(readonly name: string, private readonly meter: MemoryMeter, private readonly persistence?: Persistence,
+    private readonly policies: readonly Policy[] = []) {
+    this.delayed = new DelayedDelivery(persistence, (x, msg) => {
+      const out: Queue[] = [];
+      this.route(x, msg, out);
+      for (const q of out) q.enqueue(msg);
+    });
     this.addExchange(new Exchange('', name, 'direct', true, false, false, EMPTY_TABLE));
     for (const [n, t] of [['amq.direct', 'direct'], ['amq.fanout', 'fanout'], ['amq.topic', 'topic'],
       ['amq.headers', 'headers'], ['amq.match', 'headers']] as const) {
@@ -88,6 +97,10 @@ export class Vhost {
     if (x === undefined) {
       checkReservedName('exchange', d.name);
       x = new Exchange(d.name, this.name, d.type, d.durable, d.autoDelete, d.internal, d.args);
+      if (x.alternate === undefined) {
+        const ae = matchingPolicy(this.policies, this.name, d.name, 'exchanges')?.definition['alternate-exchange'];
+        if (typeof ae === 'string') x.alternate = ae;
+      }
       this.addExchange(x);
       if (x.durable) this.changed();
       return x;
@@ -135,6 +148,7 @@ export class Vhost {
 
   private removeExchange(x: Exchange): void {
     x.deleted = true;
+    if (x.delayed) this.delayed.dropExchange(x);
     this.exchanges.delete(x.name);
     for (const b of x.bindings.slice()) this.dropBinding(b, false);
     for (const b of (this.bindingsTo.get(x) ?? []).slice()) this.dropBinding(b, true);
@@ -161,20 +175,68 @@ export class Vhost {
       this.assertField(existing.durable, durable, 'durable', 'queue', name);
       this.assertField(existing.autoDelete, d.autoDelete, 'auto_delete', 'queue', name);
       this.assertArgs(existing.options.arguments, d.args, QUEUE_EQUIVALENCE_ARGS, 'queue', name);
+      existing.touch();
       return existing;
     }
-    parseQueueArguments(d.args, name, this.name);
+    const declared = parseQueueArguments(d.args, name, this.name);
+    if (declared.queueType === 'quorum') {
+      // Quorum queues are always durable, never exclusive or auto-delete (rabbit_quorum_queue).
+      const bad = !durable ? 'non-durable' : d.exclusive ? 'exclusive' : d.autoDelete ? 'auto-delete' : undefined;
+      if (bad !== undefined) {
+        throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid property '${bad}' for queue '${name}' in vhost '${this.name}'`);
+      }
+    }
+    const settings = applyQueuePolicy(declared, matchingPolicy(this.policies, this.name, name, 'queues'));
     const q = new Queue(name, this.name, {
       durable,
       exclusiveOwner: d.exclusive ? d.connectionId : -1,
       autoDelete: d.autoDelete,
       arguments: d.args,
+      settings,
     }, this.meter, this.persistence);
-    q.onUnused = (uq) => this.removeQueue(uq);
+    q.hooks = this.queueHooks;
     this.queues.set(name, q);
     if (q.durable) this.changed();
     return q;
   }
+
+  /** What queues call back into: dead letters, x-expires, auto-delete. */
+  private readonly queueHooks: QueueHooks = {
+    deadLetter: (q, msg, reason) => this.deadLetter(q, msg, reason),
+    expire: (q) => { this.removeQueue(q); },
+    unused: (q) => { this.removeQueue(q); },
+  };
+
+  /**
+   * Republish a message that left `q` (rejected, expired, over its length limit, past its
+   * delivery limit) to the queue's dead-letter exchange, with RabbitMQ's x-death bookkeeping.
+   * A missing dead-letter exchange drops the message silently, as in RabbitMQ.
+   */
+  private deadLetter(q: Queue, msg: Message, reason: DeadLetterReason): void {
+    const s = q.settings;
+    if (s.deadLetterExchange === undefined) return;
+    const x = this.exchanges.get(s.deadLetterExchange);
+    if (x === undefined) return;
+    const dl = makeDeadLetter(msg, q.name, reason, s.deadLetterExchange, s.deadLetterRoutingKey, Math.floor(Date.now() / 1000));
+    const targets = this.dlTargets;
+    targets.length = 0;
+    const found = new Set<Queue>();
+    for (const key of dl.routingKeys) {
+      dl.msg.routingKey = key;
+      this.route(x, dl.msg, targets);
+      for (const t of targets) found.add(t);
+    }
+    dl.msg.routingKey = dl.routingKeys[0]!;
+    for (const t of found) {
+      if (reason !== 'rejected' && isCycle(t.name, dl.deaths)) continue;
+      t.enqueue(dl.msg);
+    }
+  }
+
+  private readonly dlTargets: Queue[] = [];
+
+  /** Messages waiting on x-delayed-message exchanges. */
+  readonly delayed: DelayedDelivery;
 
   queueOrThrow(name: string): Queue {
     const q = this.queues.get(name);

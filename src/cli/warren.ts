@@ -80,6 +80,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     close: () => (closing ??= (async () => {
       diskAlarm.stop();
       await listener.close();
+      broker.close();
       await persistence.close();
     })()),
   };

@@ -22,6 +22,11 @@ import type { DurableWaiter, Persistence } from '../broker/persistence.js';
 import { readContentHeader, peekBasicProperties, newPropertyPeek, type ContentHeaderView } from '../protocol/content-header.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD } from '../protocol/frame-constants.js';
 import * as M from '../protocol/generated/methods.js';
+import { decodeBasicProperties } from '../protocol/generated/properties.js';
+import { tableGet } from '../core/field-value.js';
+import { stringArray } from '../broker/dead-letter.js';
+import { delayOf } from '../broker/delayed-delivery.js';
+import type { Exchange } from '../broker/exchange.js';
 import type { Connection } from './connection.js';
 
 const CLASS_BASIC = 60;
@@ -94,6 +99,11 @@ export class Channel implements DeliverySink, DurableWaiter {
   private txAcks: TxAck[] = [];
 
   private readonly routed: Queue[] = [];
+
+  // --- direct reply-to ---
+  /** Token naming this channel's reply consumer (amq.rabbitmq.reply-to.<token>). */
+  replyToken: string | undefined;
+  private replyTag = '';
 
   private readonly persistence: Persistence | undefined;
 
@@ -189,10 +199,11 @@ export class Channel implements DeliverySink, DurableWaiter {
         `user_id property set to '${peek.userId}' but authenticated user was '${this.conn.user}'`);
     }
     if (peek.expiration !== undefined) checkExpiration(peek.expiration);
-    const msg = new Message(p.exchange, p.routingKey, this.props, this.body, peek.deliveryMode, peek.priority,
-      peek.expiration, this.headersStart, this.headersEnd, CONTENT_CODEC);
+    let msg = new Message(p.exchange, p.routingKey, this.props, this.body, peek.deliveryMode, peek.priority,
+      peek.expiration, this.headersStart, this.headersEnd, CONTENT_CODEC, this.conn.clock.now);
     this.body = EMPTY;
     this.props = EMPTY;
+    if (msg.properties.indexOf(REPLY_TO_BYTES) >= 0) msg = this.directReplyTo(msg);
     this.conn.onPublished();
     if (this.txMode) {
       this.txPublishes.push({ msg, mandatory: p.mandatory });
@@ -208,28 +219,85 @@ export class Channel implements DeliverySink, DurableWaiter {
     const writeBefore = p === undefined ? 0 : p.store.writeSeq;
     const x = this.vhost.exchanges.get(msg.exchange);
     const out = this.routed;
+    let refused = false;
     if (x === undefined) {
       // The exchange went away between publish and commit: unroutable.
       out.length = 0;
+    } else if (x.name === '' && msg.routingKey.startsWith(REPLY_TO_PREFIX)) {
+      out.length = 0;
+      if (this.conn.deliverReply(msg)) out.length = -1;
     } else {
       this.vhost.route(x, msg, out);
+      if (msg.headersStart >= 0) msg = this.senderSelected(x, msg, out);
     }
     if (out.length === 0) {
       if (mandatory) this.sendReturn(msg, ReplyCode.NO_ROUTE, 'NO_ROUTE');
+    } else if (out.length > 0) {
+      const delay = x !== undefined && x.delayed ? delayOf(msg) : 0;
+      if (delay > 0) {
+        this.vhost.delayed.schedule(x!, msg, msg.publishedAt + delay);
+      } else {
+        for (let i = 0; i < out.length; i++) if (!out[i]!.enqueue(msg)) refused = true;
+      }
+      out.length = 0;
     } else {
-      for (let i = 0; i < out.length; i++) out[i]!.enqueue(msg);
       out.length = 0;
     }
     if (seq === 0) return;
     const wrote = p !== undefined && p.store.writeSeq !== writeBefore;
     if (!wrote && this.waitHead === this.waitSeq.length) {
-      this.confirm(seq);
+      if (refused) this.nackNow(seq);
+      else this.confirm(seq);
       return;
     }
     // Persistent message in a durable queue (or a confirm queued behind one): ack after the fsync.
     this.waitSeq.push(seq);
-    this.waitWrite.push(wrote ? p!.store.writeSeq : 0);
+    this.waitWrite.push(refused ? -1 : wrote ? p!.store.writeSeq : 0);
     p!.whenDurable(this);
+  }
+
+  /** A queue refused the message (x-overflow reject-publish): nack it, after earlier acks. */
+  private nackNow(seq: number): void {
+    this.ackUpTo = seq - 1 > this.ackUpTo ? seq - 1 : this.ackUpTo;
+    this.flushConfirms();
+    M.writeBasicNack(this.conn.writer, this.id, seq, false, false);
+    this.ackedUpTo = this.ackUpTo = seq;
+    this.conn.markDirty();
+  }
+
+  /**
+   * Sender-selected distribution: CC and BCC headers (arrays of strings) add routing keys; BCC is
+   * removed from the message before delivery.
+   */
+  private senderSelected(x: Exchange, msg: Message, out: Queue[]): Message {
+    const h = msg.headers();
+    if (h === undefined) return msg;
+    const cc = stringArray(tableGet(h, 'CC'));
+    const bcc = stringArray(tableGet(h, 'BCC'));
+    if (cc.length === 0 && bcc.length === 0) return msg;
+    const all = new Set(out);
+    const extra: Queue[] = [];
+    const original = msg.routingKey;
+    for (const key of [...cc, ...bcc]) {
+      msg.routingKey = key;
+      this.vhost.route(x, msg, extra);
+      for (const q of extra) all.add(q);
+    }
+    msg.routingKey = original;
+    out.length = 0;
+    for (const q of all) out.push(q);
+    if (tableGet(h, 'BCC') === undefined) return msg;
+    return msg.withChanges({ headers: h.filter((e) => e.key !== 'BCC') });
+  }
+
+  /** A request carrying reply_to=amq.rabbitmq.reply-to: point it at this channel's reply consumer. */
+  private directReplyTo(msg: Message): Message {
+    const props = decodeBasicProperties(msg.properties, 0, msg.properties.length);
+    if (props.replyTo !== REPLY_TO_QUEUE) return msg;
+    if (this.replyToken === undefined) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'fast reply consumer does not exist', CLASS_BASIC, 40);
+    }
+    return msg.withChanges({ replyTo: REPLY_TO_PREFIX + this.replyToken });
   }
 
   /** The store made everything up to `writeSeq` durable (or failed to). */
@@ -237,19 +305,24 @@ export class Channel implements DeliverySink, DurableWaiter {
     if (this.state === 'closed') return;
     let nacks: number[] | undefined;
     while (this.waitHead < this.waitSeq.length && this.waitWrite[this.waitHead]! <= writeSeq) {
+      const need = this.waitWrite[this.waitHead]!;
       const seq = this.waitSeq[this.waitHead++]!;
-      if (err === null) this.ackUpTo = seq;
+      if (err === null && need >= 0) this.ackUpTo = seq;
       else (nacks ??= []).push(seq);
     }
     if (this.waitHead === this.waitSeq.length) {
       this.waitSeq.length = this.waitWrite.length = this.waitHead = 0;
     }
     if (nacks !== undefined) {
-      // Acks before the failure go out first, then each failed publish is nacked.
-      this.flushConfirms();
-      for (const seq of nacks) M.writeBasicNack(this.conn.writer, this.id, seq, false, false);
-      this.ackedUpTo = Math.max(this.ackedUpTo, nacks[nacks.length - 1]!);
-      this.ackUpTo = Math.max(this.ackUpTo, this.ackedUpTo);
+      // In sequence order: acks up to each refused publish, then its nack.
+      const lastAck = this.ackUpTo;
+      for (const seq of nacks) {
+        if (seq - 1 > this.ackedUpTo && seq - 1 <= lastAck) this.ackUpTo = seq - 1;
+        this.flushConfirms();
+        M.writeBasicNack(this.conn.writer, this.id, seq, false, false);
+        this.ackedUpTo = seq;
+      }
+      this.ackUpTo = Math.max(lastAck, this.ackedUpTo);
     }
     if (this.txCommitWaiting) {
       this.txCommitWaiting = false;
@@ -402,8 +475,9 @@ export class Channel implements DeliverySink, DurableWaiter {
   }
 
   private settleOne(e: QueueEntry, reject: boolean, requeue: boolean): void {
-    if (reject && requeue) e.queue.requeue(e);
-    else e.queue.settle(e);
+    if (!reject) e.queue.settle(e);
+    else if (requeue) e.queue.requeue(e);
+    else e.queue.reject(e);
   }
 
   /** Deliver more from every queue whose credit changed. */
@@ -455,6 +529,7 @@ export class Channel implements DeliverySink, DurableWaiter {
   }
 
   private onConsume(m: M.BasicConsume): void {
+    if (m.queue === REPLY_TO_QUEUE) return this.onReplyConsume(m);
     const q = this.vhost.queueFor(this.queueNameOrLast(m.queue, m.classId, m.methodId), this.conn.id);
     let tag = m.consumerTag;
     if (tag === '') tag = 'amq.ctag-' + randomBytes(16).toString('base64url').slice(0, 22);
@@ -468,7 +543,40 @@ export class Channel implements DeliverySink, DurableWaiter {
     q.dispatch();
   }
 
+  /** basic.consume on amq.rabbitmq.reply-to: a no-ack pseudo-consumer for RPC replies. */
+  private onReplyConsume(m: M.BasicConsume): void {
+    if (!m.noAck) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'reply consumer cannot acknowledge', m.classId, m.methodId);
+    if (this.replyToken !== undefined) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, 'reply consumer already set', m.classId, m.methodId);
+    }
+    const tag = m.consumerTag !== '' ? m.consumerTag : 'amq.ctag-' + randomBytes(16).toString('base64url').slice(0, 22);
+    this.replyTag = tag;
+    this.replyToken = randomBytes(18).toString('base64url');
+    this.conn.registerReplyChannel(this.replyToken, this);
+    if (!m.noWait) M.writeBasicConsumeOk(this.w, this.id, tag);
+  }
+
+  /** A reply published to amq.rabbitmq.reply-to.<our token>. */
+  deliverReply(msg: Message): void {
+    const w = this.conn.writer;
+    M.writeBasicDeliver(w, this.id, this.replyTag, this.nextDeliveryTag++, false, msg.exchange, msg.routingKey);
+    w.writeContent(this.id, CLASS_BASIC, msg.body.length, msg.properties, 0, msg.properties.length, msg.body);
+    this.conn.markDirty();
+  }
+
+  private dropReplyConsumer(): void {
+    if (this.replyToken === undefined) return;
+    this.conn.unregisterReplyChannel(this.replyToken);
+    this.replyToken = undefined;
+    this.replyTag = '';
+  }
+
   private onCancel(m: M.BasicCancel): void {
+    if (this.replyToken !== undefined && m.consumerTag === this.replyTag) {
+      this.dropReplyConsumer();
+      if (!m.noWait) M.writeBasicCancelOk(this.w, this.id, m.consumerTag);
+      return;
+    }
     const c = this.consumers.get(m.consumerTag);
     if (c !== undefined) {
       this.consumers.delete(m.consumerTag);
@@ -486,7 +594,10 @@ export class Channel implements DeliverySink, DurableWaiter {
       return;
     }
     const tag = this.nextDeliveryTag++;
-    if (!m.noAck) this.unacked.set(tag, e);
+    if (!m.noAck) {
+      this.unacked.set(tag, e);
+      e.deliveredAt = this.conn.clock.now;
+    }
     const msg = e.msg;
     M.writeBasicGetOk(w, this.id, tag, e.deliveries > 1, msg.exchange, msg.routingKey, q.messageCount);
     w.writeContent(this.id, CLASS_BASIC, msg.body.length, msg.properties, 0, msg.properties.length, msg.body);
@@ -503,7 +614,10 @@ export class Channel implements DeliverySink, DurableWaiter {
 
   deliver(c: Consumer, e: QueueEntry): void {
     const tag = this.nextDeliveryTag++;
-    if (!c.noAck) this.unacked.set(tag, e);
+    if (!c.noAck) {
+      this.unacked.set(tag, e);
+      e.deliveredAt = this.conn.clock.now;
+    }
     const msg = e.msg;
     const w = this.conn.writer;
     M.writeBasicDeliver(w, this.id, c.tag, tag, e.deliveries > 1, msg.exchange, msg.routingKey);
@@ -546,6 +660,10 @@ export class Channel implements DeliverySink, DurableWaiter {
   // --- queues ---
 
   private onQueueDeclare(m: M.QueueDeclare): void {
+    if (m.queue === REPLY_TO_QUEUE && m.passive) {
+      if (!m.noWait) M.writeQueueDeclareOk(this.w, this.id, REPLY_TO_QUEUE, 0, this.replyToken === undefined ? 0 : 1);
+      return;
+    }
     const q = this.vhost.declareQueue({
       name: m.queue, passive: m.passive, durable: m.durable, exclusive: m.exclusive,
       autoDelete: m.autoDelete, args: m.arguments, connectionId: this.conn.id,
@@ -623,6 +741,19 @@ export class Channel implements DeliverySink, DurableWaiter {
     M.writeChannelFlowOk(this.w, this.id, true);
   }
 
+  /**
+   * RabbitMQ's consumer acknowledgement timeout: a delivery unacked for longer than `timeoutMs`
+   * closes the channel with 406.
+   */
+  checkAckTimeout(now: number, timeoutMs: number): void {
+    if (this.state !== 'open' || this.unacked.size === 0) return;
+    const oldest = this.unacked.values().next().value as QueueEntry;
+    if (now - oldest.deliveredAt <= timeoutMs) return;
+    this.conn.fail(this.id, new AmqpError(ReplyCode.PRECONDITION_FAILED,
+      `delivery acknowledgement on channel ${this.id} timed out. Timeout value used: ${timeoutMs} ms. ` +
+      'This timeout value can be configured, see consumers doc guide to learn more', 0, 0));
+  }
+
   // --- teardown ---
 
   /** Release everything: requeue unacked in order, cancel consumers. Idempotent. */
@@ -632,6 +763,7 @@ export class Channel implements DeliverySink, DurableWaiter {
     this.expecting = 0;
     this.txPublishes = [];
     this.txAcks = [];
+    this.dropReplyConsumer();
     const consumers = [...this.consumers.values()];
     this.consumers.clear();
     this.requeueAll();
@@ -646,6 +778,11 @@ export class Channel implements DeliverySink, DurableWaiter {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Direct reply-to (RabbitMQ's amq.rabbitmq.reply-to pseudo-queue). */
+export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
+export const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
+const REPLY_TO_BYTES = Buffer.from(REPLY_TO_QUEUE);
 
 /** The expiration property must be a non-negative integer in decimal (milliseconds). */
 function checkExpiration(value: string): void {

@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AmqpError } from '../core/amqp-error.js';
+import type { CoarseClock } from '../core/clock.js';
 import { fieldBoolean, tableGet, type FieldTable } from '../core/field-value.js';
 import { ReplyCode } from '../core/reply-code.js';
 import type { Broker } from '../broker/broker.js';
@@ -22,7 +23,8 @@ import * as M from '../protocol/generated/methods.js';
 import { PROTOCOL_HEADER, checkProtocolHeader } from '../protocol/protocol-header.js';
 import { payloadSnippet } from '../protocol/erlang-format.js';
 import { MECHANISMS, parseCredentials } from './auth-mechanism.js';
-import { Channel } from './channel.js';
+import { Channel, REPLY_TO_PREFIX } from './channel.js';
+import type { Message } from '../broker/message.js';
 import { dropsConnection, toAmqpError } from './close-mapping.js';
 import type { OutboundFlusher } from './outbound-flusher.js';
 import type { ServerConfig } from './server-config.js';
@@ -30,6 +32,9 @@ import { serverProperties } from './server-properties.js';
 
 export interface ConnectionContext {
   readonly broker: Broker;
+  readonly clock: CoarseClock;
+  /** Channels with a direct reply-to consumer, by token. */
+  readonly replyChannels: Map<string, Channel>;
   readonly config: ServerConfig;
   readonly logger: Logger;
   readonly flusher: OutboundFlusher;
@@ -51,6 +56,7 @@ export class Connection implements FrameSink {
   readonly writer = new FrameWriter(64 * 1024);
   readonly config: ServerConfig;
   readonly persistence: Persistence | undefined;
+  readonly clock: CoarseClock;
   capabilities: ClientCapabilities = { consumerCancelNotify: false, connectionBlocked: false, authenticationFailureClose: false };
   clientProperties: FieldTable = [];
   user = '';
@@ -65,6 +71,7 @@ export class Connection implements FrameSink {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
   private receivedSinceTick = true;
   private sentSinceTick = false;
   private missedTicks = 0;
@@ -84,6 +91,7 @@ export class Connection implements FrameSink {
   constructor(private readonly socket: Socket, private readonly ctx: ConnectionContext) {
     this.config = ctx.config;
     this.persistence = ctx.broker.persistence;
+    this.clock = ctx.clock;
     this.channelMax = ctx.config.channelMax;
     this.reader = new FrameReader(FRAME_MIN_SIZE);
     this.writer.frameMax = FRAME_MIN_SIZE;
@@ -290,6 +298,14 @@ export class Connection implements FrameSink {
     this.handshakeTimer = undefined;
     M.writeConnectionOpenOk(this.writer, 0);
     this.markDirty();
+    const timeout = this.ctx.broker.config.consumerTimeout;
+    if (timeout > 0) {
+      this.ackTimer = setInterval(() => {
+        const now = Date.now();
+        for (const ch of this.channels) if (ch !== undefined) ch.checkAckTimeout(now, timeout);
+      }, Math.min(60_000, Math.max(20, Math.floor(timeout / 4))));
+      this.ackTimer.unref();
+    }
     this.log.debug({ user: this.user, vhost: vhost.name }, 'connection open');
   }
 
@@ -340,6 +356,25 @@ export class Connection implements FrameSink {
       this.channels[ch.id] = undefined;
       this.openChannels--;
     }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Direct reply-to
+
+  registerReplyChannel(token: string, ch: Channel): void {
+    this.ctx.replyChannels.set(token, ch);
+  }
+
+  unregisterReplyChannel(token: string): void {
+    this.ctx.replyChannels.delete(token);
+  }
+
+  /** Deliver a reply addressed to amq.rabbitmq.reply-to.<token>; false when nobody waits for it. */
+  deliverReply(msg: Message): boolean {
+    const ch = this.ctx.replyChannels.get(msg.routingKey.slice(REPLY_TO_PREFIX.length));
+    if (ch === undefined) return false;
+    ch.deliverReply(msg);
+    return true;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -536,6 +571,8 @@ export class Connection implements FrameSink {
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    if (this.ackTimer !== undefined) clearInterval(this.ackTimer);
+    this.ackTimer = undefined;
     this.heartbeatTimer = this.handshakeTimer = this.closeTimer = undefined;
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.destroy();
   }

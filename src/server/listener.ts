@@ -5,6 +5,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
+import { CoarseClock } from '../core/clock.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { OutboundFlusher } from './outbound-flusher.js';
 import type { ServerConfig } from './server-config.js';
@@ -12,9 +13,13 @@ import type { ServerConfig } from './server-config.js';
 export class Listener {
   private readonly server: net.Server;
   private readonly ctx: ConnectionContext;
+  private readonly clock = new CoarseClock();
 
   constructor(broker: Broker, config: ServerConfig, logger: Logger) {
-    this.ctx = { broker, config, logger, flusher: new OutboundFlusher(), connections: new Set() };
+    this.clock.start();
+    this.ctx = {
+      broker, config, logger, flusher: new OutboundFlusher(), connections: new Set(), clock: this.clock, replyChannels: new Map(),
+    };
     this.server = net.createServer({ noDelay: true }, (socket) => {
       try {
         new Connection(socket, this.ctx);
@@ -50,6 +55,7 @@ export class Listener {
       await new Promise((r) => setTimeout(r, 10));
     }
     for (const c of [...this.ctx.connections]) c.destroy();
+    this.clock.stop();
     await closed;
   }
 }

@@ -1,0 +1,70 @@
+/**
+ * Policies (configured at start for now): a name, a regex pattern matched against queue or
+ * exchange names, what they apply to, a priority, and a definition with RabbitMQ's keys
+ * (message-ttl, expires, max-length, max-length-bytes, overflow, dead-letter-exchange,
+ * dead-letter-routing-key, delivery-limit, alternate-exchange). The highest-priority matching
+ * policy applies. Precedence as in RabbitMQ: for the numeric limits (message-ttl, expires,
+ * max-length, max-length-bytes, delivery-limit) the lower of argument and policy wins; for the
+ * others the queue's own argument wins over the policy.
+ */
+import type { QueueArguments } from './queue-arguments.js';
+
+export type PolicyValue = string | number | boolean;
+
+export interface Policy {
+  name: string;
+  /** Regular expression (RabbitMQ syntax is close to JS for common patterns). */
+  pattern: string;
+  applyTo: 'queues' | 'exchanges' | 'all';
+  priority: number;
+  definition: Readonly<Record<string, PolicyValue>>;
+  /** Virtual host, default '/'. */
+  vhost?: string;
+}
+
+export function matchingPolicy(policies: readonly Policy[], vhost: string, name: string,
+  kind: 'queues' | 'exchanges'): Policy | undefined {
+  let best: Policy | undefined;
+  for (const p of policies) {
+    if ((p.vhost ?? '/') !== vhost) continue;
+    if (p.applyTo !== 'all' && p.applyTo !== kind) continue;
+    if (!new RegExp(p.pattern).test(name)) continue;
+    if (best === undefined || p.priority > best.priority) best = p;
+  }
+  return best;
+}
+
+function num(def: Readonly<Record<string, PolicyValue>>, key: string): number | undefined {
+  const v = def[key];
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+function str(def: Readonly<Record<string, PolicyValue>>, key: string): string | undefined {
+  const v = def[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function lower(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+/** Queue settings from its arguments merged with a policy. */
+export function applyQueuePolicy(args: QueueArguments, policy: Policy | undefined): QueueArguments {
+  if (policy === undefined) return args;
+  const d = policy.definition;
+  const overflow = str(d, 'overflow');
+  return {
+    ...args,
+    messageTtl: lower(args.messageTtl, num(d, 'message-ttl')),
+    expires: lower(args.expires, num(d, 'expires')),
+    maxLength: lower(args.maxLength, num(d, 'max-length')),
+    maxLengthBytes: lower(args.maxLengthBytes, num(d, 'max-length-bytes')),
+    deliveryLimit: lower(args.deliveryLimit, num(d, 'delivery-limit')),
+    overflow: args.overflowDeclared ? args.overflow
+      : overflow === 'reject-publish' || overflow === 'reject-publish-dlx' || overflow === 'drop-head' ? overflow : args.overflow,
+    deadLetterExchange: args.deadLetterExchange ?? str(d, 'dead-letter-exchange'),
+    deadLetterRoutingKey: args.deadLetterRoutingKey ?? str(d, 'dead-letter-routing-key'),
+  };
+}
