@@ -63,11 +63,11 @@ function serve(sock: net.Socket): void {
     const BATCH = 1000;
     let next = 1;
     const pump = (): void => {
-      while (!sock.destroyed && !closing) {
-        const ok = sock.write(deliveries(ch, tag, BATCH, next));
-        next += BATCH;
-        if (!ok) { sock.once('drain', pump); return; }
-      }
+      if (sock.destroyed || closing) return;
+      const ok = sock.write(deliveries(ch, tag, BATCH, next));
+      next += BATCH;
+      // Yield between batches even when the kernel takes everything, or close never gets read.
+      if (ok) setImmediate(pump); else sock.once('drain', pump);
     };
     setImmediate(pump);
   };
