@@ -9,6 +9,7 @@ import type { AMQPMessage } from '@cloudamqp/amqp-client';
 import { useBroker } from '../helpers/setup.js';
 import { Inbox, closedWith, expectCode, fill } from '../helpers/clients.js';
 import { waitFor } from '../../helpers/broker.js';
+import { bits, methodFrame, rawHandshake, rawOpenChannel, short, shortstr, table } from '../helpers/raw-amqp.js';
 
 const ctx = useBroker();
 
@@ -263,5 +264,40 @@ describe('basic.qos', () => {
     await got[1]!.ack(true);
     await waitFor(() => got.length === 4);
     expect(got.map((m) => m.bodyToString())).toEqual(range(4));
+  });
+});
+
+describe('consumer_cancel_notify', () => {
+  it('a client without the capability gets no basic.cancel when its queue is deleted (raw client)', async () => {
+    const h = await rawHandshake(ctx.port, { clientProperties: { product: 'no-capabilities' } });
+    await rawOpenChannel(h.conn, 1);
+    const q = ctx.name('no-notify');
+    h.conn.send(methodFrame(1, 50, 10, [short(0), shortstr(q), bits(false, false, false, false, false), table()]));
+    await h.conn.expectMethod(50, 11);
+    h.conn.send(methodFrame(1, 60, 20, [short(0), shortstr(q), shortstr('c1'), bits(false, false, false, false), table()]));
+    await h.conn.expectMethod(60, 21);
+    const other = await ctx.clients.channel();
+    await other.deleteQueue(q);
+    // A round trip on the channel: its reply must be the next frame (no basic.cancel before it).
+    h.conn.send(methodFrame(1, 40, 10, [short(0), shortstr('amq.direct'), shortstr('direct'), bits(true, false, false, false, false), table()]));
+    const next = await h.conn.next();
+    expect([next?.channel, next?.classId, next?.methodId]).toEqual([1, 40, 11]);
+    h.conn.destroy();
+  });
+
+  it('a client with the capability gets basic.cancel with the consumer tag (raw client)', async () => {
+    const h = await rawHandshake(ctx.port, { clientProperties: { capabilities: { consumer_cancel_notify: true } } });
+    await rawOpenChannel(h.conn, 1);
+    const q = ctx.name('notify');
+    h.conn.send(methodFrame(1, 50, 10, [short(0), shortstr(q), bits(false, false, false, false, false), table()]));
+    await h.conn.expectMethod(50, 11);
+    h.conn.send(methodFrame(1, 60, 20, [short(0), shortstr(q), shortstr('c1'), bits(false, false, false, false), table()]));
+    await h.conn.expectMethod(60, 21);
+    const other = await ctx.clients.channel();
+    await other.deleteQueue(q);
+    const cancel = await h.conn.next();
+    expect([cancel?.channel, cancel?.classId, cancel?.methodId]).toEqual([1, 60, 30]);
+    expect(cancel!.payload.toString('utf8', 5, 5 + cancel!.payload[4]!)).toBe('c1');
+    h.conn.destroy();
   });
 });

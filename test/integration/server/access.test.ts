@@ -1,15 +1,20 @@
 /**
- * Users and vhosts as Warren's config and model expose them: the default user guest is refused from
+ * What Warren's configuration changes for clients: the default user guest is refused from
  * non-loopback addresses unless configured otherwise (RabbitMQ's loopback_users), other users log in
- * with their own passwords, and several vhosts keep their queues and exchanges apart. These need a
- * broker configured by the test, so they cannot run against the shared reference (skipped there).
+ * with their own passwords, several vhosts keep their queues and exchanges apart, and the advertised
+ * server-properties, tune values, handshake timeout, max message size and memory watermark follow the
+ * config. These need a broker configured by the test, so they cannot run against the shared reference
+ * (skipped there).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { networkInterfaces } from 'node:os';
 import amqp from 'amqplib';
-import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
-import { Clients, expectCode } from '../helpers/clients.js';
-import { PROTOCOL_HEADER, longstr, methodFrame, plainResponse, rawConnect, shortstr, table } from '../helpers/raw-amqp.js';
+import { startTestBroker, uniqueName, waitFor, type TestBroker } from '../../helpers/broker.js';
+import { Clients, closedWith, expectCode } from '../helpers/clients.js';
+import {
+  PROTOCOL_HEADER, bits, longstr, methodFrame, plainResponse, rawConnect, rawHandshake, rawOpenChannel, rawPublish, short,
+  shortstr, table,
+} from '../helpers/raw-amqp.js';
 
 const onReference = process.env['WARREN_TEST_TARGET'] === 'reference';
 const warrenOnly = onReference ? describe.skip : describe;
@@ -103,5 +108,73 @@ warrenOnly('users and vhosts (skipped on the reference: needs its own broker)', 
     expect((await chA.checkQueue('shared-name')).messageCount).toBe(0);
     // amq.* exist in every vhost.
     await chA.checkExchange('amq.topic');
+  });
+});
+
+warrenOnly('server configuration seen by clients (skipped on the reference: needs its own broker)', () => {
+  it('product, version and cluster name in server-properties come from the config', async () => {
+    const { broker, clients } = await ownBroker({ server: { product: 'RabbitMQ', version: '3.12.1', clusterName: 'c1@test' } });
+    const c = await clients.connect();
+    const sp = c.connection.serverProperties as unknown as Record<string, unknown>;
+    expect([sp['product'], sp['version'], sp['cluster_name']]).toEqual(['RabbitMQ', '3.12.1', 'c1@test']);
+    expect(broker.port).toBeGreaterThan(0);
+  });
+
+  it('connection.tune offers the configured channel_max, frame_max and heartbeat', async () => {
+    const { broker } = await ownBroker({ server: { channelMax: 16, frameMax: 8192, heartbeat: 7 } });
+    const h = await rawHandshake(broker.port, {}, false);
+    expect(h.tune).toEqual({ channelMax: 16, frameMax: 8192, heartbeat: 7 });
+    h.conn.destroy();
+  });
+
+  it('a client cannot negotiate a frame_max above the server offer: larger frames are refused with 501', async () => {
+    const { broker } = await ownBroker({ server: { frameMax: 8192 } });
+    const h = await rawHandshake(broker.port, { frameMax: 8192 });
+    await rawOpenChannel(h.conn, 1);
+    h.conn.send(rawPublish(1, '', 'nowhere', Buffer.alloc(20_000), 65_536)); // 64 kB body frames
+    const close = await h.conn.expectConnectionClose();
+    expect(close?.replyCode).toBe(501);
+  });
+
+  it('a client that never finishes the handshake is dropped after the handshake timeout', async () => {
+    const { broker } = await ownBroker({ server: { handshakeTimeout: 1 } });
+    const silent = await rawConnect(broker.port);
+    await waitFor(() => silent.socketClosed, 10_000);
+    const stalled = await rawConnect(broker.port);
+    stalled.send(PROTOCOL_HEADER);
+    await stalled.expectMethod(10, 10);
+    await waitFor(() => stalled.socketClosed, 10_000); // no start-ok: dropped too
+  });
+
+  it('a message larger than maxMessageSize is refused with 406 (RabbitMQ max_message_size)', async () => {
+    const { clients } = await ownBroker({ server: { maxMessageSize: 1000 } });
+    const conn = await clients.connect();
+    const ch = await clients.channel(conn);
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    ch.sendToQueue(q, Buffer.alloc(1000)); // at the limit: fine
+    ch.sendToQueue(q, Buffer.alloc(1001));
+    const err = await closedWith(ch);
+    expect(err?.code).toBe(406);
+    expect(err?.message).toContain('PRECONDITION_FAILED - message size 1001 is larger than configured max size 1000');
+    const ch2 = await clients.channel(conn);
+    expect((await ch2.checkQueue(q)).messageCount).toBe(1);
+  });
+
+  it('connection.blocked is not sent to a client without the capability; its socket is paused instead', async () => {
+    const { broker, clients } = await ownBroker({ broker: { memoryHighWatermark: 16 * 1024 } });
+    const ch = await clients.channel();
+    const q = uniqueName('blocked-raw');
+    await ch.assertQueue(q);
+    const h = await rawHandshake(broker.port, { clientProperties: { product: 'no-capabilities' } });
+    await rawOpenChannel(h.conn, 1);
+    for (let i = 0; i < 10; i++) h.conn.send(rawPublish(1, '', q, Buffer.alloc(4096)));
+    await waitFor(async () => (await ch.checkQueue(q)).messageCount >= 4);
+    // Another channel op on the raw connection: its reply (if any arrives) must not be preceded by connection.blocked.
+    h.conn.send(methodFrame(1, 40, 10, [short(0), shortstr('amq.direct'), shortstr('direct'), bits(true, false, false, false, false), table()]));
+    const f = await h.conn.next(500).catch(() => undefined);
+    if (f !== undefined) expect([f.classId, f.methodId]).not.toEqual([10, 60]);
+    await ch.purgeQueue(q);
+    await ch.deleteQueue(q);
+    h.conn.destroy();
   });
 });
