@@ -30,7 +30,9 @@ async function acrossRestart(
       try {
         const conn = await amqp.connect(broker.url);
         try {
+          conn.on('error', () => undefined);
           const ch = await conn.createConfirmChannel();
+          ch.on('error', () => undefined); // a test may provoke a channel error on purpose
           await phase(ch, conn);
         } finally {
           await conn.close().catch(() => undefined);
