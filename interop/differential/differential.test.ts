@@ -54,6 +54,6 @@ describe.skipIf(reference === undefined)(selfCheck ? 'differential: reference vs
       const labels = selfCheck ? { expected: 'reference run 1', actual: 'reference run 2' } : { expected: 'reference', actual: 'warren' };
       const result = await runDifferential(scenario, ref, subjectUrl, labels);
       if (!result.equal) expect.fail(`\n${result.report}`);
-    });
+    }, (scenario.timeoutMs ?? 10_000) + 15_000); // the run's own limit plus cleanup, so the run's abort (with its trace) wins
   });
 });

@@ -35,7 +35,7 @@ export async function runScenario(scenario: Scenario, url: string, options: RunO
   const runId = nextRunId();
   const ctx = new ScenarioContext(url, runId, options.waitTimeoutMs ?? 4000);
   let timer: NodeJS.Timeout | undefined;
-  const limit = options.timeoutMs ?? 10_000;
+  const limit = options.timeoutMs ?? scenario.timeoutMs ?? 10_000;
   try {
     await Promise.race([
       scenario.run(ctx),

@@ -11,10 +11,12 @@ export interface Scenario {
   readonly name: string;
   /** One line: what the scenario checks. */
   readonly description: string;
+  /** Overall time limit of one run, ms, for the few bulk scenarios (default: the runner's 10 s). */
+  readonly timeoutMs?: number;
   run(ctx: ScenarioContext): Promise<void>;
 }
 
 /** Helper so scenario files read as a list of plain objects with checked types. */
-export function scenario(name: string, description: string, run: (ctx: ScenarioContext) => Promise<void>): Scenario {
-  return { name, description, run };
+export function scenario(name: string, description: string, run: (ctx: ScenarioContext) => Promise<void>, options: { readonly timeoutMs?: number } = {}): Scenario {
+  return { name, description, run, ...options };
 }

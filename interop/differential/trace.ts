@@ -26,7 +26,7 @@ const GENERATED = [
 
 /**
  * Returns a copy of the trace with run ids, generated queue names and consumer tags replaced by
- * placeholders. Streams are emitted sorted by name so placeholder numbering is deterministic.
+ * placeholders, grouped by stream (streams sorted by name, each keeping its own order).
  */
 export function normaliseTrace(trace: Trace, runId: string): Trace {
   const seen = new Map<string, string>();
@@ -57,7 +57,10 @@ export function normaliseTrace(trace: Trace, runId: string): Trace {
     }
     return v;
   };
-  return sortByStream(trace).map((e) => ({ stream: normaliseString(e.stream), event: normaliseString(e.event), data: normaliseValue(e.data) }));
+  // Placeholders are numbered in recording (chronological) order, so a line missing near the end
+  // of one trace does not renumber everything before it; the result is then grouped by stream.
+  const normalised = trace.map((e) => ({ stream: normaliseString(e.stream), event: normaliseString(e.event), data: normaliseValue(e.data) }));
+  return sortByStream(normalised);
 }
 
 /** Stable sort by stream name, keeping each stream's internal order. */
