@@ -297,6 +297,23 @@ describe('inputs that must never crash the broker', () => {
     if (close !== undefined) expect(close.replyCode).toBeGreaterThanOrEqual(500);
   });
 
+  it.each([
+    ['a truncated headers table', Buffer.from([0x20, 0x00, 0, 0, 0, 50, 1, 0x61])],
+    ['an unknown field type in headers', Buffer.from([0x20, 0x00, 0, 0, 0, 3, 1, 0x61, 0x51])],
+    ['property flags with no property data', Buffer.from([0xff, 0xfc])],
+  ])('malformed content properties (%s) that routing must decode: a hard error, 541 on RabbitMQ', async (_label, props) => {
+    const c = await opened();
+    const header = Buffer.concat([Buffer.from([0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), props]);
+    c.send(Buffer.concat([
+      methodFrame(1, 60, 40, [short(0), shortstr('amq.headers'), shortstr(''), bits(false, false)]),
+      frame(FRAME_HEADER, 1, header),
+      bodyFrame(1, Buffer.from('x')),
+    ]));
+    const close = await c.expectConnectionClose();
+    if (ctx.isReference) expect(close?.replyCode).toBe(541);
+    else expect([501, 502, 541]).toContain(close?.replyCode); // 502 SYNTAX_ERROR would fit the spec better
+  });
+
   it('a basic method on channel 0 closes the connection with a hard error', async () => {
     const h = await rawHandshake(ctx.port);
     h.conn.send(methodFrame(0, 50, 10, [short(0), shortstr('x'), bits(false, false, false, true, false), table()]));
