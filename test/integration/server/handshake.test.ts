@@ -298,6 +298,21 @@ describe('connection.close', () => {
     expect(close?.methodId).toBe(40);
   });
 
+  it('after a server-sent connection.close, other frames are ignored until close-ok; then the server closes', async () => {
+    const h = await rawHandshake(ctx.port);
+    h.conn.send(methodFrame(5, 20, 40, [short(200), shortstr('x'), short(0), short(0)])); // channel 5 was never opened
+    const close = await h.conn.next();
+    expect([close?.channel, close?.classId, close?.methodId]).toEqual([0, 10, 50]);
+    // Not close-ok: ignored (no channel.open-ok, no second close).
+    h.conn.send(methodFrame(1, 20, 10, [shortstr('')]));
+    h.conn.send(methodFrame(0, 10, 50, [short(200), shortstr('client close'), short(0), short(0)]));
+    h.conn.send(methodFrame(0, 10, 51));
+    const after = await h.conn.next(10_000);
+    // RabbitMQ answers a crossing connection.close with close-ok; anything else must not come.
+    if (after !== undefined) expect([after.classId, after.methodId]).toEqual([10, 51]);
+    await h.conn.closed;
+  });
+
   it('a stray tune-ok after open gets 504 CHANNEL_ERROR', async () => {
     const h = await rawHandshake(ctx.port);
     h.conn.send(methodFrame(0, 10, 31, [short(0), long(131072), short(0)]));
