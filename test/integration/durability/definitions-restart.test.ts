@@ -99,6 +99,9 @@ describe.each(RESTART_MODES)('definitions after a %s restart', (mode) => {
     const conn = await h.session.connect();
     const exclusiveConn = await h.session.connect(); // stays open until the restart
     await declareAll(await h.session.channel(conn), exclusiveConn);
+    // Before a kill -9, let the definitions reach the disk first (a confirmed persistent publish waits
+    // for the definitions save). That declare-ok itself means "saved" is checked separately below.
+    if (mode === 'SIGKILL') await h.syncBarrier();
     await h.restart(mode);
   }, 60_000);
 
@@ -214,4 +217,30 @@ describe.each(RESTART_MODES)('definitions after a %s restart', (mode) => {
   });
 
   it.skip('durable vhosts survive (Warren has only "/" and no way to add one yet)', () => undefined);
+});
+
+describe('declarations are durable when their -ok is sent (RabbitMQ commits them before replying)', () => {
+  const h = new Harness();
+  afterAll(async () => {
+    await h.cleanup();
+    await killAllBrokers();
+  });
+
+  it('kill -9 right after declare-ok / bind-ok / delete-ok keeps what they reported', async () => {
+    await h.start();
+    const ch = await h.session.channel();
+    await ch.assertQueue('k.gone', { durable: true });
+    await ch.assertExchange('k.x', 'topic', { durable: true });
+    await ch.assertQueue('k.q', { durable: true, arguments: { 'x-max-length': 7 } });
+    await ch.bindQueue('k.q', 'k.x', 'k.#');
+    await ch.deleteQueue('k.gone');
+    await h.restart('SIGKILL'); // no barrier: the replies above are all the client knows
+    const c = await h.session.channel();
+    await c.checkExchange('k.x');
+    await c.assertQueue('k.q', { durable: true, arguments: { 'x-max-length': 7 } });
+    const pub = await h.session.confirmChannel();
+    await publishConfirmed(pub, 'k.x', 'k.1', [makeBody('k', 0)]);
+    expect(ids(await getAll(c, 'k.q', 'ack'))).toEqual(['k#0']);
+    expect(await replyCodeOf(() => c.checkQueue('k.gone'))).toBe(NOT_FOUND);
+  });
 });
