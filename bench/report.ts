@@ -12,6 +12,8 @@ export interface Row {
   readonly unit: string;
   readonly better: 'higher' | 'lower' | 'info';
   readonly values: { [K in TargetName]?: number | undefined };
+  /** Every run's figure when --repeat > 1 (values holds their median). */
+  readonly samples: { [K in TargetName]?: number[] };
 }
 
 export interface BenchReport {
@@ -25,6 +27,7 @@ export interface BenchReport {
   readonly durationSeconds: number;
   readonly warmupSeconds: number;
   readonly backlogMessages: number;
+  readonly repeat: number;
   readonly referenceUrl: string;
   readonly rows: readonly Row[];
   readonly notes: readonly string[];
@@ -66,7 +69,7 @@ const HEAD = ['scenario', 'metric', 'warren', 'reference', 'W/R', 'good'];
 function header(report: BenchReport): string[] {
   return [
     `Warren vs reference — ${report.date} — commit ${report.commit.slice(0, 12)} — ${report.machine} (${report.cpus} cpus, node ${report.node})`,
-    `client ${report.client}; ${report.durationSeconds}s measure + ${report.warmupSeconds}s warm-up per scenario; backlog ${report.backlogMessages} messages${report.quick ? '; QUICK' : ''}`,
+    `client ${report.client}; ${report.durationSeconds}s measure + ${report.warmupSeconds}s warm-up per scenario${report.repeat > 1 ? `, median of ${report.repeat} runs` : ''}; backlog ${report.backlogMessages} messages${report.quick ? '; QUICK' : ''}`,
     `W/R = Warren / reference; good: ↑ higher is better, ↓ lower is better. cpu = cores used during the measure window.`,
   ];
 }

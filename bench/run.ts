@@ -32,6 +32,7 @@ interface CliOptions {
   machine?: string;
   list?: boolean;
   memory: boolean;
+  repeat: string;
   clientCompare?: boolean;
   warrenNodeArgs?: string;
   profile?: string;
@@ -51,6 +52,7 @@ const program = new Command()
   .option('--backlog-messages <n>', 'messages in the backlog scenario (default 1000000, quick 50000)')
   .option('--threads <n>', 'worker threads per role (producers / consumers)', '1')
   .option('--machine <kind>', 'machine kind for --save (default derived from os)')
+  .option('--repeat <n>', 'run each scenario n times (brokers alternating first) and report medians', '1')
   .option('--no-memory', 'skip the idle-connection / empty-queue memory probes')
   .option('--client-compare', 'measure amqplib vs @cloudamqp/amqp-client (the generator ceiling) against a do-nothing fake broker, then exit')
   .option('--warren-node-args <args>', 'extra node flags for the Warren child, space-separated (e.g. "--max-old-space-size=256")')
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
   const client = o.client as ClientKind;
   if (client !== 'amqplib' && client !== 'cloudamqp') throw new Error(`unknown client ${o.client}`);
   const threadsPerRole = Math.max(1, Number(o.threads));
+  const repeat = Math.max(1, Math.floor(Number(o.repeat)));
   const selected = selectScenarios(o.scenarios);
   const targets: TargetName[] = o.only === 'warren' ? ['warren'] : o.only === 'reference' ? ['reference'] : ['warren', 'reference'];
   if (o.only !== undefined && o.only !== 'warren' && o.only !== 'reference') throw new Error(`--only must be warren or reference`);
@@ -93,13 +96,20 @@ async function main(): Promise<void> {
   const put = (scenario: string, m: Metric, target: TargetName): void => {
     let row = rows.find((r) => r.scenario === scenario && r.metric === m.name);
     if (row === undefined) {
-      row = { scenario, metric: m.name, unit: m.unit, better: m.better, values: {} };
+      row = { scenario, metric: m.name, unit: m.unit, better: m.better, values: {}, samples: {} };
       // Keep a scenario's rows together even when figures arrive later (e.g. restart time).
       let at = rows.length;
       for (let i = rows.length - 1; i >= 0; i--) if (rows[i]?.scenario === scenario) { at = i + 1; break; }
       rows.splice(at, 0, row);
     }
-    row.values[target] = m.value;
+    if (m.value === undefined || !Number.isFinite(m.value)) {
+      if (row.values[target] === undefined) row.values[target] = m.value;
+      return;
+    }
+    // With --repeat, each figure is the median of its runs (all runs kept in `samples`).
+    const all = (row.samples[target] ??= []);
+    all.push(m.value);
+    row.values[target] = median(all);
   };
 
   // ---- bring up the targets
@@ -155,26 +165,30 @@ async function main(): Promise<void> {
 
   // ---- scenarios, Warren then reference for each, so both see similar background load
   for (const s of selected) {
-    for (const t of s.brokerIndependent === true ? (['warren'] as TargetName[]) : targets) {
-      if (warren !== undefined && t === 'warren' && new ProcessSampler(warren.pid).rssMb() === undefined) {
-        notes.push(`warren exited before ${s.name}; restarted`);
-        warren = await startWarrenProcess(warrenOpts).catch(() => undefined);
-      }
-      const b = s.brokerIndependent === true ? { url: '', pid: undefined } : live(t);
-      if (b === undefined) continue;
-      const ctx: ScenarioContext = {
-        url: b.url, client, warmupMs, durationMs, brokerPid: b.pid, threadsPerRole, quick, backlogMessages,
-        prefix: `${runId}-${t}`,
-      };
-      console.error(`[${s.brokerIndependent === true ? 'raw' : t}] ${s.name}: ${s.description}`);
-      const began = performance.now();
-      try {
-        for (const m of await s.run(ctx)) put(s.name, m, s.brokerIndependent === true ? 'raw' : t);
-        console.error(`  done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
-      } catch (e) {
-        const msg = e instanceof Error ? e.message : String(e);
-        notes.push(`[${t}] ${s.name} failed: ${msg}`);
-        console.error(`  failed: ${msg}`);
+    for (let rep = 0; rep < repeat; rep++) {
+      // Alternate which broker goes first so slow drifts in background load hit both alike.
+      const order = rep % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of s.brokerIndependent === true ? (['warren'] as TargetName[]) : order) {
+        if (warren !== undefined && t === 'warren' && new ProcessSampler(warren.pid).rssMb() === undefined) {
+          notes.push(`warren exited before ${s.name}; restarted`);
+          warren = await startWarrenProcess(warrenOpts).catch(() => undefined);
+        }
+        const b = s.brokerIndependent === true ? { url: '', pid: undefined } : live(t);
+        if (b === undefined) continue;
+        const ctx: ScenarioContext = {
+          url: b.url, client, warmupMs, durationMs, brokerPid: b.pid, threadsPerRole, quick, backlogMessages,
+          prefix: `${runId}-${t}-${rep}`,
+        };
+        console.error(`[${s.brokerIndependent === true ? 'raw' : t}] ${s.name}${repeat > 1 ? ` #${rep + 1}` : ''}: ${s.description}`);
+        const began = performance.now();
+        try {
+          for (const m of await s.run(ctx)) put(s.name, m, s.brokerIndependent === true ? 'raw' : t);
+          console.error(`  done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+        } catch (e) {
+          const msg = e instanceof Error ? e.message : String(e);
+          notes.push(`[${t}] ${s.name} failed: ${msg}`);
+          console.error(`  failed: ${msg}`);
+        }
       }
     }
   }
@@ -213,6 +227,7 @@ async function main(): Promise<void> {
     durationSeconds: durationMs / 1000,
     warmupSeconds: warmupMs / 1000,
     backlogMessages,
+    repeat,
     referenceUrl: redact(referenceUrl),
     rows,
     notes,
@@ -226,6 +241,12 @@ async function main(): Promise<void> {
     writeFileSync(`${dir}${report.machine}.md`, renderMarkdown(report));
     console.error(`saved bench/results/${report.machine}.json and .md`);
   }
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
 }
 
 function selectScenarios(list: string | undefined): Scenario[] {
@@ -244,7 +265,7 @@ function addLoopbackShare(rows: Row[]): void {
   const tcp = rows.find((r) => r.scenario === 'tcp-loopback' && r.metric === 'bytes')?.values['raw'];
   const big = rows.find((r) => r.scenario === '1mib' && r.metric === 'consume bytes');
   if (tcp === undefined || big === undefined) return;
-  const share: Row = { scenario: '1mib', metric: 'share of loopback TCP', unit: 'x', better: 'higher', values: {} };
+  const share: Row = { scenario: '1mib', metric: 'share of loopback TCP', unit: 'x', better: 'higher', values: {}, samples: {} };
   for (const t of ['warren', 'reference'] as const) {
     const v = big.values[t];
     if (v !== undefined) share.values[t] = v / tcp;
