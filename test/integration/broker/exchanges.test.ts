@@ -140,6 +140,25 @@ describe('exchange types', () => {
     });
   });
 
+  it('headers: integers of different field types compare by value; a string never equals a number', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const ex = ctx.name('hdr-types');
+    await ch.assertExchange(ex, 'headers', { autoDelete: true });
+    const qs = await queues(ch, ['byte42', 'int42']);
+    await ch.bindQueue(qs.get('byte42')!, ex, '', { 'x-match': 'all', n: 42 }); // amqplib: 'b'
+    await ch.bindQueue(qs.get('int42')!, ex, '', { 'x-match': 'all', n: { '!': 'int32', value: 42 } }); // 'I'
+    await publishAll(conn, ex, [['', 'as-byte', { n: 42 }], ['', 'as-int', { n: { '!': 'int32', value: 42 } }],
+      ['', 'as-long', { n: { '!': 'int64', value: 42 } }], ['', 'as-string', { n: '42' }]]);
+    // @cloudamqp/amqp-client encodes small integers as 'I'.
+    const client = await ctx.clients.cloudamqp();
+    const cch = await client.channel();
+    await cch.confirmSelect();
+    await cch.basicPublish(ex, '', 'cloud-int', { headers: { n: 42 } });
+    const all = ['as-byte', 'as-int', 'as-long', 'cloud-int'];
+    expect(await drain(ch, qs)).toEqual({ byte42: all, int42: all });
+  });
+
   it('headers: an invalid x-match value is refused with 406', async () => {
     const ch = await ctx.clients.channel();
     const q = (await ch.assertQueue('', { exclusive: true })).queue;

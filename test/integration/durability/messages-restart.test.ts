@@ -9,6 +9,7 @@
  * covers that case).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { AMQPClient } from '@cloudamqp/amqp-client';
 import { killAllBrokers } from './helpers/broker-process.js';
 import { getAll, ids, isIntact, makeBody, publishConfirmed, replyCodeOf, sendConfirmed } from './helpers/amqp-session.js';
 import { segmentFiles } from './helpers/data-files.js';
@@ -165,5 +166,35 @@ describe.each(RESTART_MODES)('messages after a %s restart', (mode) => {
     expect(await replyCodeOf(() => c.checkQueue('m.deleted'))).toBe(404);
     const c2 = await h.session.channel();
     expect((await c2.assertQueue('m.deleted', { durable: true })).messageCount).toBe(0);
+  });
+
+  it('tx.commit is durable when commit-ok arrives: committed publishes and acks hold without any barrier', async () => {
+    h = new Harness();
+    await h.start();
+    const setup = await h.session.confirmChannel();
+    await setup.assertQueue('m.tx', { durable: true });
+    await sendConfirmed(setup, 'm.tx', bodies('before', range(0, 10)));
+    // amqplib has no tx API: @cloudamqp/amqp-client has.
+    const client = new AMQPClient(h.broker.url, undefined, null);
+    client.onerror = () => undefined; // the broker goes away under it
+    await client.connect();
+    try {
+      const tx = await client.channel();
+      const tags: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const m = await tx.basicGet('m.tx', { noAck: false });
+        expect(m?.bodyString()?.startsWith(`before#${i}|`)).toBe(true);
+        if (m !== null) tags.push(m.deliveryTag);
+      }
+      await tx.txSelect();
+      for (const t of tags) await tx.basicAck(t);
+      for (const b of bodies('tx', range(0, 20))) await tx.basicPublish('', 'm.tx', b, { deliveryMode: 2 });
+      await tx.txCommit();
+      await h.restart(mode); // for SIGKILL: straight after commit-ok
+    } finally {
+      if (!client.closed) await client.close().catch(() => undefined);
+    }
+    const after = await getAll(await h.session.channel(), 'm.tx', 'ack');
+    expect(ids(after)).toEqual([...names('before', range(4, 10)), ...names('tx', range(0, 20))]);
   });
 });
