@@ -87,6 +87,18 @@ describe('single active consumer (x-single-active-consumer)', () => {
     expect((await setup.checkQueue(q)).messageCount).toBe(2);
   });
 
+  it('consumer priorities do not pick the active consumer: the first subscriber is active (RabbitMQ 3.10)', async () => {
+    const conn = await ctx.clients.connect();
+    const setup = await ctx.clients.channel(conn);
+    const q = ctx.name('sac-prio');
+    await setup.assertQueue(q, { exclusive: true, arguments: { 'x-single-active-consumer': true } });
+    const first = await consumeOn(await ctx.clients.channel(conn), q, { priority: 0 });
+    const urgent = await consumeOn(await ctx.clients.channel(conn), q, { priority: 10 });
+    await fill(ctx.clients, q, ['1', '2'], conn);
+    await first.inbox.count(2);
+    expect(urgent.inbox.messages).toHaveLength(0);
+  });
+
   it('x-single-active-consumer must be a boolean (406 otherwise)', async () => {
     const ch = await ctx.clients.channel();
     const q = ctx.name('sac-bad');

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/setup.js';
 import { Inbox, expectCode, roundTrip } from '../helpers/clients.js';
 import { waitFor } from '../../helpers/broker.js';
-import { drain, getEventually, xDeathOf } from './extension-helpers.js';
+import { drain, getEventually, getUnacked, xDeathOf } from './extension-helpers.js';
 
 const ctx = useBroker();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -162,6 +162,29 @@ describe('per-message TTL (expiration property)', () => {
     ch.sendToQueue(q, Buffer.from('x'), { expiration: 'soon' });
     const err = await expectCode(ch.checkQueue(q), 406);
     expect(err.message).toContain("PRECONDITION_FAILED - invalid expiration 'soon': no_integer");
+  });
+});
+
+describe('TTL and unacknowledged messages', () => {
+  it.each([
+    ['queue TTL', { 'x-message-ttl': 50 }, {}],
+    ['per-message TTL', {}, { expiration: '50' }],
+  ] as const)('%s: a message held unacked past its TTL expires when requeued (dead-lettered, not redelivered)', async (_label, args, props) => {
+    const ch = await ctx.clients.channel();
+    const q = ctx.name('ttl-held');
+    const dead = ctx.name('ttl-held-dead');
+    await ch.assertQueue(dead, { exclusive: true });
+    await ch.assertQueue(q, { exclusive: true, arguments: { ...args, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dead } });
+    ch.sendToQueue(q, Buffer.from('held'), props);
+    const m = await getUnacked(ch, q);
+    await sleep(150); // unacked messages do not expire while held...
+    expect((await ch.checkQueue(dead)).messageCount).toBe(0);
+    ch.nack(m, false, true); // ...but expire as soon as they are back in the queue
+    const d = await getEventually(ch, dead);
+    expect(d.content.toString()).toBe('held');
+    expect(d.fields.redelivered).toBe(false);
+    expect(xDeathOf(d)[0]).toMatchObject({ reason: 'expired', queue: q });
+    expect(await ch.get(q)).toBe(false);
   });
 });
 
