@@ -39,6 +39,11 @@ export class Harness {
     return this.dir;
   }
 
+  /** A broker was started (it may have exited since). */
+  get started(): boolean {
+    return this.broker_ !== undefined;
+  }
+
   /** Client session on the running broker (a new one after each restart). */
   get session(): Session {
     if (this.session_ === undefined) throw new Error('no broker started');
