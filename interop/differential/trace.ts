@@ -52,7 +52,11 @@ export function normaliseTrace(trace: Trace, runId: string): Trace {
     if (Array.isArray(v)) return v.map(normaliseValue);
     if (v !== null && typeof v === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[normaliseString(k)] = normaliseValue(x);
+      for (const [k, x] of Object.entries(v)) {
+        // Known difference (README): Warren writes RabbitMQ 3.13's x-last-death-* headers; 3.10 does not.
+        if (k.startsWith('x-last-death-')) continue;
+        out[normaliseString(k)] = normaliseValue(x);
+      }
       return out;
     }
     return v;

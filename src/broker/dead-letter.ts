@@ -47,13 +47,19 @@ export function makeDeadLetter(msg: Message, queue: string, reason: string, dlx:
     if (msg.expiration !== undefined) entry.push({ key: 'original-expiration', value: fv.str(msg.expiration) });
     deaths.unshift(entry);
   }
-  const out: FieldEntry[] = headers.filter((h) => h.key !== 'x-death');
+  // With a dead-letter routing key the CC header goes (its keys stay in x-death's routing-keys).
+  const drop = (k: string) => k === 'x-death' || k.startsWith('x-last-death-') || (dlrk !== undefined && k === 'CC');
+  const out: FieldEntry[] = headers.filter((h) => !drop(h.key));
   out.push({ key: 'x-death', value: fv.array(deaths.map((d) => fv.table(d))) });
   if (tableGet(headers, 'x-first-death-reason') === undefined) {
     out.push({ key: 'x-first-death-exchange', value: fv.str(msg.exchange) });
     out.push({ key: 'x-first-death-queue', value: fv.str(queue) });
     out.push({ key: 'x-first-death-reason', value: fv.str(reason) });
   }
+  // RabbitMQ 3.13+ also records the most recent death.
+  out.push({ key: 'x-last-death-exchange', value: fv.str(msg.exchange) });
+  out.push({ key: 'x-last-death-queue', value: fv.str(queue) });
+  out.push({ key: 'x-last-death-reason', value: fv.str(reason) });
   const routingKeys = dlrk !== undefined ? [dlrk] : originalKeys;
   const dead = msg.withChanges({ headers: out, dropExpiration: true }, dlx, routingKeys[0]!);
   return { msg: dead, routingKeys, deaths };

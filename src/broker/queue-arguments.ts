@@ -75,9 +75,19 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
     invalid('x-queue-type', `"unsupported queue type '${typeRaw}'"`);
   }
   const sac = tableGet(args, 'x-single-active-consumer');
-  if (sac !== undefined && sac.type !== 't') invalid('x-single-active-consumer', `"expected bool, got ${fieldTypeName(sac)}"`);
+  if (sac !== undefined && sac.type !== 't') invalid('x-single-active-consumer', `{unacceptable_type,${fieldTypeName(sac)}}`);
   const mode = str('x-queue-mode');
   if (mode !== undefined && mode !== 'default' && mode !== 'lazy') invalid('x-queue-mode', `"unsupported queue mode '${mode}'"`);
+
+  // Arguments RabbitMQ knows but the chosen queue type does not support (rabbit_queue_type).
+  const type = typeRaw ?? 'classic';
+  const unsupported = type === 'classic' ? CLASSIC_UNSUPPORTED : QUORUM_UNSUPPORTED;
+  for (const key of unsupported) {
+    if (tableGet(args, key) !== undefined) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+        `invalid arg '${key}' for queue '${queue}' in vhost '${vhost}' of queue type rabbit_${type}_queue`);
+    }
+  }
 
   return {
     messageTtl: int('x-message-ttl', 'non-negative'),
@@ -94,3 +104,6 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
     deliveryLimit: int('x-delivery-limit', 'non-negative'),
   };
 }
+
+const CLASSIC_UNSUPPORTED = ['x-delivery-limit', 'x-quorum-initial-group-size', 'x-max-age', 'x-stream-max-segment-size-bytes'];
+const QUORUM_UNSUPPORTED = ['x-max-priority', 'x-queue-mode', 'x-queue-master-locator', 'x-max-age', 'x-stream-max-segment-size-bytes'];

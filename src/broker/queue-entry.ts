@@ -17,8 +17,7 @@ export class QueueEntry {
 
   constructor(
     readonly queue: Queue,
-    /** Replaced only when a quorum queue adds x-delivery-count on redelivery. */
-    public msg: Message,
+    readonly msg: Message,
     /** Position in the queue (queue-local, increasing in queue order). */
     readonly seq: number,
     /** Times delivered so far; redelivered = deliveries > 1 at delivery. */

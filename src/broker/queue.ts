@@ -181,9 +181,11 @@ export class Queue {
       if (m < ttl) ttl = m;
     }
     if (ttl === Infinity) return Infinity;
-    const now = Date.now();
-    if (ttl === 0 && !this.hasReadyConsumer()) return -1;
-    return now + ttl;
+    if (ttl === 0) {
+      // TTL 0: delivered only if a consumer takes it at once (1 ms of grace for this dispatch).
+      return this.hasReadyConsumer() ? Date.now() + 1 : -1;
+    }
+    return Date.now() + ttl;
   }
 
   private hasReadyConsumer(): boolean {
@@ -198,7 +200,7 @@ export class Queue {
     let head = this.ready.peek();
     if (head === undefined || head.expiresAt === Infinity) return;
     const now = Date.now();
-    while (head !== undefined && head.expiresAt <= now) {
+    while (head !== undefined && head.expiresAt < now) {
       this.discardHead('expired');
       head = this.ready.peek();
     }
@@ -288,7 +290,7 @@ export class Queue {
         if (c === undefined) break;
         const head = this.head();
         if (head === undefined) break;
-        if (head.expiresAt !== Infinity && head.expiresAt <= Date.now()) {
+        if (head.expiresAt !== Infinity && head.expiresAt < Date.now()) {
           this.expireHead();
           continue;
         }
@@ -390,18 +392,36 @@ export class Queue {
       return;
     }
     const limit = this.options.settings.deliveryLimit;
-    if (this.options.settings.queueType === 'quorum') {
-      // Quorum queues count returns and show them as x-delivery-count on redelivery.
-      if (limit !== undefined && e.deliveries > limit) {
-        this.settle(e);
-        this.deadLetter(e.msg, 'delivery_limit');
-        return;
-      }
-      e.msg = withHeader(e.msg, 'x-delivery-count', e.deliveries);
+    if (limit !== undefined && e.deliveries > limit) {
+      // Quorum queues drop (dead-letter) a message returned more often than x-delivery-limit.
+      this.settle(e);
+      this.deadLetter(e.msg, 'delivery_limit');
+      return;
     }
     this.release(e);
-    this.ready.requeue(e);
+    if (this.options.settings.queueType === 'quorum') {
+      // Quorum queues put returned messages at the back.
+      const back = new QueueEntry(this, e.msg, this.nextSeq++, e.deliveries, e.storeSeq);
+      back.expiresAt = e.expiresAt;
+      this.ready.push(back);
+    } else {
+      this.ready.requeue(e);
+    }
     this.readyBytes += e.msg.body.length;
+    if (this.options.settings.overflow === 'drop-head') this.dropOverflow();
+    // A message that outlived its TTL while unacked expires as it comes back (dead-lettered).
+    if (e.expiresAt !== Infinity) this.expireHead();
+  }
+
+  /**
+   * The message as delivered: quorum queues add x-delivery-count (returns so far) to every delivery,
+   * without changing the stored message.
+   */
+  messageFor(e: QueueEntry, viaGet: boolean): Message {
+    if (this.options.settings.queueType !== 'quorum') return e.msg;
+    // RabbitMQ 3.10: basic.get always shows the count; a consumer's first delivery has none.
+    if (!viaGet && e.deliveries <= 1) return e.msg;
+    return withHeader(e.msg, 'x-delivery-count', e.deliveries - 1);
   }
 
   // ------------------------------------------------------------------------------------------

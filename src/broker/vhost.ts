@@ -163,6 +163,7 @@ export class Vhost {
     if (d.passive) {
       const q = this.queueOrThrow(d.name);
       this.checkExclusiveAccess(q, d.connectionId);
+      q.touch();
       return q;
     }
     const name = d.name === '' ? generateQueueName() : d.name;
@@ -181,7 +182,7 @@ export class Vhost {
     const declared = parseQueueArguments(d.args, name, this.name);
     if (declared.queueType === 'quorum') {
       // Quorum queues are always durable, never exclusive or auto-delete (rabbit_quorum_queue).
-      const bad = !durable ? 'non-durable' : d.exclusive ? 'exclusive' : d.autoDelete ? 'auto-delete' : undefined;
+      const bad = d.exclusive ? 'exclusive-owner' : !durable ? 'non-durable' : d.autoDelete ? 'auto-delete' : undefined;
       if (bad !== undefined) {
         throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid property '${bad}' for queue '${name}' in vhost '${this.name}'`);
       }

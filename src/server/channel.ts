@@ -26,6 +26,7 @@ import { decodeBasicProperties } from '../protocol/generated/properties.js';
 import { tableGet } from '../core/field-value.js';
 import { stringArray } from '../broker/dead-letter.js';
 import { delayOf } from '../broker/delayed-delivery.js';
+import { fieldTypeName } from '../broker/queue-arguments.js';
 import type { Exchange } from '../broker/exchange.js';
 import type { Connection } from './connection.js';
 
@@ -220,27 +221,25 @@ export class Channel implements DeliverySink, DurableWaiter {
     const x = this.vhost.exchanges.get(msg.exchange);
     const out = this.routed;
     let refused = false;
+    let replied = false;
+    out.length = 0;
     if (x === undefined) {
       // The exchange went away between publish and commit: unroutable.
-      out.length = 0;
     } else if (x.name === '' && msg.routingKey.startsWith(REPLY_TO_PREFIX)) {
-      out.length = 0;
-      if (this.conn.deliverReply(msg)) out.length = -1;
+      replied = this.conn.deliverReply(msg);
     } else {
       this.vhost.route(x, msg, out);
       if (msg.headersStart >= 0) msg = this.senderSelected(x, msg, out);
     }
     if (out.length === 0) {
-      if (mandatory) this.sendReturn(msg, ReplyCode.NO_ROUTE, 'NO_ROUTE');
-    } else if (out.length > 0) {
+      if (mandatory && !replied) this.sendReturn(msg, ReplyCode.NO_ROUTE, 'NO_ROUTE');
+    } else {
       const delay = x !== undefined && x.delayed ? delayOf(msg) : 0;
       if (delay > 0) {
         this.vhost.delayed.schedule(x!, msg, msg.publishedAt + delay);
       } else {
         for (let i = 0; i < out.length; i++) if (!out[i]!.enqueue(msg)) refused = true;
       }
-      out.length = 0;
-    } else {
       out.length = 0;
     }
     if (seq === 0) return;
@@ -272,6 +271,13 @@ export class Channel implements DeliverySink, DurableWaiter {
   private senderSelected(x: Exchange, msg: Message, out: Queue[]): Message {
     const h = msg.headers();
     if (h === undefined) return msg;
+    for (const key of ['CC', 'BCC']) {
+      const v = tableGet(h, key);
+      if (v !== undefined && v.type !== 'A') {
+        throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+          `invalid message: {unacceptable_type_in_header,"${key}",${fieldTypeName(v)}}`, CLASS_BASIC, 40);
+      }
+    }
     const cc = stringArray(tableGet(h, 'CC'));
     const bcc = stringArray(tableGet(h, 'BCC'));
     if (cc.length === 0 && bcc.length === 0) return msg;
@@ -464,12 +470,14 @@ export class Channel implements DeliverySink, DurableWaiter {
         batch.push(e);
         this.unacked.delete(t);
       }
-      // Requeue newest first so each goes back to the head in original order.
-      for (let i = batch.length - 1; i >= 0; i--) {
-        const e = batch[i]!;
-        this.settleOne(e, reject, requeue);
-        touched.add(e.queue);
+      if (reject && requeue) {
+        // Requeue newest first so each goes back to the head in original order.
+        for (let i = batch.length - 1; i >= 0; i--) this.settleOne(batch[i]!, true, true);
+      } else {
+        // Acks and dead-letters in delivery order.
+        for (let i = 0; i < batch.length; i++) this.settleOne(batch[i]!, reject, false);
       }
+      for (const e of batch) touched.add(e.queue);
     }
     this.redispatch();
   }
@@ -598,7 +606,7 @@ export class Channel implements DeliverySink, DurableWaiter {
       this.unacked.set(tag, e);
       e.deliveredAt = this.conn.clock.now;
     }
-    const msg = e.msg;
+    const msg = q.messageFor(e, true);
     M.writeBasicGetOk(w, this.id, tag, e.deliveries > 1, msg.exchange, msg.routingKey, q.messageCount);
     w.writeContent(this.id, CLASS_BASIC, msg.body.length, msg.properties, 0, msg.properties.length, msg.body);
   }
@@ -618,7 +626,7 @@ export class Channel implements DeliverySink, DurableWaiter {
       this.unacked.set(tag, e);
       e.deliveredAt = this.conn.clock.now;
     }
-    const msg = e.msg;
+    const msg = e.queue.messageFor(e, false);
     const w = this.conn.writer;
     M.writeBasicDeliver(w, this.id, c.tag, tag, e.deliveries > 1, msg.exchange, msg.routingKey);
     w.writeContent(this.id, CLASS_BASIC, msg.body.length, msg.properties, 0, msg.properties.length, msg.body);
@@ -661,7 +669,8 @@ export class Channel implements DeliverySink, DurableWaiter {
 
   private onQueueDeclare(m: M.QueueDeclare): void {
     if (m.queue === REPLY_TO_QUEUE && m.passive) {
-      if (!m.noWait) M.writeQueueDeclareOk(this.w, this.id, REPLY_TO_QUEUE, 0, this.replyToken === undefined ? 0 : 1);
+      // RabbitMQ answers a passive declare of the pseudo-queue with one consumer, always.
+      if (!m.noWait) M.writeQueueDeclareOk(this.w, this.id, REPLY_TO_QUEUE, 0, 1);
       return;
     }
     const q = this.vhost.declareQueue({
