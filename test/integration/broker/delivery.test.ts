@@ -114,6 +114,37 @@ describe('ack / nack / reject', () => {
     expect(await readAll(ch, q)).toEqual([['m1', true], ['m2', false], ['m3', false]]);
   });
 
+  it('requeued messages go back to their original positions whatever order they are rejected in', async () => {
+    const { ch, q } = await setup(range(5));
+    const m1 = (await ch.get(q)) as GetMessage;
+    await ch.get(q);
+    const m3 = (await ch.get(q)) as GetMessage;
+    ch.reject(m3, true);
+    ch.reject(m1, true);
+    // m2 still unacked; m4, m5 never delivered
+    expect(await readAll(ch, q)).toEqual([['m1', true], ['m3', true], ['m4', false], ['m5', false]]);
+  });
+
+  it('ackAll / nackAll (delivery tag 0 with multiple) settle every outstanding delivery', async () => {
+    const { conn, ch, q } = await setup(range(4));
+    for (let i = 0; i < 2; i++) await ch.get(q);
+    ch.ackAll();
+    for (let i = 0; i < 2; i++) await ch.get(q);
+    ch.nackAll(true);
+    await ch.close();
+    const ch2 = await ctx.clients.channel(conn);
+    expect(await readAll(ch2, q)).toEqual([['m3', true], ['m4', true]]);
+  });
+
+  it('acking a no-ack delivery is an unknown delivery tag (406)', async () => {
+    const { ch, q } = await setup(['x']);
+    const m = (await ch.get(q, { noAck: true })) as GetMessage;
+    ch.ack(m);
+    const err = await closedWith(ch);
+    expect(err?.code).toBe(406);
+    expect(err?.message).toContain('unknown delivery tag 1');
+  });
+
   it('nack single (not multiple) only touches that delivery', async () => {
     const { ch, q } = await setup(range(3));
     const inbox = new Inbox();

@@ -377,6 +377,19 @@ describe('exchange.delete', () => {
     await ch2.deleteExchange(dst);
   });
 
+  it('if-unused ignores bindings where the exchange is only the destination', async () => {
+    const ch = await ctx.clients.channel();
+    const src = ctx.name('src2');
+    const dst = ctx.name('dst2');
+    await ch.assertExchange(src, 'fanout');
+    await ch.assertExchange(dst, 'fanout');
+    await ch.bindExchange(dst, src, '');
+    await ch.deleteExchange(dst, { ifUnused: true });
+    await expectCode(ch.checkExchange(dst), 404);
+    const ch2 = await ctx.clients.channel();
+    await ch2.deleteExchange(src);
+  });
+
   it('deleting an exchange removes its bindings: a re-created exchange routes nowhere', async () => {
     const conn = await ctx.clients.connect();
     const ch = await ctx.clients.channel(conn);

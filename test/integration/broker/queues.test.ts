@@ -295,6 +295,17 @@ describe('queue.delete', () => {
     expect(await ch2.deleteQueue(q, { ifEmpty: true, ifUnused: true })).toEqual({ messageCount: 0 });
   });
 
+  it('the delete-ok count is of ready messages: unacked ones are not counted', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await fill(ctx.clients, q, ['1', '2', '3', '4', '5'], conn);
+    await ch.get(q);
+    await ch.get(q);
+    const other = await ctx.clients.channel(conn);
+    expect(await other.deleteQueue(q)).toEqual({ messageCount: 3 });
+  });
+
   it('deleting a missing queue returns a count of 0', async () => {
     const ch = await ctx.clients.channel();
     expect(await ch.deleteQueue(ctx.name('nq'))).toEqual({ messageCount: 0 });

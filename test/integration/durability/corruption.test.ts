@@ -14,7 +14,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAllBrokers, type LogRecord } from './helpers/broker-process.js';
-import { getAll, isIntact, makeBody, parseBody, sendConfirmed } from './helpers/amqp-session.js';
+import { getAll, isIntact, makeBody, parseBody, sendConfirmed, watch } from './helpers/amqp-session.js';
 import { findRecord, flipByteInRecord, parseSegment, segmentFiles, truncateInsideRecord, type SegmentRecord } from './helpers/data-files.js';
 import { Harness } from './helpers/harness.js';
 
@@ -53,7 +53,15 @@ function bodyOffset(rec: SegmentRecord, tag: string, seq: number): number {
 
 /** Read the whole queue; check intact bodies and strictly increasing seqs; return the seqs. */
 async function readSeqs(queue: string): Promise<number[]> {
-  const msgs = await getAll(await h.session.channel(), queue, 'ack');
+  const conn = await h.session.connect();
+  const ch = await h.session.channel(conn);
+  let msgs;
+  try {
+    msgs = await getAll(ch, queue, 'ack');
+  } catch (err: unknown) {
+    const why = [...watch(ch).errors, ...watch(conn).errors].map((e) => `${String(e.code)} ${e.message}`).join('; ');
+    throw new Error(`reading ${queue} failed: ${(err as Error).message} (closed with: ${why || 'nothing reported'})`);
+  }
   const seqs: number[] = [];
   for (const m of msgs) {
     expect(isIntact(m.content), `delivered body is intact: ${m.content.subarray(0, 24).toString('latin1')}`).toBe(true);

@@ -355,6 +355,18 @@ describe('cycle detection', () => {
     await ch.deleteExchange(back);
   });
 
+  it('a queue dead-lettering expired messages to itself drops them (a cycle of one)', async () => {
+    const ch = await ctx.clients.channel();
+    const q = ctx.name('cyc-self');
+    await ch.assertQueue(q, { exclusive: true, arguments: { 'x-message-ttl': 10, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': q } });
+    ch.sendToQueue(q, Buffer.from('self'));
+    await waitFor(async () => (await ch.checkQueue(q)).messageCount === 0);
+    for (let i = 0; i < 5; i++) {
+      await sleep(40);
+      expect((await ch.checkQueue(q)).messageCount).toBe(0);
+    }
+  });
+
   it('a cycle containing a rejection is not a cycle: the message goes round again', async () => {
     const ch = await ctx.clients.channel();
     const a = ctx.name('cyc-rej-a');

@@ -83,6 +83,23 @@ describe('x-max-priority', () => {
     }
   });
 
+  it('with x-max-length, drop-head drops the message that would be delivered next (the highest priority)', async () => {
+    // RabbitMQ 3.10 observed: the "head" of a priority queue is its next delivery, so overflow
+    // drops (and dead-letters) high-priority messages first, not the oldest ones.
+    const ch = await ctx.clients.channel();
+    const q = ctx.name('prio-maxlen');
+    const dead = ctx.name('prio-maxlen-dead');
+    await ch.assertQueue(dead, { exclusive: true });
+    await ch.assertQueue(q, {
+      exclusive: true,
+      arguments: { 'x-max-priority': 5, 'x-max-length': 2, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dead },
+    });
+    await publishAll(q, [['a-p1', 1], ['b-p5', 5], ['c-p1', 1], ['d-p3', 3]]);
+    expect(await drain(ch, q)).toEqual(['a-p1', 'c-p1']);
+    await waitFor(async () => (await ch.checkQueue(dead)).messageCount === 2);
+    expect(await drain(ch, dead)).toEqual(['b-p5', 'd-p3']);
+  });
+
   it('priority work queue: competing consumers with prefetch 1 take the backlog in priority order', async () => {
     const q = ctx.name('prio-work');
     const setup = await ctx.clients.channel();
