@@ -123,11 +123,20 @@ async function main(): Promise<void> {
   }
   if (targets.includes('warren')) {
     try {
+      // Start-up is short and scheduling noise is large on a busy machine: best of three starts.
+      const starts: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const w = await startWarrenProcess(warrenOpts);
+        starts.push(w.startupMs);
+        await w.stop();
+      }
       warren = await startWarrenProcess(warrenOpts);
+      starts.push(warren.startupMs);
       const settle = await sampleAfter(warren.pid, 500);
-      put('startup', { name: 'spawn -> AMQP handshake', value: warren.startupMs, unit: 'ms', better: 'lower' }, 'warren');
+      put('startup', { name: 'spawn -> AMQP handshake (best of 3)', value: Math.min(...starts), unit: 'ms', better: 'lower' }, 'warren');
       put('memory', { name: 'idle RSS', value: settle, unit: 'MiB', better: 'lower' }, 'warren');
-      put('startup', { name: 'node floor (spawn -> exit, empty script)', value: await nodeFloorMs(), unit: 'ms', better: 'info' }, 'warren');
+      const floors = [await nodeFloorMs(), await nodeFloorMs(), await nodeFloorMs()];
+      put('startup', { name: 'node floor (spawn -> exit of an empty script, best of 3)', value: Math.min(...floors), unit: 'ms', better: 'info' }, 'warren');
     } catch (e) {
       notes.push(`warren did not start: ${e instanceof Error ? e.message : String(e)}`);
       warren = undefined;
