@@ -159,6 +159,26 @@ describe('exchange types', () => {
     expect(await drain(ch, qs)).toEqual({ byte42: all, int42: all });
   });
 
+  it('headers: timestamps, decimals, arrays, tables, binaries and floats match by value', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const ex = ctx.name('hdr-complex');
+    await ch.assertExchange(ex, 'headers', { autoDelete: true });
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    const h = (arr: unknown[]): Record<string, unknown> => ({
+      ts: { '!': 'timestamp', value: 1_700_000_000 },
+      dec: { '!': 'decimal', value: { places: 2, digits: 1234 } },
+      arr,
+      tbl: { k: 'v', n: 1 },
+      bin: Buffer.from([1, 2, 3]),
+      flt: 2.5,
+    });
+    await ch.bindQueue(q, ex, '', { 'x-match': 'all', ...h([1, 'a', true]) });
+    await publishAll(conn, ex, [['', 'same', h([1, 'a', true])], ['', 'other-array', h([1, 'b', true])],
+      ['', 'other-float', { ...h([1, 'a', true]), flt: 2.25 }]]);
+    expect(await drain(ch, new Map([['q', q]]))).toEqual({ q: ['same'] });
+  });
+
   it('headers: an invalid x-match value is refused with 406', async () => {
     const ch = await ctx.clients.channel();
     const q = (await ch.assertQueue('', { exclusive: true })).queue;

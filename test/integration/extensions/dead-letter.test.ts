@@ -356,15 +356,27 @@ describe('cycle detection', () => {
   });
 
   it('a queue dead-lettering expired messages to itself drops them (a cycle of one)', async () => {
+    // q (TTL 10 ms) dead-letters to a fanout bound to q itself and to a witness: the witness gets
+    // exactly one copy; the copy back into q is dropped, so the witness never gets a second one.
     const ch = await ctx.clients.channel();
     const q = ctx.name('cyc-self');
-    await ch.assertQueue(q, { exclusive: true, arguments: { 'x-message-ttl': 10, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': q } });
+    const witness = ctx.name('cyc-self-witness');
+    const fan = ctx.name('cyc-self-fan');
+    await ch.assertExchange(fan, 'fanout', { autoDelete: true });
+    await ch.assertQueue(witness, { exclusive: true });
+    await ch.assertQueue(q, { exclusive: true, arguments: { 'x-message-ttl': 10, 'x-dead-letter-exchange': fan } });
+    await ch.bindQueue(q, fan, '');
+    await ch.bindQueue(witness, fan, '');
     ch.sendToQueue(q, Buffer.from('self'));
-    await waitFor(async () => (await ch.checkQueue(q)).messageCount === 0);
+    await waitFor(async () => (await ch.checkQueue(witness)).messageCount === 1);
     for (let i = 0; i < 5; i++) {
       await sleep(40);
-      expect((await ch.checkQueue(q)).messageCount).toBe(0);
+      expect((await ch.checkQueue(witness)).messageCount).toBe(1);
     }
+    const w = await getEventually(ch, witness);
+    expect(xDeathOf(w).map((d) => [d.queue, d.reason, d.count])).toEqual([[q, 'expired', 1]]);
+    expect((await ch.checkQueue(q)).messageCount).toBe(0);
+    await ch.deleteExchange(fan);
   });
 
   it('a cycle containing a rejection is not a cycle: the message goes round again', async () => {
