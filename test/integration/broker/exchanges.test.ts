@@ -179,6 +179,35 @@ describe('exchange types', () => {
     expect(await drain(ch, new Map([['q', q]]))).toEqual({ q: ['same'] });
   });
 
+  it('headers: a binding is identified by its arguments; two bindings still deliver one copy', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    const a = ctx.name('a');
+    await ch.bindQueue(q, 'amq.headers', '', { 'x-match': 'any', [a]: 1 });
+    await ch.bindQueue(q, 'amq.headers', '', { 'x-match': 'any', [`${a}-b`]: 2 });
+    await ch.unbindQueue(q, 'amq.headers', '', { 'x-match': 'any', [a]: 999 }); // no such binding: nothing removed
+    await publishAll(conn, 'amq.headers', [['', 'both', { [a]: 1, [`${a}-b`]: 2 }]]);
+    await ch.unbindQueue(q, 'amq.headers', '', { 'x-match': 'any', [a]: 1 });
+    await publishAll(conn, 'amq.headers', [['', 'a-only', { [a]: 1 }], ['', 'b-only', { [`${a}-b`]: 2 }]]);
+    expect(await drain(ch, new Map([['q', q]]))).toEqual({ q: ['both', 'b-only'] });
+  });
+
+  it('topic: # in the middle and *.# edge cases', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const p = ctx.name('t').replace(/\./g, '_');
+    const qs = await queues(ch, ['hashes', 'starHash']);
+    await ch.bindQueue(qs.get('hashes')!, 'amq.topic', `${p}.#.#.z`);
+    await ch.bindQueue(qs.get('starHash')!, 'amq.topic', `${p}.*.#`);
+    const keys = [p, `${p}.z`, `${p}.a.z`, `${p}.a.b.z`, `${p}.z.z`, `${p}.a`];
+    await publishAll(conn, 'amq.topic', keys.map((k) => [k, k.slice(p.length) || '(root)'] as const));
+    expect(await drain(ch, qs)).toEqual({
+      hashes: ['.z', '.a.z', '.a.b.z', '.z.z'],
+      starHash: ['.z', '.a.z', '.a.b.z', '.z.z', '.a'],
+    });
+  });
+
   it('headers: an invalid x-match value is refused with 406', async () => {
     const ch = await ctx.clients.channel();
     const q = (await ch.assertQueue('', { exclusive: true })).queue;
@@ -243,6 +272,14 @@ describe('default exchange and amq.*', () => {
     const q = (await ch.assertQueue('', { exclusive: true })).queue;
     const err = await expectCode(ch.bindQueue(q, '', q), 403);
     expect(err.message).toContain('operation not permitted on the default exchange');
+  });
+
+  it('declaring the default exchange (by "" or amq.default) is refused with 403', async () => {
+    const conn = await ctx.clients.connect();
+    const e1 = await expectCode((await ctx.clients.channel(conn)).assertExchange('', 'direct'), 403);
+    expect(e1.message).toContain('ACCESS_REFUSED - operation not permitted on the default exchange');
+    const e2 = await expectCode((await ctx.clients.channel(conn)).assertExchange('amq.default', 'direct'), 403);
+    expect(e2.message).toContain("ACCESS_REFUSED - exchange name 'amq.default' contains reserved prefix 'amq.*'");
   });
 
   it('deleting the default exchange is refused with 403', async () => {

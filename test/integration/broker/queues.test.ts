@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/setup.js';
-import { Inbox, closedWith, expectCode, fill } from '../helpers/clients.js';
+import { Inbox, closedWith, expectCode, fill, isClosed } from '../helpers/clients.js';
 import { waitFor } from '../../helpers/broker.js';
 
 const ctx = useBroker();
@@ -115,6 +115,30 @@ describe('exclusive queues', () => {
     }
     // Even a passive declare from another connection is locked out.
     await expectCode((await ctx.clients.channel(other)).checkQueue(q), 405);
+  });
+
+  it('other connections may still publish to an exclusive queue', async () => {
+    const owner = await ctx.clients.channel();
+    const q = (await owner.assertQueue('', { exclusive: true })).queue;
+    const other = await ctx.clients.confirmChannel();
+    other.sendToQueue(q, Buffer.from('from outside'));
+    await other.waitForConfirms();
+    expect((await owner.checkQueue(q)).messageCount).toBe(1);
+  });
+
+  it('redeclaring a queue with a different exclusive flag gets 405, even on the same connection', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const name = ctx.name('excl-flag');
+    await ch.assertQueue(name, { exclusive: true });
+    const ch2 = await ctx.clients.channel(conn);
+    await expectCode(ch2.assertQueue(name, { exclusive: false }), 405);
+    const shared = ctx.name('shared-flag');
+    const ch3 = await ctx.clients.channel(conn);
+    await ch3.assertQueue(shared, { exclusive: false, autoDelete: true });
+    const ch4 = await ctx.clients.channel(conn);
+    await expectCode(ch4.assertQueue(shared, { exclusive: true, autoDelete: true }), 405);
+    await (await ctx.clients.channel(conn)).deleteQueue(shared);
   });
 
   it('an exclusive queue dies with its connection', async () => {
@@ -304,6 +328,18 @@ describe('queue.delete', () => {
     await ch.get(q);
     const other = await ctx.clients.channel(conn);
     expect(await other.deleteQueue(q)).toEqual({ messageCount: 3 });
+  });
+
+  it('acking a message of a queue deleted meanwhile is not an error', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await fill(ctx.clients, q, ['x'], conn);
+    const m = await ch.get(q);
+    await ch.deleteQueue(q);
+    if (m !== false) ch.ack(m);
+    await ch.checkExchange('amq.direct');
+    expect(isClosed(ch)).toBe(false);
   });
 
   it('deleting a missing queue returns a count of 0', async () => {

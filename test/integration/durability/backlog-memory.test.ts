@@ -12,7 +12,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasFlag, killAllBrokers } from './helpers/broker-process.js';
-import { isIntact, makeBody, parseBody, watch } from './helpers/amqp-session.js';
+import { getAll, isIntact, makeBody, parseBody, watch } from './helpers/amqp-session.js';
 import { diskUsage } from './helpers/data-files.js';
 import { Harness } from './helpers/harness.js';
 import { waitFor } from '../../helpers/broker.js';
@@ -126,7 +126,10 @@ describe.skipIf(skip !== undefined)(`a ${N}-message backlog with --queue-memory-
       expect(m === false ? undefined : parseBody(m.content)?.seq).toBe(s);
     }
     await h.restart('SIGTERM');
-    expect((await (await h.session.channel()).checkQueue('paged-transient')).messageCount).toBe(0);
+    const after = await h.session.channel();
+    const delivered = await getAll(after, 'paged-transient', 'ack');
+    expect(delivered.length, 'transient messages delivered after the restart').toBe(0);
+    expect((await after.checkQueue('paged-transient')).messageCount, 'queue.declare-ok message_count after the restart').toBe(0);
   }, 300_000);
 });
 
