@@ -159,6 +159,38 @@ describe('transactions', () => {
     expect((await after.basicGet(q.name, { noAck: true }))?.bodyToString()).toBe('keep');
   });
 
+  it('in a transaction, basic.return for a mandatory unroutable publish comes at commit; rollback drops it', async () => {
+    const client = await ctx.clients.cloudamqp();
+    const ch = await client.channel();
+    const returned: string[] = [];
+    ch.onReturn = (m) => { returned.push(m.bodyToString() ?? ''); };
+    await ch.txSelect();
+    await ch.basicPublish('amq.direct', ctx.name('nobody'), 'committed', {}, true);
+    await ch.queueDeclare('', { exclusive: true }); // a round trip: nothing returned before commit
+    expect(returned).toEqual([]);
+    await ch.txCommit();
+    await waitFor(() => returned.length === 1);
+    await ch.basicPublish('amq.direct', ctx.name('nobody'), 'rolled back', {}, true);
+    await ch.txRollback();
+    await ch.queueDeclare('', { exclusive: true });
+    expect(returned).toEqual(['committed']);
+  });
+
+  it('confirm delivery tags count per channel, from 1', async () => {
+    const conn = await ctx.clients.connect();
+    const tags: number[] = [];
+    const a = await ctx.clients.confirmChannel(conn);
+    a.on('ack', (f: { deliveryTag: number; multiple: boolean }) => tags.push(...expand([f])));
+    a.publish('amq.direct', 'k', Buffer.from('1'));
+    a.publish('amq.direct', 'k', Buffer.from('2'));
+    await a.waitForConfirms();
+    const b = await ctx.clients.confirmChannel(conn);
+    b.on('ack', (f: { deliveryTag: number; multiple: boolean }) => tags.push(...expand([f])));
+    b.publish('amq.direct', 'k', Buffer.from('3'));
+    await b.waitForConfirms();
+    expect(tags).toEqual([1, 2, 1]);
+  });
+
   it('tx.commit and tx.rollback without tx.select get 406', async () => {
     const client = await ctx.clients.cloudamqp();
     const ch = await client.channel();

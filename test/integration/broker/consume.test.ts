@@ -250,6 +250,56 @@ describe('basic.qos', () => {
     expect(inbox.bodies()).toEqual(range(3));
   });
 
+  it('a new per-consumer prefetch applies to consumers started afterwards, not to existing ones', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await fill(ctx.clients, q, range(10), conn);
+    await ch.prefetch(1);
+    const first = new Inbox();
+    await ch.consume(q, first.handler);
+    await first.count(1);
+    await ch.prefetch(3);
+    const second = new Inbox();
+    await ch.consume(q, second.handler);
+    await second.count(3);
+    await waitFor(async () => (await ch.checkQueue(q)).messageCount === 6);
+    expect([first.messages.length, second.messages.length]).toEqual([1, 3]);
+  });
+
+  it('raising the global prefetch lets existing consumers receive more', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await fill(ctx.clients, q, range(10), conn);
+    await ch.prefetch(2, true);
+    const inbox = new Inbox();
+    await ch.consume(q, inbox.handler);
+    await inbox.count(2);
+    expect((await ch.checkQueue(q)).messageCount).toBe(8);
+    await ch.prefetch(4, true);
+    await inbox.count(4);
+    await waitFor(async () => (await ch.checkQueue(q)).messageCount === 6);
+    expect(inbox.messages.length).toBe(4);
+  });
+
+  it('a message nacked with requeue by the only consumer comes straight back, before the next one', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await fill(ctx.clients, q, ['a', 'b'], conn);
+    await ch.prefetch(1);
+    const got: string[] = [];
+    await ch.consume(q, (m) => {
+      if (m === null) return;
+      got.push(m.content.toString() + (m.fields.redelivered ? '*' : ''));
+      if (got.length === 1) ch.nack(m, false, true);
+      else ch.ack(m);
+    });
+    await waitFor(() => got.length === 3);
+    expect(got).toEqual(['a', 'a*', 'b']);
+  });
+
   it('@cloudamqp/amqp-client prefetch limits deliveries', async () => {
     const client = await ctx.clients.cloudamqp();
     const ch = await client.channel();
