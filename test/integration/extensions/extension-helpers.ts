@@ -35,9 +35,9 @@ export interface ExtensionBrokerOptions {
   policies?: PolicyConfig[];
 }
 
-/** WarrenOptions carrying the extension options (typed loosely until BrokerConfig declares them). */
+/** WarrenOptions carrying the extension options (BrokerConfig's consumerTimeout and policies). */
 export function extensionOptions(broker: ExtensionBrokerOptions): WarrenOptions {
-  return { broker: broker as unknown as NonNullable<WarrenOptions['broker']> };
+  return { broker };
 }
 
 /** Set policies on the reference broker with rabbitmqctl; returns a cleanup that clears them. */
