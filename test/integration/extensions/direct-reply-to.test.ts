@@ -104,6 +104,26 @@ describe('direct reply-to (amq.rabbitmq.reply-to)', () => {
     expect((await setup.checkQueue(q)).messageCount).toBe(0);
   });
 
+  it('a second reply consumer on the same channel is refused with 406', async () => {
+    const ch = await ctx.clients.channel();
+    await ch.consume(REPLY_TO, () => undefined, { noAck: true });
+    const err = await expectCode(ch.consume(REPLY_TO, () => undefined, { noAck: true }), 406);
+    expect(err.message).toContain('PRECONDITION_FAILED - reply consumer already set');
+  });
+
+  it('after the reply consumer is cancelled, publishing with reply_to is refused again', async () => {
+    const setup = await ctx.clients.channel();
+    const q = ctx.name('rpc-cancelled');
+    await setup.assertQueue(q, { exclusive: true });
+    const ch = await ctx.clients.channel();
+    const { consumerTag } = await ch.consume(REPLY_TO, () => undefined, { noAck: true });
+    await ch.cancel(consumerTag);
+    ch.sendToQueue(q, Buffer.from('req'), { replyTo: REPLY_TO });
+    const err = await closedWith(ch);
+    expect(err?.code).toBe(406);
+    expect(err?.message).toContain('PRECONDITION_FAILED - fast reply consumer does not exist');
+  });
+
   it('a reply to a client that has gone away is dropped (and returned when mandatory)', async () => {
     const serverCh = await ctx.clients.channel();
     const rpcQueue = ctx.name('rpc-gone');

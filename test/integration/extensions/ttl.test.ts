@@ -264,6 +264,19 @@ describe('queue expiry (x-expires)', () => {
     await waitFor(async () => !(await exists(q)));
   });
 
+  it('messages of an expired queue are discarded, not dead-lettered', async () => {
+    const ch = await ctx.clients.channel();
+    const q = ctx.name('exp-dlx');
+    const witness = ctx.name('exp-dlx-witness');
+    await ch.assertQueue(witness, { exclusive: true });
+    await ch.assertQueue(q, { arguments: { 'x-expires': 100, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': witness } });
+    ch.sendToQueue(q, Buffer.from('inside'));
+    await roundTrip(ch);
+    await waitFor(async () => !(await exists(q)));
+    await roundTrip(ch);
+    expect((await ch.checkQueue(witness)).messageCount).toBe(0);
+  });
+
   it('x-expires must be positive (0 is refused with 406)', async () => {
     const ch = await ctx.clients.channel();
     const q = ctx.name('exp-zero');

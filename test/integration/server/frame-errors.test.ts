@@ -82,6 +82,20 @@ describe('frame errors -> 501 FRAME_ERROR', () => {
     expect(close?.replyCode).toBe(501);
   });
 
+  it('a method frame too short to hold class and method ids', async () => {
+    const c = await opened();
+    c.send(frame(1, 1, Buffer.from([0, 60])));
+    const close = await c.expectConnectionClose();
+    expect(close?.replyCode).toBe(501);
+  });
+
+  it('a heartbeat frame with a payload', async () => {
+    const c = await opened();
+    c.send(frame(8, 0, Buffer.from([1, 2])));
+    const close = await c.expectConnectionClose();
+    expect(close?.replyCode).toBe(501);
+  });
+
   it('method arguments cut short', async () => {
     const c = await opened();
     c.send(frame(1, 1, Buffer.from([0, 50, 0, 10, 0])));
@@ -104,6 +118,28 @@ describe('channel errors -> 504 CHANNEL_ERROR', () => {
     c.send(methodFrame(1, 20, 10, [shortstr('')]));
     const close = await c.expectConnectionClose();
     expect(close).toEqual({ replyCode: 504, replyText: "CHANNEL_ERROR - second 'channel.open' seen", classId: 20, methodId: 10 });
+  });
+
+  it('channel.open on channel 0', async () => {
+    const h = await rawHandshake(ctx.port);
+    h.conn.send(methodFrame(0, 20, 10, [shortstr('')]));
+    const close = await h.conn.expectConnectionClose();
+    expect(close).toEqual({ replyCode: 504, replyText: 'CHANNEL_ERROR - unexpected method in connection state running', classId: 20, methodId: 10 });
+  });
+
+  it('basic.qos on channel 0', async () => {
+    const h = await rawHandshake(ctx.port);
+    h.conn.send(methodFrame(0, 60, 10, [long(0), short(1), bits(false)]));
+    const close = await h.conn.expectConnectionClose();
+    expect(close?.replyCode).toBe(504);
+    expect([close?.classId, close?.methodId]).toEqual([60, 10]);
+  });
+
+  it('an unsolicited connection.close-ok while running', async () => {
+    const c = await opened();
+    c.send(methodFrame(0, 10, 51));
+    const close = await c.expectConnectionClose();
+    expect(close).toEqual({ replyCode: 504, replyText: 'CHANNEL_ERROR - unexpected method in connection state running', classId: 10, methodId: 51 });
   });
 
   it('a method on a channel after it was closed', async () => {
@@ -137,6 +173,28 @@ describe('unexpected frames -> 505 UNEXPECTED_FRAME', () => {
     c.send(Buffer.concat([
       methodFrame(1, 60, 40, [short(0), shortstr(''), shortstr('x'), bits(false, false)]),
       methodFrame(1, 20, 10, [shortstr('')]),
+    ]));
+    const close = await c.expectConnectionClose();
+    expect(close?.replyCode).toBe(505);
+    expect([close?.classId, close?.methodId]).toEqual([60, 40]);
+  });
+
+  it('a body frame after a content header announcing an empty body', async () => {
+    const c = await opened();
+    c.send(Buffer.concat([
+      methodFrame(1, 60, 40, [short(0), shortstr(''), shortstr('x'), bits(false, false)]),
+      headerFrame(1, 60, 0),
+      bodyFrame(1, Buffer.from('x')),
+    ]));
+    const close = await c.expectConnectionClose();
+    expect(close?.replyCode).toBe(505);
+  });
+
+  it('a content header for another class than basic', async () => {
+    const c = await opened();
+    c.send(Buffer.concat([
+      methodFrame(1, 60, 40, [short(0), shortstr(''), shortstr('x'), bits(false, false)]),
+      headerFrame(1, 50, 1),
     ]));
     const close = await c.expectConnectionClose();
     expect(close?.replyCode).toBe(505);
@@ -227,6 +285,14 @@ describe('503 COMMAND_INVALID and 540 NOT_IMPLEMENTED', () => {
     const close = await c.expectConnectionClose();
     expect(close?.replyCode).toBe(503);
     expect([close?.classId, close?.methodId]).toEqual([50, 11]);
+  });
+
+  it('an unsolicited channel.close-ok gets 503', async () => {
+    const c = await opened();
+    c.send(methodFrame(1, 20, 41));
+    const close = await c.expectConnectionClose();
+    expect(close?.replyCode).toBe(503);
+    expect([close?.classId, close?.methodId]).toEqual([20, 41]);
   });
 
   it('an unknown exchange type gets 503', async () => {
