@@ -30,7 +30,7 @@ export interface BrokerConfig {
 
 export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   memoryHighWatermark: 1024 * 1024 * 1024,
-  pagingThreshold: 256 * 1024 * 1024,
+  pagingThreshold: 64 * 1024 * 1024,
   defaultUser: { name: 'guest', password: 'guest' },
   loopbackUsers: ['guest'],
   defaultVhost: '/',
@@ -84,6 +84,7 @@ export class Broker {
     if (defs !== undefined) importDefinitions(this, defs);
     const live = new Set<string>();
     const stored = new Set(p.store.queueNames());
+    const transientPaged = p.takeTransientPaged();
     let messages = 0;
     for (const v of this.vhosts.values()) {
       for (const x of v.exchanges.values()) {
@@ -96,7 +97,7 @@ export class Broker {
         live.add(q.storeKey);
         if (stored.has(q.storeKey)) {
           const index = p.store.queue(q.storeKey);
-          q.recover(index);
+          q.recover(index, transientPaged.has(q.storeKey));
           messages += index.count;
         }
       }

@@ -103,8 +103,11 @@ export class Message {
     return m;
   }
 
-  /** Bytes this message holds in memory, for the memory watermark. */
+  /**
+   * Bytes this message costs in memory, for the watermark and the paging budget: its buffers plus
+   * the measured overhead of the Message and QueueEntry objects and buffer headers (~300 bytes).
+   */
   get memorySize(): number {
-    return this.body.length + this.properties.length + 64;
+    return this.body.length + this.properties.length + 300;
   }
 }

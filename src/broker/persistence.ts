@@ -25,9 +25,12 @@
  * recovery, never parsed here.
  */
 import { randomInt } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import { Message, type ContentCodec } from './message.js';
+
+const SAVE_INTERVAL_MS = 5;
 
 export interface DurableWaiter {
   /** Everything written up to `writeSeq` is durable (err set when the write or fsync failed). */
@@ -52,6 +55,7 @@ export class Persistence {
   private defsGen = 0;
   private defsSavedGen = 0;
   private defsSaving = false;
+  private lastSaveAt = 0;
   private readonly defsWaiters: { gen: number; cb: (err: Error | null) => void }[] = [];
   /** Builds the definitions document; set by the broker. */
   exportDefinitions: (() => unknown) | undefined;
@@ -79,6 +83,43 @@ export class Persistence {
   load(ref: number, size: number): DecodedRecord {
     const buf = this.store.readSync(ref, size);
     return decodeRecord(buf, ref, size, this.decoder);
+  }
+
+  /** A stored message could not be read back (checksum, missing segment): log it; the caller drops it. */
+  unreadable(queueKey: string, seq: number, err: unknown): void {
+    this.logger.warn({ err, queue: queueKey.replace('\u0000', ' '), seq }, 'stored message unreadable, dropped');
+  }
+
+  // ---- transient paging marker ------------------------------------------------------------
+
+  /**
+   * Queues whose store index received transient (paged-out) messages. The set is kept in a small
+   * file (written synchronously the first time a queue pages a transient message) so recovery
+   * knows which indexes to scan for transient entries instead of reading every record.
+   */
+  private transientPaged: Set<string> | undefined;
+  markerFile: string | undefined;
+
+  pagedTransient(queueKey: string): void {
+    const set = (this.transientPaged ??= new Set());
+    if (set.has(queueKey)) return;
+    set.add(queueKey);
+    if (this.markerFile !== undefined) writeMarker(this.markerFile, set);
+  }
+
+  /** Queues that paged transient messages before this start (read once at recovery, then reset). */
+  takeTransientPaged(): Set<string> {
+    let found = new Set<string>();
+    if (this.markerFile !== undefined && existsSync(this.markerFile)) {
+      try {
+        found = new Set(JSON.parse(readFileSync(this.markerFile, 'utf8')) as string[]);
+      } catch {
+        found = new Set();
+      }
+    }
+    this.transientPaged = new Set();
+    if (this.markerFile !== undefined) writeMarker(this.markerFile, this.transientPaged);
+    return found;
   }
 
   // ---- durability barrier -----------------------------------------------------------------
@@ -111,6 +152,20 @@ export class Persistence {
 
   // ---- definitions ------------------------------------------------------------------------
 
+  /** Call `cb` once every definition change made so far is saved (declare-ok waits for this). */
+  afterDefinitionsSaved(cb: (err: Error | null) => void): void {
+    const gen = this.defsGen;
+    if (this.defsSavedGen >= gen) {
+      process.nextTick(cb, null);
+      return;
+    }
+    this.defsWaiters.push({ gen, cb });
+  }
+
+  get definitionsPending(): boolean {
+    return this.defsSavedGen < this.defsGen;
+  }
+
   /** Something durable changed: save the definitions soon (coalesced). */
   definitionsChanged(): void {
     this.defsGen++;
@@ -122,6 +177,11 @@ export class Persistence {
 
   private async saveLoop(): Promise<void> {
     while (this.defsSavedGen < this.defsGen && !this.closed) {
+      // Each save rewrites the whole document: under a stream of declarations, save at most every
+      // SAVE_INTERVAL_MS so the cost stays linear in the number of definitions.
+      const wait = this.lastSaveAt + SAVE_INTERVAL_MS - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      this.lastSaveAt = Date.now();
       const gen = this.defsGen;
       let err: Error | null = null;
       try {
@@ -209,4 +269,16 @@ export function decodeRecord(buf: Buffer, ref: number, size: number, decoder: Co
   msg.storeRef = ref;
   msg.storeSize = size;
   return { msg, persistent, bootId };
+}
+
+function writeMarker(file: string, set: ReadonlySet<string>): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, JSON.stringify([...set]));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
 }

@@ -62,6 +62,8 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
 
   const maxPriority = int('x-max-priority', 'non-negative');
   if (maxPriority !== undefined && maxPriority > 255) invalid('x-max-priority', `{max_value_exceeded,${maxPriority}}`);
+  const overflowValue = tableGet(args, 'x-overflow');
+  if (overflowValue !== undefined && overflowValue.type !== 'S') invalid('x-overflow', `{unacceptable_type,${fieldTypeName(overflowValue)}}`);
   const overflowRaw = str('x-overflow');
   if (overflowRaw !== undefined && overflowRaw !== 'drop-head' && overflowRaw !== 'reject-publish' && overflowRaw !== 'reject-publish-dlx') {
     invalid('x-overflow', 'invalid_overflow');
@@ -79,6 +81,10 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
   const mode = str('x-queue-mode');
   if (mode !== undefined && mode !== 'default' && mode !== 'lazy') invalid('x-queue-mode', `"unsupported queue mode '${mode}'"`);
 
+  if (tableGet(args, 'x-dead-letter-routing-key') !== undefined && tableGet(args, 'x-dead-letter-exchange') === undefined) {
+    str('x-dead-letter-routing-key');
+    invalid('x-dead-letter-routing-key', 'routing_key_but_no_dlx_defined');
+  }
   // Arguments RabbitMQ knows but the chosen queue type does not support (rabbit_queue_type).
   const type = typeRaw ?? 'classic';
   const unsupported = type === 'classic' ? CLASSIC_UNSUPPORTED : QUORUM_UNSUPPORTED;

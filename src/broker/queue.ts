@@ -137,6 +137,7 @@ export class Queue {
       const paging = this.canPage && (this.pagedCount > 0 || this.meter.used > p.options.pagingThreshold);
       if (paging || (this.options.durable && msg.persistent)) {
         storeSeq = this.storeIndex(p).enqueue(p.record(msg), msg.storeSize);
+        if (paging && !msg.persistent) p.pagedTransient(this.storeKey);
         if (paging) {
           if (this.pagedCount === 0) this.pageFromStoreSeq = storeSeq;
           this.pagedCount++;
@@ -261,7 +262,16 @@ export class Queue {
       const storeSeq = cursor.seq;
       this.pageFromStoreSeq = storeSeq + 1;
       this.pagedCount--;
-      const rec = p.load(cursor.ref, cursor.size);
+      let rec;
+      try {
+        rec = p.load(cursor.ref, cursor.size);
+      } catch (err: unknown) {
+        // A record that fails its checksum (or whose segment is gone) loses that message only.
+        p.unreadable(this.storeKey, storeSeq, err);
+        this.pagedBytes -= cursor.size;
+        this.index.settle(storeSeq);
+        continue;
+      }
       this.pagedBytes -= rec.msg.body.length;
       if (!rec.persistent && rec.bootId !== p.bootId) {
         // A transient message paged out by an earlier run: it must not survive the restart.
@@ -512,8 +522,23 @@ export class Queue {
    * After a restart. Plain FIFO queues leave every live entry paged (read back on demand); the
    * others read their entries now, as they need each message's priority and expiry.
    */
-  recover(index: QueueIndex): void {
+  recover(index: QueueIndex, dropTransient: boolean): void {
     this.index = index;
+    if (dropTransient && this.persistence !== undefined) {
+      // Transient messages were paged into this index before the restart: they must not survive.
+      const p = this.persistence;
+      const c = index.cursor();
+      const gone: number[] = [];
+      while (c.next()) {
+        try {
+          if (!p.load(c.ref, c.size).persistent) gone.push(c.seq);
+        } catch (err: unknown) {
+          p.unreadable(this.storeKey, c.seq, err);
+          gone.push(c.seq);
+        }
+      }
+      for (const seq of gone) index.settle(seq);
+    }
     this.pagedCount = index.count;
     this.pagedBytes = index.bytes;
     this.pageFromStoreSeq = 0;

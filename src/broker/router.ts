@@ -207,6 +207,7 @@ export function looseEquals(a: FieldValue, b: FieldValue): boolean {
   if (an !== undefined || bn !== undefined) return an !== undefined && bn !== undefined && an == bn; // eslint-disable-line eqeqeq
   if (a.type === 'V' || b.type === 'V') return a.type === b.type;
   if ((a.type === 'S' || a.type === 'x') && (b.type === 'S' || b.type === 'x')) return a.value.equals(b.value);
+  if (a.type === 'D' && b.type === 'D') return a.scale === b.scale && a.value === b.value;
   if (a.type === 't' && b.type === 't') return a.value === b.value;
   if (a.type === 'A' && b.type === 'A') {
     if (a.value.length !== b.value.length) return false;

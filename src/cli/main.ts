@@ -7,6 +7,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { readFileSync } from 'node:fs';
+import type { Policy } from '../broker/policy.js';
 import { startWarren } from './warren.js';
 
 function int(value: string): number {
@@ -39,16 +41,21 @@ program
   .option('--segment-size <bytes>', 'message segment file size [env WARREN_SEGMENT_SIZE]', int,
     env['WARREN_SEGMENT_SIZE'] ? int(env['WARREN_SEGMENT_SIZE']) : 8 * 1024 * 1024)
   .option('--queue-memory-budget <bytes>', 'held message bytes above which queues page to disk [env WARREN_QUEUE_MEMORY_BUDGET]', int,
-    env['WARREN_QUEUE_MEMORY_BUDGET'] ? int(env['WARREN_QUEUE_MEMORY_BUDGET']) : 256 * 1024 * 1024)
+    env['WARREN_QUEUE_MEMORY_BUDGET'] ? int(env['WARREN_QUEUE_MEMORY_BUDGET']) : 64 * 1024 * 1024)
   .option('--disk-free-limit <bytes>', 'block publishers while free disk is under this [env WARREN_DISK_FREE_LIMIT]', int,
     env['WARREN_DISK_FREE_LIMIT'] ? int(env['WARREN_DISK_FREE_LIMIT']) : 50_000_000)
   .option('--store <kind>', 'file (durable) or memory [env WARREN_STORE]', env['WARREN_STORE'] ?? 'file')
+  .option('--consumer-timeout <ms>', 'unacked delivery timeout, 0 disables [env WARREN_CONSUMER_TIMEOUT]', int,
+    env['WARREN_CONSUMER_TIMEOUT'] ? int(env['WARREN_CONSUMER_TIMEOUT']) : 30 * 60 * 1000)
+  .option('--policies <file>', 'JSON file with policies (array, or definitions with "policies") [env WARREN_POLICIES]',
+    env['WARREN_POLICIES'])
   .option('--allow-remote-guest', 'let guest log in from non-loopback addresses [env WARREN_ALLOW_REMOTE_GUEST=1]',
     env['WARREN_ALLOW_REMOTE_GUEST'] === '1')
   .action(async (opts: {
     port: number; host: string; dataDir: string; logLevel: string; memoryHighWatermark: number; heartbeat: number;
     frameMax: number; channelMax: number; product: string; productVersion: string; allowRemoteGuest: boolean;
     segmentSize: number; queueMemoryBudget: number; diskFreeLimit: number; store: string;
+    consumerTimeout: number; policies?: string;
   }) => {
     const logger = pino({ level: opts.logLevel, base: { app: 'warren' } });
     try {
@@ -67,6 +74,8 @@ program
         broker: {
           memoryHighWatermark: Math.max(opts.memoryHighWatermark, opts.queueMemoryBudget * 2),
           pagingThreshold: opts.queueMemoryBudget,
+          consumerTimeout: opts.consumerTimeout,
+          policies: opts.policies === undefined ? [] : loadPolicies(opts.policies),
         },
       });
       let stopping = false;
@@ -91,6 +100,21 @@ program
       process.exit(1);
     }
   });
+
+/** Policies from a JSON file: an array of policies, or a definitions document with a "policies" list. */
+function loadPolicies(file: string): Policy[] {
+  const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  const list = Array.isArray(raw) ? raw : (raw as { policies?: unknown }).policies;
+  if (!Array.isArray(list)) throw new Error(`${file}: expected an array of policies or a "policies" list`);
+  return list.map((p: Record<string, unknown>) => ({
+    name: String(p['name']),
+    pattern: String(p['pattern']),
+    applyTo: (p['apply-to'] ?? p['applyTo'] ?? 'all') as Policy['applyTo'],
+    priority: Number(p['priority'] ?? 0),
+    definition: (p['definition'] ?? {}) as Policy['definition'],
+    vhost: String(p['vhost'] ?? '/'),
+  }));
+}
 
 process.on('uncaughtException', (err) => {
   // A bug must not take every connection down: log it and keep serving.

@@ -59,6 +59,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     ? new MemoryStore()
     : await FileStore.open({ dir: join(dataDir, 'store'), logger, ...(options.segmentSize === undefined ? {} : { segmentSize: options.segmentSize }) });
   const persistence = new Persistence(store, { pagingThreshold: brokerConfig.pagingThreshold }, CONTENT_CODEC, logger);
+  if (store.kind === 'file') persistence.markerFile = join(dataDir, 'store', 'transient-paged.json');
   const broker = new Broker(brokerConfig, persistence);
   await broker.recover(logger);
   const diskAlarm = new DiskAlarm(store, broker.meter, options.diskFreeLimit ?? 50_000_000, logger);

@@ -150,17 +150,18 @@ export class FrameReader {
   private checkSize(type: number, _channel: number, size: number): void {
     if (this.frameMax !== 0 && size > this.frameMax) {
       throw new AmqpError(ReplyCode.FRAME_ERROR,
-        `type ${type}, all octets = <<>>: {frame_too_large,${size},${this.frameMax - FRAME_OVERHEAD}}`);
+        `type ${type}, all octets = <<>>: {frame_too_large,${size},${this.frameMax - FRAME_OVERHEAD}}`, 0, 0, true);
     }
   }
 
   private checkFrame(type: number, buf: Buffer, start: number, end: number, endMarker: number): void {
     if (endMarker !== FRAME_END) {
       throw new AmqpError(ReplyCode.FRAME_ERROR,
-        `type ${type}, ${payloadSnippet(buf, start, end)}: {invalid_frame_end_marker,${endMarker}}`);
+        `type ${type}, ${payloadSnippet(buf, start, end)}: {invalid_frame_end_marker,${endMarker}}`, 0, 0, true);
     }
     if (type === FRAME_METHOD || type === FRAME_HEADER || type === FRAME_BODY) return;
     if (type === FRAME_HEARTBEAT && end === start) return;
-    throw new AmqpError(ReplyCode.FRAME_ERROR, `type ${type}, ${payloadSnippet(buf, start, end)}: unknown_frame`);
+    // Framing errors concern no method: class/method 0/0.
+    throw new AmqpError(ReplyCode.FRAME_ERROR, `type ${type}, ${payloadSnippet(buf, start, end)}: unknown_frame`, 0, 0, true);
   }
 }

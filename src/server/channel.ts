@@ -23,7 +23,7 @@ import { readContentHeader, peekBasicProperties, newPropertyPeek, type ContentHe
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD } from '../protocol/frame-constants.js';
 import * as M from '../protocol/generated/methods.js';
 import { decodeBasicProperties } from '../protocol/generated/properties.js';
-import { tableGet } from '../core/field-value.js';
+import { fieldIsInteger, tableGet } from '../core/field-value.js';
 import { stringArray } from '../broker/dead-letter.js';
 import { delayOf } from '../broker/delayed-delivery.js';
 import { fieldTypeName } from '../broker/queue-arguments.js';
@@ -116,6 +116,11 @@ export class Channel implements DeliverySink, DurableWaiter {
   // Frames
 
   onFrame(type: number, payload: Buffer, start: number, end: number): void {
+    if (this.held !== undefined) {
+      // A reply waits for the definitions save: keep later frames, in order, until it is sent.
+      this.held.push({ type, payload: Buffer.from(payload.subarray(start, end)) });
+      return;
+    }
     if (this.state === 'closing') {
       // After channel.close, drop everything but close-ok (and answer a crossing close).
       if (type === FRAME_METHOD) {
@@ -366,6 +371,43 @@ export class Channel implements DeliverySink, DurableWaiter {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Durable definitions: declare-ok, bind-ok, delete-ok... are sent once the change is on disk
+  // (as RabbitMQ commits before replying), holding the channel's later frames meanwhile.
+
+  private held: { type: number; payload: Buffer }[] | undefined;
+
+  private replyWhenSaved(write: () => void): void {
+    const p = this.persistence;
+    if (p === undefined || !p.definitionsPending) {
+      write();
+      this.conn.markDirty();
+      return;
+    }
+    this.held = [];
+    p.afterDefinitionsSaved((err) => {
+      const frames = this.held ?? [];
+      this.held = undefined;
+      if (this.state !== 'open') return;
+      if (err !== null) {
+        this.conn.fail(this.id, new AmqpError(ReplyCode.INTERNAL_ERROR, `could not save definitions: ${err.message}`, 0, 0, true));
+        return;
+      }
+      write();
+      this.conn.markDirty();
+      for (let i = 0; i < frames.length; i++) {
+        // Replaying a frame may hold the channel again: keep the rest for that reply.
+        const again = this.held as { type: number; payload: Buffer }[] | undefined;
+        if (again !== undefined) {
+          again.push(...frames.slice(i));
+          break;
+        }
+        const f = frames[i]!;
+        this.conn.onFrame(f.type, this.id, f.payload, 0, f.payload.length);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Methods
 
   private onMethod(m: M.Method): void {
@@ -539,6 +581,11 @@ export class Channel implements DeliverySink, DurableWaiter {
   private onConsume(m: M.BasicConsume): void {
     if (m.queue === REPLY_TO_QUEUE) return this.onReplyConsume(m);
     const q = this.vhost.queueFor(this.queueNameOrLast(m.queue, m.classId, m.methodId), this.conn.id);
+    const prio = tableGet(m.arguments, 'x-priority');
+    if (prio !== undefined && !fieldIsInteger(prio)) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+        `invalid arg 'x-priority' for queue '${q.name}' in vhost '${q.vhost}': "expected integer, got ${fieldTypeName(prio)}"`);
+    }
     let tag = m.consumerTag;
     if (tag === '') tag = 'amq.ctag-' + randomBytes(16).toString('base64url').slice(0, 22);
     else if (this.consumers.has(tag)) {
@@ -647,22 +694,22 @@ export class Channel implements DeliverySink, DurableWaiter {
       name: m.exchange, type: m.type, passive: m.passive, durable: m.durable,
       autoDelete: m.autoDelete, internal: m.internal, args: m.arguments,
     });
-    if (!m.noWait) M.writeExchangeDeclareOk(this.w, this.id);
+    if (!m.noWait) this.replyWhenSaved(() => M.writeExchangeDeclareOk(this.conn.writer, this.id));
   }
 
   private onExchangeDelete(m: M.ExchangeDelete): void {
     this.vhost.deleteExchange(m.exchange, m.ifUnused);
-    if (!m.noWait) M.writeExchangeDeleteOk(this.w, this.id);
+    if (!m.noWait) this.replyWhenSaved(() => M.writeExchangeDeleteOk(this.conn.writer, this.id));
   }
 
   private onExchangeBind(m: M.ExchangeBind): void {
     this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
-    if (!m.noWait) M.writeExchangeBindOk(this.w, this.id);
+    if (!m.noWait) this.replyWhenSaved(() => M.writeExchangeBindOk(this.conn.writer, this.id));
   }
 
   private onExchangeUnbind(m: M.ExchangeUnbind): void {
     this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
-    if (!m.noWait) M.writeExchangeUnbindOk(this.w, this.id);
+    if (!m.noWait) this.replyWhenSaved(() => M.writeExchangeUnbindOk(this.conn.writer, this.id));
   }
 
   // --- queues ---
@@ -678,19 +725,19 @@ export class Channel implements DeliverySink, DurableWaiter {
       autoDelete: m.autoDelete, args: m.arguments, connectionId: this.conn.id,
     });
     this.lastDeclaredQueue = q.name;
-    if (!m.noWait) M.writeQueueDeclareOk(this.w, this.id, q.name, q.messageCount, q.consumerCount);
+    if (!m.noWait) this.replyWhenSaved(() => M.writeQueueDeclareOk(this.conn.writer, this.id, q.name, q.messageCount, q.consumerCount));
   }
 
   private onQueueBind(m: M.QueueBind): void {
     const name = this.queueNameOrLast(m.queue, m.classId, m.methodId);
     this.vhost.bindQueue(name, m.exchange, m.routingKey, m.arguments, this.conn.id);
-    if (!m.noWait) M.writeQueueBindOk(this.w, this.id);
+    if (!m.noWait) this.replyWhenSaved(() => M.writeQueueBindOk(this.conn.writer, this.id));
   }
 
   private onQueueUnbind(m: M.QueueUnbind): void {
     const name = this.queueNameOrLast(m.queue, m.classId, m.methodId);
     this.vhost.unbindQueue(name, m.exchange, m.routingKey, m.arguments, this.conn.id);
-    M.writeQueueUnbindOk(this.w, this.id);
+    this.replyWhenSaved(() => M.writeQueueUnbindOk(this.conn.writer, this.id));
   }
 
   private onQueuePurge(m: M.QueuePurge): void {
@@ -702,7 +749,7 @@ export class Channel implements DeliverySink, DurableWaiter {
   private onQueueDelete(m: M.QueueDelete): void {
     const name = this.queueNameOrLast(m.queue, m.classId, m.methodId);
     const n = this.vhost.deleteQueue(name, m.ifUnused, m.ifEmpty, this.conn.id);
-    if (!m.noWait) M.writeQueueDeleteOk(this.w, this.id, n);
+    if (!m.noWait) this.replyWhenSaved(() => M.writeQueueDeleteOk(this.conn.writer, this.id, n));
   }
 
   // --- confirms and transactions ---

@@ -5,6 +5,7 @@ import { MemoryMeter } from '../../../src/broker/memory-meter.js';
 import { Message } from '../../../src/broker/message.js';
 import { Queue } from '../../../src/broker/queue.js';
 import { headersMatch, TopicRouter } from '../../../src/broker/router.js';
+import { parseQueueArguments } from '../../../src/broker/queue-arguments.js';
 import { EMPTY_TABLE, fv, tableFrom, type FieldTable } from '../../../src/core/field-value.js';
 
 function message(routingKey: string, headers?: FieldTable): Message {
@@ -17,7 +18,7 @@ const x = new Exchange('t', '/', 'topic', false, false, false, EMPTY_TABLE);
 
 function topicMatches(pattern: string, key: string): boolean {
   const r = new TopicRouter();
-  const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE }, meter, undefined);
+  const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE, settings: parseQueueArguments(EMPTY_TABLE, 'q', '/') }, meter, undefined);
   r.add(new Binding(x, q, pattern, EMPTY_TABLE));
   const out: unknown[] = [];
   r.route(message(key), out as never);
@@ -59,7 +60,7 @@ describe('topic matching (RabbitMQ semantics)', () => {
 
   it('prunes the trie when bindings go, and still matches the others', () => {
     const r = new TopicRouter();
-    const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE }, meter, undefined);
+    const q = new Queue('q', '/', { durable: false, exclusiveOwner: -1, autoDelete: false, arguments: EMPTY_TABLE, settings: parseQueueArguments(EMPTY_TABLE, 'q', '/') }, meter, undefined);
     const b1 = new Binding(x, q, 'a.*.c', EMPTY_TABLE);
     const b2 = new Binding(x, q, 'a.#', EMPTY_TABLE);
     r.add(b1); r.add(b2);
