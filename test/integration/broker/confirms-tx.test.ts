@@ -114,7 +114,7 @@ describe('transactions', () => {
     const watcher = await client.channel();
     expect((await watcher.queueDeclare(q.name, { passive: true })).messageCount).toBe(0);
     await ch.txCommit();
-    expect((await watcher.queueDeclare(q.name, { passive: true })).messageCount).toBe(2);
+    await waitFor(async () => (await watcher.queueDeclare(q.name, { passive: true })).messageCount === 2);
     await ch.basicPublish('', q.name, 't3');
     await ch.txRollback();
     await ch.txCommit(); // an empty commit
@@ -231,7 +231,7 @@ describe('transactions', () => {
       await tx.basicPublish('', q, 'in-tx');
       expect((await ch.checkQueue(q)).messageCount).toBe(1);
       await tx.txCommit();
-      expect((await ch.checkQueue(q)).messageCount).toBe(2);
+      await waitFor(async () => (await ch.checkQueue(q)).messageCount === 2);
     } finally {
       await ch.deleteQueue(q);
     }

@@ -35,6 +35,7 @@ const policies: PolicyConfig[] = [
   { name: `${P}-prio-low`, pattern: `^${esc}\\.prio\\.`, applyTo: 'queues', priority: 1, definition: { 'max-length': 1, 'message-ttl': 600_000 } },
   { name: `${P}-prio-high`, pattern: `^${esc}\\.prio\\.high`, applyTo: 'queues', priority: 5, definition: { 'max-length': 2 } },
   { name: `${P}-scope`, pattern: `^${esc}\\.scope\\.`, applyTo: 'exchanges', priority: 0, definition: { 'max-length': 1 } },
+  { name: `${P}-qq`, pattern: `^${esc}\\.qq\\.`, applyTo: 'queues', priority: 0, definition: { 'delivery-limit': 0, 'dead-letter-exchange': '', 'dead-letter-routing-key': `${P}.qq-dead.q` } },
   { name: `${P}-all`, pattern: `^${esc}\\.all\\.`, applyTo: 'all', priority: 0, definition: { 'max-length': 1, 'alternate-exchange': AE } },
 ];
 
@@ -176,6 +177,24 @@ describe('policies apply by name pattern', () => {
     } finally {
       await ch.deleteExchange(bothX);
       await ch.deleteExchange(AE);
+    }
+  });
+
+  it('delivery-limit (quorum queues) with a policy dead-letter target', async (t) => {
+    t.skip(skipReason !== undefined, skipReason);
+    const ch = await ctx.clients.channel();
+    const q = n('qq', 'q');
+    const dead = `${P}.qq-dead.q`;
+    await ch.assertQueue(dead, { durable: true });
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    try {
+      ch.sendToQueue(q, Buffer.from('poison'));
+      ch.nack(await getUnacked(ch, q), false, true);
+      const d = await getEventually(ch, dead);
+      expect(xDeathOf(d)[0]).toMatchObject({ reason: 'delivery_limit', queue: q });
+    } finally {
+      await ch.deleteQueue(q);
+      await ch.deleteQueue(dead);
     }
   });
 

@@ -160,6 +160,27 @@ describe('quorum', () => {
     });
   });
 
+  it('a consumer that crashes on a message (channel closed each time) gets it dead-lettered after the limit', async () => {
+    const ch = await ctx.clients.channel();
+    const q = ctx.name('qq-crash');
+    const dead = ctx.name('qq-crash-dead');
+    await withQueue([q, dead], async () => {
+      await ch.assertQueue(dead, { durable: true });
+      await ch.assertQueue(q, quorum({ 'x-delivery-limit': 1, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dead }));
+      ch.sendToQueue(q, Buffer.from('crasher'));
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const worker = await ctx.clients.channel();
+        const inbox = new Inbox();
+        await worker.consume(q, inbox.handler, { noAck: false });
+        await inbox.count(1);
+        await worker.close(); // the "crash": unacked delivery returned to the queue
+      }
+      const d = await getEventually(ch, dead);
+      expect(d.content.toString()).toBe('crasher');
+      expect(xDeathOf(d)[0]).toMatchObject({ reason: 'delivery_limit', queue: q });
+    });
+  });
+
   it('without a DLX the poison message is dropped after the limit', async () => {
     const ch = await ctx.clients.channel();
     const q = ctx.name('qq-drop');
