@@ -254,6 +254,24 @@ describe('the x-death header', () => {
     expect(death).not.toHaveProperty('original-expiration');
   });
 
+  it('@cloudamqp/amqp-client decodes x-death time as a Date (AMQP timestamp)', async () => {
+    const client = await ctx.clients.cloudamqp();
+    const ch = await client.channel();
+    const q = ctx.name('xd-cloud');
+    const dead = ctx.name('xd-cloud-dst');
+    await ch.queueDeclare(dead, { exclusive: true });
+    await ch.queueDeclare(q, { exclusive: true }, { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dead });
+    await ch.basicPublish('', q, 'cloud', { expiration: '60000' });
+    let m = await ch.basicGet(q, { noAck: false });
+    await waitFor(async () => m !== null || (m = await ch.basicGet(q, { noAck: false })) !== null);
+    await m?.reject(false);
+    let d = await ch.basicGet(dead, { noAck: true });
+    await waitFor(async () => d !== null || (d = await ch.basicGet(dead, { noAck: true })) !== null);
+    const xd = d?.properties.headers?.['x-death'] as Array<Record<string, unknown>> | undefined;
+    expect(xd?.[0]?.['time']).toBeInstanceOf(Date);
+    expect(xd?.[0]).toMatchObject({ count: 1, reason: 'rejected', queue: q, exchange: '', 'routing-keys': [q], 'original-expiration': '60000' });
+  });
+
   it('after repeated dead-lettering: one entry per queue+reason, count incremented, latest first, first-death fields kept', async () => {
     // q1 --reject--> dlx --> q2 --reject--> '' (q1) --reject--> dlx --> q2
     const ch = await ctx.clients.channel();
