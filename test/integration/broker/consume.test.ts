@@ -232,6 +232,17 @@ describe('basic.qos', () => {
     expect(await unackedCounts(false, 0, 1, 8)).toEqual([8]);
   });
 
+  it('prefetch does not limit a no-ack consumer', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    await ch.prefetch(1);
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await fill(ctx.clients, q, range(5), conn);
+    const inbox = new Inbox();
+    await ch.consume(q, inbox.handler, { noAck: true });
+    await inbox.count(5);
+  });
+
   it('acking frees credit: the next message arrives', async () => {
     const conn = await ctx.clients.connect();
     const ch = await ctx.clients.channel(conn);

@@ -258,6 +258,14 @@ describe('basic.recover', () => {
     expect(inbox.messages[3]!.fields.deliveryTag).toBeGreaterThan(3);
   });
 
+  it('recover requeues messages taken with basic.get: the next get sees them redelivered', async () => {
+    const { ch, q } = await setup(['r']);
+    await ch.get(q);
+    await ch.recover();
+    const m = (await ch.get(q, { noAck: true })) as GetMessage;
+    expect([m.content.toString(), m.fields.redelivered]).toEqual(['r', true]);
+  });
+
   it('@cloudamqp/amqp-client basicRecover', async () => {
     const client = await ctx.clients.cloudamqp();
     const ch = await client.channel();

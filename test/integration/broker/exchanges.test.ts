@@ -5,7 +5,7 @@
  * the reserved amq. prefix (403), delete if-unused, exchange.bind/unbind.
  */
 import { describe, expect, it } from 'vitest';
-import type { Channel } from 'amqplib';
+import type { Channel, Message } from 'amqplib';
 import { useBroker } from '../helpers/setup.js';
 import { closedWith, expectCode, isClosed } from '../helpers/clients.js';
 import { waitFor } from '../../helpers/broker.js';
@@ -487,6 +487,23 @@ describe('exchange.bind / exchange.unbind', () => {
     await ch.deleteExchange(dst);
   });
 
+  it('a mandatory message whose exchange bindings lead to no queue is returned', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.confirmChannel(conn);
+    const src = ctx.name('dead-src');
+    const dst = ctx.name('dead-dst');
+    await ch.assertExchange(src, 'fanout');
+    await ch.assertExchange(dst, 'fanout');
+    await ch.bindExchange(dst, src, '');
+    const returns: string[] = [];
+    ch.on('return', (m: Message) => returns.push(m.content.toString()));
+    ch.publish(src, '', Buffer.from('dead end'), { mandatory: true });
+    await ch.waitForConfirms();
+    expect(returns).toEqual(['dead end']);
+    await ch.deleteExchange(src);
+    await ch.deleteExchange(dst);
+  });
+
   it('a cycle of exchange bindings delivers each message once per queue', async () => {
     const conn = await ctx.clients.connect();
     const ch = await ctx.clients.channel(conn);
@@ -539,6 +556,55 @@ describe('exchange.bind / exchange.unbind', () => {
 });
 
 describe('alternate-exchange', () => {
+  it('an exchange reached through an exchange binding uses its own alternate exchange', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.confirmChannel(conn);
+    const src = ctx.name('ae-src');
+    const dst = ctx.name('ae-dst');
+    const ae = ctx.name('ae-of-dst');
+    await ch.assertExchange(ae, 'fanout');
+    await ch.assertExchange(dst, 'direct', { alternateExchange: ae });
+    await ch.assertExchange(src, 'fanout');
+    await ch.bindExchange(dst, src, '');
+    const qs = await queues(ch, ['dst', 'ae']);
+    await ch.bindQueue(qs.get('dst')!, dst, 'hit');
+    await ch.bindQueue(qs.get('ae')!, ae, '');
+    const returns: string[] = [];
+    ch.on('return', (m: Message) => returns.push(m.content.toString()));
+    ch.publish(src, 'hit', Buffer.from('hit'), { mandatory: true });
+    ch.publish(src, 'miss', Buffer.from('miss'), { mandatory: true });
+    await ch.waitForConfirms();
+    expect(await drain(ch, qs)).toEqual({ dst: ['hit'], ae: ['miss'] });
+    expect(returns).toEqual([]);
+    for (const e of [src, dst, ae]) await ch.deleteExchange(e);
+  });
+
+  it('alternate exchanges chain; a cycle of them ends in a return', async () => {
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.confirmChannel(conn);
+    const a = ctx.name('ae-a');
+    const b = ctx.name('ae-b');
+    const c = ctx.name('ae-c');
+    await ch.assertExchange(c, 'fanout');
+    await ch.assertExchange(b, 'direct', { alternateExchange: c });
+    await ch.assertExchange(a, 'direct', { alternateExchange: b });
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await ch.bindQueue(q, c, '');
+    ch.publish(a, 'nobody', Buffer.from('chained'));
+    const x = ctx.name('ae-x');
+    const y = ctx.name('ae-y');
+    await ch.assertExchange(x, 'direct', { alternateExchange: y });
+    await ch.assertExchange(y, 'direct', { alternateExchange: x });
+    const returns: string[] = [];
+    ch.on('return', (m: Message) => returns.push(m.content.toString()));
+    ch.publish(x, 'nobody', Buffer.from('loop'), { mandatory: true });
+    await ch.waitForConfirms();
+    expect(await drain(ch, new Map([['q', q]]))).toEqual({ q: ['chained'] });
+    expect(returns).toEqual(['loop']);
+    for (const e of [a, b, c, x, y]) await ch.deleteExchange(e);
+  });
+
+
   it('unroutable messages go to the alternate exchange; routable ones do not', async () => {
     const conn = await ctx.clients.connect();
     const ch = await ctx.clients.channel(conn);
