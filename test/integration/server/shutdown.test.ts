@@ -55,7 +55,7 @@ ownBrokerOnly('shutdown (skipped on the reference: it cannot be shut down from a
     await expect(amqp.connect(broker.url)).rejects.toThrow(/ECONNREFUSED/);
   });
 
-  it('SIGTERM on `warren start` closes connections with 320 and exits 0', async () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s on `warren start` closes connections with 320 and exits 0', async (signal) => {
     const dataDir = await mkdtemp(join(tmpdir(), 'warren-sigterm-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const child: ChildProcess = spawn(process.execPath,
@@ -82,7 +82,7 @@ ownBrokerOnly('shutdown (skipped on the reference: it cannot be shut down from a
     const conn = await clients.connect();
     const ch = await clients.channel(conn);
     await ch.assertQueue('', { exclusive: true });
-    child.kill('SIGTERM');
+    child.kill(signal);
     const err = await closedWith(conn, 10_000);
     expect(err?.code).toBe(320);
     expect(await exited).toBe(0);
