@@ -17,7 +17,7 @@ import { Queue, type DeadLetterReason, type QueueHooks } from './queue.js';
 import { isCycle, makeDeadLetter } from './dead-letter.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import { applyQueuePolicy, matchingPolicy, type Policy } from './policy.js';
-import { parseQueueArguments } from './queue-arguments.js';
+import { fieldTypeName, parseQueueArguments } from './queue-arguments.js';
 import { EXCHANGE_TYPES, headersMatchMode, unknownExchangeType } from './router.js';
 
 export interface ExchangeDeclare {
@@ -448,16 +448,9 @@ function checkReservedName(kind: 'exchange' | 'queue', name: string): void {
   }
 }
 
-/** RabbitMQ's names for field types in equivalence errors. */
-const TYPE_NAMES: Record<FieldValue['type'], string> = {
-  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
-  l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', x: 'binary', A: 'array', T: 'timestamp',
-  F: 'table', V: 'void',
-};
-
 function describeArg(v: FieldValue | undefined): string {
   if (v === undefined) return 'none';
-  return `the value '${shownValue(v)}' of type '${TYPE_NAMES[v.type]}'`;
+  return `the value '${shownValue(v)}' of type '${fieldTypeName(v)}'`;
 }
 
 function shownValue(v: FieldValue): string {
