@@ -442,8 +442,8 @@ export class Channel implements DeliverySink, DurableWaiter {
       case 'channel.open':
         throw new AmqpError(ReplyCode.CHANNEL_ERROR, `second 'channel.open' seen`, m.classId, m.methodId, true);
       case 'channel.close-ok':
-        // A stray close-ok on an open channel: ignore, as RabbitMQ does.
-        return;
+        // A close-ok nobody asked for: RabbitMQ closes the connection with 503.
+        throw new AmqpError(ReplyCode.COMMAND_INVALID, 'unimplemented method', m.classId, m.methodId, true);
       default:
         throw new AmqpError(ReplyCode.COMMAND_INVALID, `unexpected method '${m.kind}' on channel ${this.id}`,
           m.classId, m.methodId, true);

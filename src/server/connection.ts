@@ -318,8 +318,6 @@ export class Connection implements FrameSink {
         M.writeConnectionCloseOk(this.writer, 0);
         this.destroy();
         return;
-      case 'connection.close-ok':
-        return;
       case 'connection.blocked':
       case 'connection.unblocked':
         return;
