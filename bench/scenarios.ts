@@ -114,21 +114,24 @@ const manualAck: Partial<FlowSpec> = { autoAck: false, prefetch: 100, multiAckEv
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
-function fanout(width: number): Scenario {
+function fanout(width: number, persistent = false): Scenario {
   return {
-    name: `fanout-${width}`,
-    description: `1 producer -> fanout exchange -> ${width} queues, 1 consumer each, 16 B, auto-ack`,
+    name: persistent ? `fanout-${width}-persistent` : `fanout-${width}`,
+    description: persistent
+      ? `1 producer -> fanout exchange -> ${width} durable queues, persistent 1 KiB with confirms (window 1000), 1 consumer each, auto-ack`
+      : `1 producer -> fanout exchange -> ${width} queues, 1 consumer each, 16 B, auto-ack`,
     async run(ctx) {
-      const ex = `${ctx.prefix}-fanout`;
-      const queues = Array.from({ length: width }, (_, i) => `${ctx.prefix}-fanout-${i}`);
+      const ex = `${ctx.prefix}-fanout${persistent ? 'p' : ''}`;
+      const queues = Array.from({ length: width }, (_, i) => `${ctx.prefix}-fanout${persistent ? 'p' : ''}-${i}`);
       const topo: Topology = {
         exchange: { name: ex, type: 'fanout' },
-        queues: queues.map((name) => ({ name, durable: false })),
+        queues: queues.map((name) => ({ name, durable: persistent })),
         bindings: queues.map((queue) => ({ queue, key: '', args: undefined })),
       };
       const flow: FlowSpec = {
         ...defaultFlow, consumers: width, exchange: ex, routingKeys: [''], consumerQueues: queues,
         deliveriesPerPublish: width, maxInFlight: 2_000 * width,
+        ...(persistent ? { messageSize: KiB, persistent: true, confirmWindow: 1000 } : {}),
       };
       return withTopology(ctx, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
     },
@@ -284,6 +287,9 @@ export const scenarios: readonly Scenario[] = [
   simpleFlow('1p1c-1k-ack', '1 producer -> 1 queue -> 1 consumer, 1 KiB, manual ack, prefetch 100', { messageSize: KiB, ...manualAck }),
   simpleFlow('persistent-confirm', 'durable queue, persistent 1 KiB, confirms (window 1000), manual ack prefetch 100',
     { messageSize: KiB, persistent: true, confirmWindow: 1000, ...manualAck }, true),
+  simpleFlow('persistent-confirm-10p', '10 producers -> durable queue, persistent 1 KiB, confirms (window 1000 each), manual ack prefetch 100',
+    { producers: 10, messageSize: KiB, persistent: true, confirmWindow: 1000, maxInFlight: 20_000, ...manualAck }, true),
+  fanout(10, true),
   simpleFlow('1p1c-16b-rate10k', '1 producer at a fixed 10,000 msg/s -> 1 consumer, 16 B, manual ack prefetch 100: latency without queueing',
     { ratePerProducer: 10_000, ...manualAck }),
   fanout(10),
