@@ -11,8 +11,11 @@
  * - A frame that fails half-way (e.g. a shortstr over 255 bytes) is rolled back, so the pending
  *   bytes always consist of whole frames.
  * - Content bodies are split into body frames of at most frameMax - 8 payload octets (spec §4.2.6.2
- *   and rule "frame-max" of connection.tune); a zero-length body produces no body frame. Body chunks
- *   of 64 KiB or more are passed to the socket by reference instead of being copied.
+ *   and rule "frame-max" of connection.tune); a zero-length body produces no body frame. Body frame
+ *   payloads of BY_REFERENCE_MIN octets or more are passed to the socket by reference instead of
+ *   being copied (a 1 MiB body in 8 KiB frames costs 128 small slices, not a 1 MiB memcpy).
+ * - When the buffer is full, a large unflushed run is closed as a segment (no copy); only a small run
+ *   or the frame being built moves into the fresh buffer.
  */
 import { AmqpError } from '../core/amqp-error.js';
 import type { FieldTable } from '../core/field-value.js';
@@ -20,8 +23,15 @@ import { ReplyCode } from '../core/reply-code.js';
 import { fieldTableByteLength, writeFieldTable } from './field-table.js';
 import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_MIN_SIZE, FRAME_OVERHEAD } from './frame-constants.js';
 
-/** Bodies at least this large are written by reference (zero-copy) rather than copied. */
-const BY_REFERENCE_MIN = 65536;
+/**
+ * Body frame payloads at least this large are written by reference (zero-copy) rather than copied.
+ * Measured (1 MiB bodies over loopback, sender CPU): by reference costs about the same user time as
+ * copying at 4 KiB frames and far less kernel time (no fresh pages to fault in); at 2 KiB the extra
+ * write() calls cost more than the copy.
+ */
+const BY_REFERENCE_MIN = 3072;
+/** On refill, an unflushed run up to this size is copied into the new buffer (one write later); a larger one becomes a segment. */
+const CARRY_MAX = 16384;
 const TWO_32 = 4294967296;
 /** Refills double the buffer up to this size (larger only when one frame needs it). */
 const GROWTH_CAP = 262144;
@@ -63,14 +73,26 @@ export class FrameWriter {
   /** Make room for n more bytes, moving the unflushed tail into a fresh buffer when needed. */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const pending = this.pos - this.segStart;
+    // Bytes that must move: the frame being built (its size is patched later), or the whole unflushed
+    // run when it is small enough that one copy beats one more write(). A larger run of whole frames
+    // stays where it is, as a segment.
+    let from = this.segStart;
+    if (this.pos - this.segStart > CARRY_MAX) {
+      const cut = this.frameStart >= 0 ? this.frameStart : this.pos;
+      if (cut > this.segStart) {
+        this.segments.push(this.buf.subarray(this.segStart, cut));
+        this.segmentBytes += cut - this.segStart;
+      }
+      from = cut;
+    }
+    const moving = this.pos - from;
     // A busy connection refills often: double up to GROWTH_CAP so it refills less; an idle one
     // stays at minCapacity (this buffer is per connection, so idle memory matters).
-    const cap = Math.max(this.minCapacity, (pending + n) * 2, Math.min(this.buf.length * 2, GROWTH_CAP));
+    const cap = Math.max(this.minCapacity, (moving + n) * 2, Math.min(this.buf.length * 2, GROWTH_CAP));
     const nb = Buffer.allocUnsafe(cap);
-    this.buf.copy(nb, 0, this.segStart, this.pos);
-    if (this.frameStart >= 0) this.frameStart -= this.segStart;
-    this.pos = pending;
+    if (moving > 0) this.buf.copy(nb, 0, from, this.pos);
+    if (this.frameStart >= 0) this.frameStart -= from;
+    this.pos = moving;
     this.segStart = 0;
     this.buf = nb;
   }

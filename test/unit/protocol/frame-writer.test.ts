@@ -78,6 +78,51 @@ describe('FrameWriter', () => {
     expect(w.flushTo(sink)).toBe(true); // nothing pending
   });
 
+  it('passes small body frames (>= 3 KiB) by reference too: a 1 MiB body in 8 KiB frames is not copied', () => {
+    const w = new FrameWriter(1024);
+    w.frameMax = 8192;
+    const body = Buffer.alloc(1 << 20);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
+    w.writeContent(3, 60, body.length, Buffer.from([0, 0]), 0, 2, body);
+    const sink = new Sink();
+    w.flushTo(sink);
+    const byRef = sink.chunks.filter((c) => c.buffer === body.buffer);
+    // every full frame by reference; the 1,024-octet tail frame is copied
+    expect(byRef.reduce((n, c) => n + c.length, 0)).toBe(body.length - (body.length % 8184));
+    const frames = parse(sink.bytes);
+    expect(frames).toHaveLength(1 + Math.ceil(body.length / 8184));
+    expect(Buffer.concat(frames.slice(1).map((f) => f.payload)).equals(body)).toBe(true);
+  });
+
+  it('on refill keeps a large unflushed run as a segment (no copy) and moves only the frame being built', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 120 }),
+      fc.integer({ min: 1, max: 7 }), (sizes, flushEvery) => {
+        const w = new FrameWriter(1024);
+        const sink = new Sink();
+        const snapshots: Buffer[] = [];
+        const flush = (): void => {
+          const before = sink.chunks.length;
+          w.flushTo(sink);
+          for (let i = before; i < sink.chunks.length; i++) snapshots.push(Buffer.from(sink.chunks[i]!));
+        };
+        sizes.forEach((n, i) => {
+          // Method frames built field by field (beginMethod/endFrame) with long routing keys and raw frames.
+          writeBasicDeliver(w, 1, `c${i}`, i + 1, false, 'ex', 'k'.repeat(n % 250));
+          w.writeFrame(3, 1, Buffer.alloc(n, i & 0xff));
+          if (i % flushEvery === 0) flush();
+        });
+        flush();
+        sink.chunks.forEach((c, i) => expect(c.equals(snapshots[i]!)).toBe(true));
+        const frames = parse(sink.bytes);
+        expect(frames).toHaveLength(sizes.length * 2);
+        sizes.forEach((n, i) => {
+          const m = frames[2 * i]!;
+          expect(decodeMethod(m.payload, 0, m.payload.length)).toMatchObject({ consumerTag: `c${i}`, routingKey: 'k'.repeat(n % 250) });
+          expect(frames[2 * i + 1]!.payload.equals(Buffer.alloc(n, i & 0xff))).toBe(true);
+        });
+      }), { numRuns: 80 });
+  });
+
   it('never overwrites bytes already handed to the writer (socket may hold them)', () => {
     const w = new FrameWriter(1024);
     const sink = new Sink();
