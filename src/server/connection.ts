@@ -28,13 +28,14 @@ import type { Message } from '../broker/message.js';
 import { dropsConnection, toAmqpError } from './close-mapping.js';
 import type { OutboundFlusher } from './outbound-flusher.js';
 import type { ServerConfig } from './server-config.js';
-import { serverProperties } from './server-properties.js';
 
 export interface ConnectionContext {
   readonly broker: Broker;
   readonly clock: CoarseClock;
   /** Channels with a direct reply-to consumer, by token. */
   readonly replyChannels: Map<string, Channel>;
+  /** connection.start server-properties, built once per listener. */
+  readonly serverProperties: FieldTable;
   readonly config: ServerConfig;
   readonly logger: Logger;
   readonly flusher: OutboundFlusher;
@@ -85,7 +86,7 @@ export class Connection implements FrameSink {
   private blocked = false;
   private paused = false;
   private readonly unsubscribeAlarm: () => void;
-  private readonly log: Logger;
+  private childLog: Logger | undefined;
   readonly remote: string;
 
   constructor(private readonly socket: Socket, private readonly ctx: ConnectionContext) {
@@ -96,7 +97,6 @@ export class Connection implements FrameSink {
     this.reader = new FrameReader(FRAME_MIN_SIZE);
     this.writer.frameMax = FRAME_MIN_SIZE;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    this.log = ctx.logger.child({ conn: this.id, remote: this.remote });
     ctx.connections.add(this);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -113,7 +113,12 @@ export class Connection implements FrameSink {
       }
     }, ctx.config.handshakeTimeout * 1000);
     this.unsubscribeAlarm = ctx.broker.meter.onChange((alarm) => this.onAlarm(alarm));
-    this.log.debug('accepted connection');
+    if (ctx.logger.isLevelEnabled('debug')) this.log.debug('accepted connection');
+  }
+
+  /** A child logger tagged with this connection, built on first use (most connections never log). */
+  private get log(): Logger {
+    return (this.childLog ??= this.ctx.logger.child({ conn: this.id, remote: this.remote }));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -150,7 +155,7 @@ export class Connection implements FrameSink {
     }
     this.headerBytes = undefined;
     this.state = 'start-ok';
-    M.writeConnectionStart(this.writer, 0, 0, 9, serverProperties(this.config), Buffer.from(MECHANISMS), Buffer.from('en_US'));
+    M.writeConnectionStart(this.writer, 0, 0, 9, this.ctx.serverProperties, MECHANISM_BYTES, LOCALE_BYTES);
     this.markDirty();
     return have.subarray(8);
   }
@@ -306,7 +311,7 @@ export class Connection implements FrameSink {
       }, Math.min(60_000, Math.max(20, Math.floor(timeout / 4))));
       this.ackTimer.unref();
     }
-    this.log.debug({ user: this.user, vhost: vhost.name }, 'connection open');
+    if (this.ctx.logger.isLevelEnabled('debug')) this.log.debug({ user: this.user, vhost: vhost.name }, 'connection open');
   }
 
   // ------------------------------------------------------------------------------------------
@@ -403,7 +408,7 @@ export class Connection implements FrameSink {
   /** Send connection.close, then read only close-ok; give up on the client after a timeout. */
   sendConnectionClose(err: AmqpError): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    this.log.debug({ code: err.code, text: err.text }, 'closing connection');
+    if (this.ctx.logger.isLevelEnabled('debug')) this.log.debug({ code: err.code, text: err.text }, 'closing connection');
     this.releaseChannels();
     this.state = 'closing';
     M.writeConnectionClose(this.writer, 0, err.code, err.text, Math.max(0, err.classId), Math.max(0, err.methodId));
@@ -587,3 +592,5 @@ function isLoopback(addr: string | undefined): boolean {
 }
 
 const EMPTY = Buffer.alloc(0);
+const MECHANISM_BYTES = Buffer.from(MECHANISMS);
+const LOCALE_BYTES = Buffer.from('en_US');

@@ -9,6 +9,7 @@ import { CoarseClock } from '../core/clock.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { OutboundFlusher } from './outbound-flusher.js';
 import type { ServerConfig } from './server-config.js';
+import { serverProperties } from './server-properties.js';
 
 export class Listener {
   private readonly server: net.Server;
@@ -19,6 +20,7 @@ export class Listener {
     this.clock.start();
     this.ctx = {
       broker, config, logger, flusher: new OutboundFlusher(), connections: new Set(), clock: this.clock, replyChannels: new Map(),
+      serverProperties: serverProperties(config),
     };
     this.server = net.createServer({ noDelay: true }, (socket) => {
       try {
