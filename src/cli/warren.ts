@@ -4,13 +4,12 @@
  * several brokers can run in one process (tests run in parallel).
  */
 import { mkdir } from 'node:fs/promises';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import { join } from 'node:path';
 import { Broker, DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
 import { DiskAlarm } from '../broker/disk-alarm.js';
 import { Persistence } from '../broker/persistence.js';
 import { CONTENT_CODEC } from '../server/content-codec.js';
-import { createJsonLogger } from './json-logger.js';
 import { FileStore, MemoryStore, type Store } from '../store/index.js';
 import { Listener } from '../server/listener.js';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../server/server-config.js';
@@ -45,7 +44,7 @@ export interface Warren {
 }
 
 export async function startWarren(options: WarrenOptions = {}): Promise<Warren> {
-  const logger = options.logger ?? createJsonLogger(options.logLevel ?? 'info', { app: 'warren' });
+  const logger = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { app: 'warren' } });
   const serverConfig: ServerConfig = {
     ...DEFAULT_SERVER_CONFIG,
     ...options.server,
