@@ -21,6 +21,7 @@ import type { Vhost } from '../broker/vhost.js';
 import type { DurableWaiter, Persistence } from '../broker/persistence.js';
 import { readContentHeader, peekBasicProperties, newPropertyPeek, type ContentHeaderView } from '../protocol/content-header.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD } from '../protocol/frame-constants.js';
+import { FRAME_BODY_PART } from '../protocol/frame-reader.js';
 import * as M from '../protocol/generated/methods.js';
 import { decodeBasicProperties } from '../protocol/generated/properties.js';
 import { fieldIsInteger, tableGet } from '../core/field-value.js';
@@ -148,6 +149,10 @@ export class Channel implements DeliverySink, DurableWaiter {
       this.onContentHeader(payload, start, end);
       return;
     }
+    if (type === FRAME_BODY_PART) {
+      this.onContentBodyPart(payload, start, end);
+      return;
+    }
     if (type !== FRAME_BODY) {
       throw new AmqpError(ReplyCode.UNEXPECTED_FRAME,
         `expected content body, got non content body frame instead`, CLASS_BASIC, 40, true);
@@ -193,6 +198,21 @@ export class Channel implements DeliverySink, DurableWaiter {
     payload.copy(this.body, this.bodyFilled, start, end);
     this.bodyFilled += n;
     if (this.bodyFilled === this.body.length) this.completePublish();
+  }
+
+  /**
+   * A non-final piece of one body frame (FrameReader `bodyParts`): copied straight from the socket
+   * chunk into the body; the frame's last piece arrives as FRAME_BODY and decides completion, so a
+   * frame that overruns the announced size is treated exactly as when it arrives whole.
+   */
+  private onContentBodyPart(payload: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (this.bodyFilled + n > this.body.length) {
+      this.bodyFilled = this.body.length + 1;
+      return;
+    }
+    payload.copy(this.body, this.bodyFilled, start, end);
+    this.bodyFilled += n;
   }
 
   private completePublish(): void {

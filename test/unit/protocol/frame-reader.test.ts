@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AmqpError } from '../../../src/core/amqp-error.js';
 import { ReplyCode } from '../../../src/core/reply-code.js';
-import { FrameReader, type FrameSink } from '../../../src/protocol/frame-reader.js';
+import { FRAME_BODY_PART, FrameReader, type FrameSink } from '../../../src/protocol/frame-reader.js';
 
 interface Frame { type: number; channel: number; payload: Buffer }
 
@@ -147,6 +147,117 @@ describe('FrameReader', () => {
     const reader = new FrameReader(4096);
     expect(() => reader.push(frameBytes({ type: 3, channel: 1, payload: Buffer.from([1]) }), { onFrame: () => { throw new Error('boom'); } }))
       .toThrow('boom');
+  });
+});
+
+/** Sink for `bodyParts`: joins FRAME_BODY_PART pieces with the frame's final FRAME_BODY piece. */
+class Reassemble implements FrameSink {
+  frames: Frame[] = [];
+  parts: Buffer[] = [];
+  partChannel = -1;
+  /** Buffers the pieces were views of. */
+  views = new Set<ArrayBufferLike>();
+  onFrame(type: number, channel: number, payload: Buffer, start: number, end: number): void {
+    if (type === FRAME_BODY_PART || (type === 3 && this.parts.length > 0)) {
+      if (this.partChannel !== -1 && this.partChannel !== channel) throw new Error('pieces of two frames interleaved');
+      this.partChannel = channel;
+      this.views.add(payload.buffer);
+      this.parts.push(Buffer.from(payload.subarray(start, end)));
+      if (type === FRAME_BODY_PART) return;
+      this.frames.push({ type, channel, payload: Buffer.concat(this.parts) });
+      this.parts = [];
+      this.partChannel = -1;
+      return;
+    }
+    this.frames.push({ type, channel, payload: Buffer.from(payload.subarray(start, end)) });
+  }
+}
+
+/** Cheap deep equality for frame lists (toEqual on large Buffers is slow). */
+function sameFrames(a: Frame[], b: Frame[]): boolean {
+  return a.length === b.length && a.every((f, i) => f.type === b[i]!.type && f.channel === b[i]!.channel && f.payload.equals(b[i]!.payload));
+}
+
+const bigFrameArb: fc.Arbitrary<Frame> = fc.oneof(
+  frameArb,
+  fc.record({
+    type: fc.constant(3),
+    channel: fc.integer({ min: 0, max: 3 }),
+    payload: fc.integer({ min: 4000, max: 6000 }).chain((n) => fc.integer({ min: 0, max: 255 }).map((v) => {
+      const b = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) b[i] = (i * 31 + v) & 0xff;
+      return b;
+    })),
+  }),
+);
+
+describe('FrameReader bodyParts (large straddling body frames passed on in pieces)', () => {
+  it('split at every byte boundary yields the same frames once pieces are joined', () => {
+    fc.assert(fc.property(fc.array(bigFrameArb, { minLength: 1, maxLength: 3 }), (frames) => {
+      const stream = Buffer.concat(frames.map((f) => frameBytes(f)));
+      for (let i = 0; i <= stream.length; i++) {
+        const reader = new FrameReader(16384, { bodyParts: true });
+        const sink = new Reassemble();
+        reader.push(stream.subarray(0, i), sink);
+        reader.push(stream.subarray(i), sink);
+        if (!sameFrames(sink.frames, frames) || sink.parts.length !== 0 || reader.buffered !== 0) {
+          expect({ split: i, frames: sink.frames.length, parts: sink.parts.length, buffered: reader.buffered }).toBe('the same frames');
+        }
+      }
+    }), { numRuns: 8 });
+  });
+
+  it('random chunkings (including tiny chunks) yield the same frames; pieces are views of the chunks', () => {
+    fc.assert(fc.property(fc.array(bigFrameArb, { maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 20 }),
+      (frames, sizes) => {
+        const stream = Buffer.concat(frames.map((f) => frameBytes(f)));
+        const chunks: Buffer[] = [];
+        for (let p = 0, i = 0; p < stream.length; i++) {
+          const n = sizes[i % sizes.length]!;
+          chunks.push(Buffer.from(stream.subarray(p, p + n))); // own memory per chunk
+          p += n;
+        }
+        const reader = new FrameReader(0, { bodyParts: true });
+        const sink = new Reassemble();
+        for (const c of chunks) reader.push(c, sink);
+        expect(sameFrames(sink.frames, frames)).toBe(true);
+        const chunkMemory = new Set(chunks.map((c) => c.buffer));
+        for (const v of sink.views) expect(chunkMemory.has(v)).toBe(true);
+      }), { numRuns: 60 });
+  });
+
+  it('only body frames of 4096+ octets on channels > 0 come in pieces; others are whole, as without bodyParts', () => {
+    const frames: Frame[] = [
+      { type: 3, channel: 1, payload: Buffer.alloc(4095, 1) },
+      { type: 3, channel: 0, payload: Buffer.alloc(5000, 2) },
+      { type: 2, channel: 1, payload: Buffer.alloc(5000, 3) },
+      { type: 3, channel: 1, payload: Buffer.alloc(4096, 4) },
+    ];
+    const stream = Buffer.concat(frames.map((f) => frameBytes(f)));
+    const types: number[] = [];
+    const reader = new FrameReader(0, { bodyParts: true });
+    for (let p = 0; p < stream.length; p += 1000) reader.push(stream.subarray(p, p + 1000), { onFrame: (t) => { types.push(t); } });
+    expect(types.slice(0, 3)).toEqual([3, 3, 2]);
+    expect(types.slice(3, -1).every((t) => t === FRAME_BODY_PART)).toBe(true);
+    expect(types.length).toBeGreaterThan(4);
+    expect(types[types.length - 1]).toBe(3);
+  });
+
+  it('bad frame-end: the same FRAME_ERROR text, and the final FRAME_BODY piece is never delivered', () => {
+    const payload = Buffer.from('hello world, long payload here'.repeat(200));
+    const f = frameBytes({ type: 3, channel: 1, payload }, 7);
+    const whole = errorOf(() => feed(new FrameReader(0), [f.subarray(0, 100), f.subarray(100)]));
+    expect(whole.text).toBe('FRAME_ERROR - type 3, first 16 octets = <<"hello world, lon">>: {invalid_frame_end_marker,7}');
+    for (const cut of [3, 8, 10, 30, 4000, f.length - 1]) {
+      const types: number[] = [];
+      const reader = new FrameReader(0, { bodyParts: true });
+      const e = errorOf(() => {
+        reader.push(f.subarray(0, cut), { onFrame: (t) => { types.push(t); } });
+        reader.push(f.subarray(cut), { onFrame: (t) => { types.push(t); } });
+      });
+      expect(e.text).toBe(whole.text);
+      expect(types.every((t) => t === FRAME_BODY_PART)).toBe(true);
+    }
   });
 });
 
