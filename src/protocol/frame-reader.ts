@@ -4,8 +4,8 @@
  *
  * Invariants:
  * - A frame lying wholly inside a chunk is passed as a view of that chunk (zero-copy). A frame that
- *   straddles chunks is assembled in ONE reusable buffer, grown only up to frameMax; no per-read
- *   Buffer.concat. Views are valid only during onFrame.
+ *   straddles chunks is assembled in ONE reusable buffer (allocated on first need), grown only up
+ *   to frameMax; no per-read Buffer.concat. Views are valid only during onFrame.
  * - Errors mirror rabbit_reader: the size is checked as soon as the 7-octet header is in (with
  *   RabbitMQ's tolerance: a payload of up to frameMax octets is accepted, because many clients are
  *   off by the 8 octets of overhead); then the frame-end octet; then the frame type (1, 2, 3, 8; a
@@ -39,6 +39,7 @@ const PART_MIN = 4096;
 const SNIPPET = 16;
 
 const NO_LIMIT = 4294967296;
+const EMPTY = Buffer.alloc(0);
 
 /** Between frames; `hdrLen` octets of the next header are buffered in `hdr`. */
 const HEADER = 0;
@@ -69,7 +70,8 @@ export class FrameReader {
   constructor(frameMax: number, options: { bodyParts?: boolean } = {}) {
     this.frameMax = frameMax;
     this.bodyParts = options.bodyParts === true;
-    this.asm = Buffer.allocUnsafe(Math.min(this.limit() + 1, FRAME_MIN_SIZE + FRAME_OVERHEAD));
+    // Allocated on the first straddling frame: many connections never have one (idle memory).
+    this.asm = EMPTY;
   }
 
   /**
@@ -217,7 +219,7 @@ export class FrameReader {
     this.asmLen = 0;
     if (this.asm.length < size + 1) {
       // Grow geometrically, but never beyond what the frame limit allows (+1 for frame-end).
-      const cap = Math.min(Math.max(size + 1, this.asm.length * 2), this.limit() + 1);
+      const cap = Math.min(Math.max(size + 1, this.asm.length * 2, FRAME_MIN_SIZE + FRAME_OVERHEAD), this.limit() + 1);
       this.asm = Buffer.allocUnsafe(Math.max(cap, size + 1));
     }
   }

@@ -32,6 +32,8 @@ import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRA
 const BY_REFERENCE_MIN = 3072;
 /** On refill, an unflushed run up to this size is copied into the new buffer (one write later); a larger one becomes a segment. */
 const CARRY_MAX = 16384;
+/** First buffer of a writer (measured: 64 KiB per connection showed up in idle-connection RSS). */
+const INITIAL_CAPACITY = 2048;
 const TWO_32 = 4294967296;
 /** Refills double the buffer up to this size (larger only when one frame needs it). */
 const GROWTH_CAP = 262144;
@@ -60,7 +62,9 @@ export class FrameWriter {
 
   constructor(initialCapacity = 16384) {
     this.minCapacity = Math.max(1024, initialCapacity);
-    this.buf = Buffer.allocUnsafe(this.minCapacity);
+    // Start small: an idle connection writes a few hundred octets (handshake) and nothing after;
+    // the first refill takes minCapacity.
+    this.buf = Buffer.allocUnsafe(Math.min(this.minCapacity, INITIAL_CAPACITY));
   }
 
   /** Bytes pending (not yet handed to flushTo's writer). */
