@@ -81,7 +81,10 @@ export class Broker {
     const p = this.persistence;
     if (p === undefined) return;
     const defs = await p.store.loadDefinitions();
-    if (defs !== undefined) importDefinitions(this, defs);
+    if (defs !== undefined) {
+      importDefinitions(this, defs);
+      p.definitionsLoaded();
+    }
     const live = new Set<string>();
     const stored = new Set(p.store.queueNames());
     const transientPaged = p.takeTransientPaged();

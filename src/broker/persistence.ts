@@ -162,6 +162,11 @@ export class Persistence {
     this.defsWaiters.push({ gen, cb });
   }
 
+  /** The model was just rebuilt from the saved definitions: nothing new to save. */
+  definitionsLoaded(): void {
+    this.defsSavedGen = this.defsGen;
+  }
+
   get definitionsPending(): boolean {
     return this.defsSavedGen < this.defsGen;
   }

@@ -94,7 +94,8 @@ export class Connection implements FrameSink {
     this.persistence = ctx.broker.persistence;
     this.clock = ctx.clock;
     this.channelMax = ctx.config.channelMax;
-    this.reader = new FrameReader(FRAME_MIN_SIZE);
+    // Large body frames that span socket reads are copied once, straight into the message body.
+    this.reader = new FrameReader(FRAME_MIN_SIZE, { bodyParts: true });
     this.writer.frameMax = FRAME_MIN_SIZE;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     ctx.connections.add(this);
