@@ -19,7 +19,7 @@ import type { Queue } from '../broker/queue.js';
 import type { QueueEntry } from '../broker/queue-entry.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { DurableWaiter, Persistence } from '../broker/persistence.js';
-import { readContentHeader, peekBasicProperties, newPropertyPeek, type ContentHeaderView } from '../protocol/content-header.js';
+import { BasicFlag, readContentHeader, peekBasicProperties, newPropertyPeek, type ContentHeaderView } from '../protocol/content-header.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD } from '../protocol/frame-constants.js';
 import { FRAME_BODY_PART } from '../protocol/frame-reader.js';
 import * as M from '../protocol/generated/methods.js';
@@ -229,7 +229,7 @@ export class Channel implements DeliverySink, DurableWaiter {
       peek.expiration, this.headersStart, this.headersEnd, CONTENT_CODEC, this.conn.clock.now);
     this.body = EMPTY;
     this.props = EMPTY;
-    if (msg.properties.indexOf(REPLY_TO_BYTES) >= 0) msg = this.directReplyTo(msg);
+    if ((peek.flags & BasicFlag.replyTo) !== 0 && msg.properties.indexOf(REPLY_TO_BYTES) >= 0) msg = this.directReplyTo(msg);
     this.conn.onPublished();
     if (this.txMode) {
       this.txPublishes.push({ msg, mandatory: p.mandatory });
