@@ -3,42 +3,90 @@
  * shape). Field-table arguments become plain JSON as RabbitMQ exports them (strings, numbers,
  * booleans, arrays, objects); on import, integers become 'l', other numbers 'd', strings 'S'.
  */
-import { tableToPlain, type FieldTable, type FieldValue } from '../core/field-value.js';
+import { tableToPlain, type FieldEntry, type FieldTable, type FieldValue } from '../core/field-value.js';
 import type {
   BindingDefinition, Definitions, ExchangeDefinition, JsonArguments, JsonValue, QueueDefinition,
 } from '../store/definitions.js';
 import type { Broker } from './broker.js';
 import { Queue } from './queue.js';
 
+/** A table as the plain JSON object RabbitMQ exports (first of duplicate keys wins). */
 export function argsToJson(t: FieldTable): JsonArguments {
   return toJson(tableToPlain(t)) as JsonArguments;
 }
 
+/**
+ * Plain values (tableToPlain's output) to JSON values: bigints become numbers, Buffers UTF-8
+ * strings. Nested arrays and objects are converted from a work list, never by recursion: a queue's
+ * arguments may nest thousands of levels deep and must still be storable (RabbitMQ stores them).
+ */
 function toJson(v: unknown): JsonValue {
+  if (!isContainer(v)) return scalarToJson(v);
+  const root: JsonValue[] | { [k: string]: JsonValue } = Array.isArray(v) ? [] : {};
+  const work: { src: unknown[] | Record<string, unknown>; out: JsonValue[] | { [k: string]: JsonValue } }[] = [{ src: v, out: root }];
+  while (work.length > 0) {
+    const { src, out } = work.pop()!;
+    const keys = Array.isArray(src) ? undefined : Object.keys(src);
+    const n = keys === undefined ? (src as unknown[]).length : keys.length;
+    for (let i = 0; i < n; i++) {
+      const x = keys === undefined ? (src as unknown[])[i] : (src as Record<string, unknown>)[keys[i]!];
+      let json: JsonValue;
+      if (isContainer(x)) {
+        const child: JsonValue[] | { [k: string]: JsonValue } = Array.isArray(x) ? [] : {};
+        work.push({ src: x, out: child });
+        json = child;
+      } else {
+        json = scalarToJson(x);
+      }
+      if (keys === undefined) (out as JsonValue[]).push(json);
+      else Object.defineProperty(out, keys[i]!, { value: json, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return root;
+}
+
+function isContainer(v: unknown): v is unknown[] | Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Buffer.isBuffer(v);
+}
+
+function scalarToJson(v: unknown): JsonValue {
   if (v === null || v === undefined) return null;
   if (typeof v === 'bigint') return Number(v);
   if (Buffer.isBuffer(v)) return v.toString('utf8');
-  if (Array.isArray(v)) return v.map(toJson);
-  if (typeof v === 'object') {
-    const out: { [k: string]: JsonValue } = {};
-    for (const [k, x] of Object.entries(v)) out[k] = toJson(x);
-    return out;
-  }
   return v as JsonValue;
 }
 
+/** JSON arguments back to a field table: integers 'l', other numbers 'd', strings 'S' (work list, any depth). */
 export function argsFromJson(a: JsonArguments | undefined): FieldTable {
   if (a === undefined) return [];
-  return Object.entries(a).map(([key, v]) => ({ key, value: valueFromJson(v) }));
+  const root: FieldEntry[] = [];
+  const work: { src: JsonValue[] | { [k: string]: JsonValue }; out: FieldEntry[] | FieldValue[] }[] = [{ src: a, out: root }];
+  while (work.length > 0) {
+    const { src, out } = work.pop()!;
+    const keys = Array.isArray(src) ? undefined : Object.keys(src);
+    const n = keys === undefined ? (src as JsonValue[]).length : keys.length;
+    for (let i = 0; i < n; i++) {
+      const x = keys === undefined ? (src as JsonValue[])[i]! : (src as { [k: string]: JsonValue })[keys[i]!]!;
+      let value: FieldValue;
+      if (x !== null && typeof x === 'object') {
+        const child: FieldEntry[] | FieldValue[] = [];
+        value = Array.isArray(x) ? { type: 'A', value: child as FieldValue[] } : { type: 'F', value: child as FieldEntry[] };
+        work.push({ src: x, out: child });
+      } else {
+        value = scalarFromJson(x);
+      }
+      if (keys === undefined) (out as FieldValue[]).push(value);
+      else (out as FieldEntry[]).push({ key: keys[i]!, value });
+    }
+  }
+  return root;
 }
 
-function valueFromJson(v: JsonValue): FieldValue {
+function scalarFromJson(v: null | boolean | number | string): FieldValue {
   if (v === null) return { type: 'V' };
   if (typeof v === 'string') return { type: 'S', value: Buffer.from(v, 'utf8') };
   if (typeof v === 'boolean') return { type: 't', value: v };
-  if (typeof v === 'number') return Number.isInteger(v) ? { type: 'l', value: v } : { type: 'd', value: v };
-  if (Array.isArray(v)) return { type: 'A', value: v.map(valueFromJson) };
-  return { type: 'F', value: argsFromJson(v) };
+  return Number.isInteger(v) ? { type: 'l', value: v } : { type: 'd', value: v };
 }
 
 /** The durable part of the model as a definitions document. */

@@ -200,8 +200,37 @@ function findHeader(headers: FieldTable | undefined, key: string): FieldValue | 
   return undefined;
 }
 
-/** Value equality the way Erlang's == compares decoded AMQP values: numbers across int/float types. */
+/**
+ * Value equality the way Erlang's == compares decoded AMQP values: numbers across int/float types.
+ * Nested arrays and tables are compared pairwise from a work list (a binding's arguments and a
+ * message's headers may nest as deep as a frame allows; the call stack must not decide the match).
+ */
 export function looseEquals(a: FieldValue, b: FieldValue): boolean {
+  if (a.type !== 'A' && a.type !== 'F') return looseScalarEquals(a, b);
+  const work: FieldValue[] = [a, b];
+  while (work.length > 0) {
+    const y = work.pop()!;
+    const x = work.pop()!;
+    if (x.type === 'A' && y.type === 'A') {
+      if (x.value.length !== y.value.length) return false;
+      for (let i = 0; i < x.value.length; i++) work.push(x.value[i]!, y.value[i]!);
+    } else if (x.type === 'F' && y.type === 'F') {
+      if (x.value.length !== y.value.length) return false;
+      for (let i = 0; i < x.value.length; i++) {
+        const ex = x.value[i]!;
+        const ey = y.value[i]!;
+        if (ex.key !== ey.key) return false;
+        work.push(ex.value, ey.value);
+      }
+    } else if (!looseScalarEquals(x, y)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** looseEquals for pairs where at most one side is a container (then they differ). */
+function looseScalarEquals(a: FieldValue, b: FieldValue): boolean {
   const an = numeric(a);
   const bn = numeric(b);
   if (an !== undefined || bn !== undefined) return an !== undefined && bn !== undefined && an == bn; // eslint-disable-line eqeqeq
@@ -209,20 +238,6 @@ export function looseEquals(a: FieldValue, b: FieldValue): boolean {
   if ((a.type === 'S' || a.type === 'x') && (b.type === 'S' || b.type === 'x')) return a.value.equals(b.value);
   if (a.type === 'D' && b.type === 'D') return a.scale === b.scale && a.value === b.value;
   if (a.type === 't' && b.type === 't') return a.value === b.value;
-  if (a.type === 'A' && b.type === 'A') {
-    if (a.value.length !== b.value.length) return false;
-    for (let i = 0; i < a.value.length; i++) if (!looseEquals(a.value[i]!, b.value[i]!)) return false;
-    return true;
-  }
-  if (a.type === 'F' && b.type === 'F') {
-    if (a.value.length !== b.value.length) return false;
-    for (let i = 0; i < a.value.length; i++) {
-      const ea = a.value[i]!;
-      const eb = b.value[i]!;
-      if (ea.key !== eb.key || !looseEquals(ea.value, eb.value)) return false;
-    }
-    return true;
-  }
   return false;
 }
 

@@ -7,6 +7,8 @@
  * that dies with the read callback); 'l' and 'T' are numbers when safe integers, else bigints; 'T'
  * is unsigned as in RabbitMQ. Malformed input throws AmqpError FRAME_ERROR ("cannot decode <<...>>",
  * like rabbit_misc:frame_error/2); decodeMethod re-labels it with the method's class/method ids.
+ * Nesting depth is limited only by the frame: decode, byte length and encode walk nested tables and
+ * arrays with explicit stacks, never the call stack (RabbitMQ accepts 8,000 levels; so does Warren).
  */
 import { AmqpError } from '../core/amqp-error.js';
 import type { FieldEntry, FieldTable, FieldValue } from '../core/field-value.js';
@@ -16,7 +18,7 @@ import { erlangBinaryW } from './erlang-format.js';
 
 const TWO_32 = 4294967296;
 
-/** Position after the last value read: decoding is synchronous and never re-entered from outside. */
+/** Position after the last scalar read: decoding is synchronous and never re-entered from outside. */
 let cursor = 0;
 
 class TableDecodeError extends Error {}
@@ -26,14 +28,17 @@ function fail(): never {
   throw DECODE_ERROR;
 }
 
+function frameError(buf: Buffer, start: number, end: number): AmqpError {
+  return new AmqpError(ReplyCode.FRAME_ERROR, `cannot decode ${erlangBinaryW(buf, start, end)}`);
+}
+
 /** Decode a table body (WITHOUT its 4-byte length prefix) from buf[start..end). */
 export function decodeFieldTable(buf: Buffer, start: number, end: number): FieldTable {
   try {
-    return readTableBody(buf, start, end);
+    return decodeBody(buf, start, end, true) as FieldEntry[];
   } catch (e) {
-    if (e === DECODE_ERROR || e instanceof RangeError) {
-      throw new AmqpError(ReplyCode.FRAME_ERROR, `cannot decode ${erlangBinaryW(buf, start, end)}`);
-    }
+    stackOut.length = 0;
+    if (e === DECODE_ERROR || e instanceof RangeError) throw frameError(buf, start, end);
     throw e;
   }
 }
@@ -41,39 +46,81 @@ export function decodeFieldTable(buf: Buffer, start: number, end: number): Field
 /** Decode an array body (WITHOUT its length prefix). Exported for property codecs and tests. */
 export function decodeFieldArray(buf: Buffer, start: number, end: number): FieldValue[] {
   try {
-    return readArrayBody(buf, start, end);
+    return decodeBody(buf, start, end, false) as FieldValue[];
   } catch (e) {
-    if (e === DECODE_ERROR || e instanceof RangeError) {
-      throw new AmqpError(ReplyCode.FRAME_ERROR, `cannot decode ${erlangBinaryW(buf, start, end)}`);
-    }
+    stackOut.length = 0;
+    if (e === DECODE_ERROR || e instanceof RangeError) throw frameError(buf, start, end);
     throw e;
   }
 }
 
-function readTableBody(buf: Buffer, start: number, end: number): FieldEntry[] {
-  const out: FieldEntry[] = [];
-  let p = start;
-  while (p < end) {
-    const klen = buf[p]!;
-    p += 1;
-    if (p + klen + 1 > end) fail();
-    const key = utf8(buf, p, p + klen);
-    p += klen;
-    const value = readValue(buf, p, end);
-    p = cursor;
-    out.push({ key, value });
-  }
-  return out;
-}
+// The containers still being filled, outermost first (parallel arrays, reused between calls).
+// Nesting is walked with this explicit stack, never with the call stack: a client may nest tables
+// as deep as its frame allows (RabbitMQ accepts 8,000 levels and more), and the depth of a table
+// must never decide whether the broker can decode, compare, store or encode it.
+const stackOut: (FieldEntry[] | FieldValue[])[] = [];
+const stackEnd: number[] = [];
+const stackTable: boolean[] = [];
 
-function readArrayBody(buf: Buffer, start: number, end: number): FieldValue[] {
-  const out: FieldValue[] = [];
+/**
+ * Decode the body of a table (isTable) or array from buf[start..end), nested containers included,
+ * in one loop. A container's value object is added to its parent before its own entries are read,
+ * so entry order is wire order at every level.
+ */
+function decodeBody(buf: Buffer, start: number, end: number, isTable: boolean): FieldEntry[] | FieldValue[] {
+  const root: FieldEntry[] | FieldValue[] = [];
+  let out = root;
+  let table = isTable;
+  let limit = end;
+  let depth = 0;
   let p = start;
-  while (p < end) {
-    out.push(readValue(buf, p, end));
+  for (;;) {
+    if (p >= limit) {
+      // Nested lengths were checked against their parent's end, so p === limit here.
+      if (depth === 0) {
+        stackOut.length = 0;
+        return root;
+      }
+      depth--;
+      out = stackOut[depth]!;
+      limit = stackEnd[depth]!;
+      table = stackTable[depth]!;
+      continue;
+    }
+    let key = '';
+    if (table) {
+      const klen = buf[p]!;
+      p += 1;
+      if (p + klen + 1 > limit) fail();
+      key = utf8(buf, p, p + klen);
+      p += klen;
+    }
+    const tag = buf[p]!;
+    let value: FieldValue;
+    if (tag === 0x46 /* F */ || tag === 0x41 /* A */) {
+      p += 1;
+      if (p + 4 > limit) fail();
+      const len = buf.readUInt32BE(p);
+      p += 4;
+      if (p + len > limit) fail();
+      const child: FieldEntry[] | FieldValue[] = [];
+      value = tag === 0x46 ? { type: 'F', value: child as FieldEntry[] } : { type: 'A', value: child as FieldValue[] };
+      if (table) (out as FieldEntry[]).push({ key, value });
+      else (out as FieldValue[]).push(value);
+      stackOut[depth] = out;
+      stackEnd[depth] = limit;
+      stackTable[depth] = table;
+      depth++;
+      out = child;
+      limit = p + len;
+      table = tag === 0x46;
+      continue;
+    }
+    value = readScalar(buf, p, limit);
     p = cursor;
+    if (table) (out as FieldEntry[]).push({ key, value });
+    else (out as FieldValue[]).push(value);
   }
-  return out;
 }
 
 function copyBytes(buf: Buffer, start: number, end: number): Buffer {
@@ -82,9 +129,8 @@ function copyBytes(buf: Buffer, start: number, end: number): Buffer {
   return b;
 }
 
-/** Read tag + value at p (p < end guaranteed by caller for the tag); sets cursor past it. */
-function readValue(buf: Buffer, p: number, end: number): FieldValue {
-  if (p >= end) fail();
+/** Read tag + value at p (p < end guaranteed by the caller); sets cursor past it. Never 'F' or 'A'. */
+function readScalar(buf: Buffer, p: number, end: number): FieldValue {
   const tag = buf[p]!;
   p += 1;
   switch (tag) {
@@ -104,24 +150,6 @@ function readValue(buf: Buffer, p: number, end: number): FieldValue {
       if (p + 1 > end) fail();
       cursor = p + 1;
       return { type: 't', value: buf[p] !== 0 };
-    case 0x46: /* F */ {
-      if (p + 4 > end) fail();
-      const len = buf.readUInt32BE(p);
-      p += 4;
-      if (p + len > end) fail();
-      const value = readTableBody(buf, p, p + len);
-      cursor = p + len;
-      return { type: 'F', value };
-    }
-    case 0x41: /* A */ {
-      if (p + 4 > end) fail();
-      const len = buf.readUInt32BE(p);
-      p += 4;
-      if (p + len > end) fail();
-      const value = readArrayBody(buf, p, p + len);
-      cursor = p + len;
-      return { type: 'A', value };
-    }
     case 0x6c: /* l */ case 0x4c: /* L: RabbitMQ reads it as a signed 64-bit 'l' too */ {
       if (p + 8 > end) fail();
       cursor = p + 8;
@@ -185,8 +213,8 @@ function encodeError(detail: string): AmqpError {
   return new AmqpError(ReplyCode.INTERNAL_ERROR, `cannot encode field table: ${detail}`);
 }
 
-/** Bytes of one value including its tag octet. */
-function valueByteLength(v: FieldValue): number {
+/** Bytes of one non-container value including its tag octet ('F'/'A' add only their 5-byte head). */
+function scalarByteLength(v: FieldValue): number {
   switch (v.type) {
     case 'S': case 'x': return 5 + v.value.length;
     case 't': case 'b': case 'B': return 2;
@@ -195,25 +223,43 @@ function valueByteLength(v: FieldValue): number {
     case 'l': case 'T': case 'd': return 9;
     case 'D': return 6;
     case 'V': return 1;
-    case 'F': return 1 + fieldTableByteLength(v.value);
-    case 'A': {
-      let n = 5;
-      for (let i = 0; i < v.value.length; i++) n += valueByteLength(v.value[i]!);
-      return n;
-    }
+    case 'F': case 'A': return 5;
     default:
       throw encodeError(`unknown type ${String((v as { type: unknown }).type)}`);
   }
 }
 
-/** Byte length of the encoded table WITH its 4-byte length prefix. */
+/**
+ * Byte length of the encoded table WITH its 4-byte length prefix. Nested containers are visited
+ * with an explicit work list, not recursion: the total is a plain sum over every value, so the
+ * visiting order does not matter.
+ */
 export function fieldTableByteLength(t: FieldTable): number {
   let n = 4;
-  for (let i = 0; i < t.length; i++) {
-    const e = t[i]!;
-    n += 1 + Buffer.byteLength(e.key, 'utf8') + valueByteLength(e.value);
+  let pending: (FieldTable | readonly FieldValue[])[] | undefined;
+  let tables: boolean[] | undefined;
+  let cur: FieldTable | readonly FieldValue[] = t;
+  let isTable = true;
+  for (;;) {
+    for (let i = 0; i < cur.length; i++) {
+      let v: FieldValue;
+      if (isTable) {
+        const e = (cur as FieldTable)[i]!;
+        n += 1 + Buffer.byteLength(e.key, 'utf8');
+        v = e.value;
+      } else {
+        v = (cur as readonly FieldValue[])[i]!;
+      }
+      n += scalarByteLength(v);
+      if ((v.type === 'F' || v.type === 'A') && v.value.length > 0) {
+        (pending ??= []).push(v.value);
+        (tables ??= []).push(v.type === 'F');
+      }
+    }
+    if (pending === undefined || pending.length === 0) return n;
+    cur = pending.pop()!;
+    isTable = tables!.pop()!;
   }
-  return n;
 }
 
 /** Encode a table WITH its 4-byte length prefix into a new Buffer. */
@@ -225,20 +271,53 @@ export function encodeFieldTable(t: FieldTable): Buffer {
 
 /**
  * Write a table WITH its 4-byte length prefix at offset; returns the offset after it.
- * The caller guarantees room for fieldTableByteLength(t) bytes.
+ * The caller guarantees room for fieldTableByteLength(t) bytes. Nesting is walked with an explicit
+ * stack (one level per open container: its items, the next index, and where its length goes,
+ * back-patched when the container is done), never with the call stack.
  */
 export function writeFieldTable(buf: Buffer, offset: number, t: FieldTable): number {
+  let items: FieldTable | readonly FieldValue[] = t;
+  let isTable = true;
+  let i = 0;
+  let lenAt = offset;
   let p = offset + 4;
-  for (let i = 0; i < t.length; i++) {
-    const e = t[i]!;
-    const klen = Buffer.byteLength(e.key, 'utf8');
-    if (klen > 255) throw encodeError(`key longer than 255 bytes`);
-    buf[p] = klen;
-    buf.write(e.key, p + 1, klen, 'utf8');
-    p = writeValue(buf, p + 1 + klen, e.value);
+  let stack: { items: FieldTable | readonly FieldValue[]; isTable: boolean; i: number; lenAt: number }[] | undefined;
+  for (;;) {
+    if (i >= items.length) {
+      buf.writeUInt32BE(p - lenAt - 4, lenAt);
+      const up = stack?.pop();
+      if (up === undefined) return p;
+      items = up.items;
+      isTable = up.isTable;
+      i = up.i;
+      lenAt = up.lenAt;
+      continue;
+    }
+    let v: FieldValue;
+    if (isTable) {
+      const e: FieldEntry = (items as FieldTable)[i]!;
+      const klen = Buffer.byteLength(e.key, 'utf8');
+      if (klen > 255) throw encodeError(`key longer than 255 bytes`);
+      buf[p] = klen;
+      buf.write(e.key, p + 1, klen, 'utf8');
+      p += 1 + klen;
+      v = e.value;
+    } else {
+      v = (items as readonly FieldValue[])[i]!;
+    }
+    i++;
+    if (v.type === 'F' || v.type === 'A') {
+      buf[p] = v.type === 'F' ? 0x46 : 0x41;
+      (stack ??= []).push({ items, isTable, i, lenAt });
+      items = v.value;
+      isTable = v.type === 'F';
+      i = 0;
+      lenAt = p + 1;
+      p += 5;
+      continue;
+    }
+    p = writeScalar(buf, p, v);
   }
-  buf.writeUInt32BE(p - offset - 4, offset);
-  return p;
 }
 
 /** Write a 64-bit integer (number or bigint, signed or unsigned two's complement). */
@@ -254,15 +333,8 @@ function writeInt64(buf: Buffer, p: number, v: number | bigint): void {
   buf.writeUInt32BE(lo >>> 0, p + 4);
 }
 
-function writeArray(buf: Buffer, p: number, a: readonly FieldValue[]): number {
-  const start = p;
-  p += 4;
-  for (let i = 0; i < a.length; i++) p = writeValue(buf, p, a[i]!);
-  buf.writeUInt32BE(p - start - 4, start);
-  return p;
-}
-
-function writeValue(buf: Buffer, p: number, v: FieldValue): number {
+/** Write one non-container value (tag included); returns the offset after it. */
+function writeScalar(buf: Buffer, p: number, v: FieldValue): number {
   switch (v.type) {
     case 'S': case 'x':
       buf[p] = v.type === 'S' ? 0x53 : 0x78;
@@ -317,12 +389,6 @@ function writeValue(buf: Buffer, p: number, v: FieldValue): number {
     case 'V':
       buf[p] = 0x56;
       return p + 1;
-    case 'F':
-      buf[p] = 0x46;
-      return writeFieldTable(buf, p + 1, v.value);
-    case 'A':
-      buf[p] = 0x41;
-      return writeArray(buf, p + 1, v.value);
     default:
       throw encodeError(`unknown type ${String((v as { type: unknown }).type)}`);
   }

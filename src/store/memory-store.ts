@@ -6,6 +6,7 @@
  * Every write is immediately "durable": afterSync calls back at the next turn (one setImmediate per
  * batch of waiters), like a disk that syncs instantly.
  */
+import { stringifyJson } from '../core/json-text.js';
 import { parseDefinitions, type Definitions } from './definitions.js';
 import { diskFree } from './file-store.js';
 import { GroupCommit } from './group-commit.js';
@@ -131,7 +132,7 @@ export class MemoryStore implements Store {
 
   async saveDefinitions(defs: Definitions): Promise<void> {
     this.assertOpen();
-    this.backend.definitions = JSON.stringify(defs);
+    this.backend.definitions = stringifyJson(defs);
   }
 
   append(parts: readonly Buffer[]): MsgRef {

@@ -4,9 +4,9 @@ import { Exchange } from '../../../src/broker/exchange.js';
 import { MemoryMeter } from '../../../src/broker/memory-meter.js';
 import { Message } from '../../../src/broker/message.js';
 import { Queue } from '../../../src/broker/queue.js';
-import { headersMatch, TopicRouter } from '../../../src/broker/router.js';
+import { headersMatch, looseEquals, TopicRouter } from '../../../src/broker/router.js';
 import { parseQueueArguments } from '../../../src/broker/queue-arguments.js';
-import { EMPTY_TABLE, fv, tableFrom, type FieldTable } from '../../../src/core/field-value.js';
+import { EMPTY_TABLE, fv, tableFrom, type FieldTable, type FieldValue } from '../../../src/core/field-value.js';
 
 function message(routingKey: string, headers?: FieldTable): Message {
   return new Message('x', routingKey, Buffer.alloc(2), Buffer.alloc(0), 0, 0, undefined,
@@ -101,4 +101,23 @@ describe('headers matching', () => {
       expect(headersMatch(mode as 'all', bindingArgs, headers)).toBe(expected);
     });
   }
+});
+
+describe('headers matching at any depth', () => {
+  /** { k: [ { k: [ ... leaf ] } ] }: tables and arrays alternating, `depth` levels, no recursion. */
+  function deep(depth: number, leaf: number): FieldTable {
+    let v: FieldValue = { type: 'I', value: leaf };
+    for (let i = 0; i < depth; i++) v = i % 2 === 0 ? { type: 'A', value: [v] } : { type: 'F', value: [{ key: 'k', value: v }] };
+    return [{ key: 'k', value: v }];
+  }
+
+  it('nested values 100,000 levels deep compare without exhausting the stack (numbers loosely)', () => {
+    const args: FieldTable = [{ key: 'x-match', value: fv.str('all') }, ...deep(100_000, 7)];
+    expect(looseEquals({ type: 'F', value: deep(100_000, 7) }, { type: 'F', value: deep(100_000, 7) })).toBe(true);
+    expect(headersMatch('all', args, deep(100_000, 7))).toBe(true);
+    expect(headersMatch('all', args, deep(100_000, 8))).toBe(false);
+    expect(headersMatch('all', args, deep(99_999, 7))).toBe(false);
+    expect(looseEquals({ type: 'A', value: [{ type: 'I', value: 1 }] }, { type: 'A', value: [{ type: 'd', value: 1 }] })).toBe(true);
+    expect(looseEquals({ type: 'A', value: [] }, { type: 'F', value: [] })).toBe(false);
+  });
 });
