@@ -2,15 +2,36 @@
  * The broker model root: virtual hosts, users, the memory meter shared by all queues, and the
  * persistence bridge (absent only in pure in-memory unit tests). Socket-free; the server talks to
  * it, the CLI builds it from a typed config.
+ *
+ * The control plane's state lives here too, each part in its own store: permissions, runtime
+ * parameters (with policies, operator policies and vhost limits as components), vhost metadata,
+ * and the registry of open connections. Every change to any of them is durable the way a durable
+ * declare is: it marks the definitions changed, and callers that must answer only once it is saved
+ * wait with `afterDefinitionsSaved` (the management API does, as the AMQP channel does for declare-ok).
  */
 import type { Logger } from 'pino';
+import type { Definitions } from '../store/definitions.js';
+import { ConnectionRegistry } from './connection-registry.js';
 import { exportDefinitions, importDefinitions } from './definitions-codec.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import { MemoryMeter } from './memory-meter.js';
+import { ParameterStore } from './parameters.js';
+import { PermissionStore } from './permission-store.js';
 import type { Persistence } from './persistence.js';
 import type { Policy } from './policy.js';
+import { applyPolicies, PolicyStore } from './policy-store.js';
 import { UserStore } from './user-store.js';
 import { Vhost } from './vhost.js';
+import { VhostLimits } from './vhost-limits.js';
+
+/** What RabbitMQ keeps about a vhost besides its contents (rabbit_vhost metadata). */
+export interface VhostMetadata {
+  description: string;
+  tags: string[];
+  /** x-queue-type for queues declared without one (stored; RabbitMQ 3.10 ignores it too). */
+  defaultQueueType?: string;
+  tracing: boolean;
+}
 
 export interface BrokerConfig {
   /** Bytes of held messages above which publishers are blocked. */
@@ -40,7 +61,14 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
 
 export class Broker {
   readonly vhosts = new Map<string, Vhost>();
+  readonly vhostMetadata = new Map<string, VhostMetadata>();
   readonly users = new UserStore();
+  readonly permissions = new PermissionStore();
+  readonly parameters = new ParameterStore((name) => this.vhosts.has(name));
+  readonly policies = new PolicyStore(this.parameters);
+  readonly limits = new VhostLimits(this.parameters);
+  /** Open connections, registered by the server; read and closed by management. */
+  readonly connections = new ConnectionRegistry();
   readonly meter: MemoryMeter;
 
   constructor(readonly config: BrokerConfig, readonly persistence?: Persistence) {
@@ -49,18 +77,120 @@ export class Broker {
     this.addVhost(config.defaultVhost);
     if (config.defaultUser !== undefined) {
       this.users.add(config.defaultUser.name, config.defaultUser.password, ['administrator']);
+      // RabbitMQ's default_permissions for the default user in the default vhost.
+      this.permissions.restore({ user: config.defaultUser.name, vhost: config.defaultVhost, configure: '.*', write: '.*', read: '.*' });
     }
+    this.policies.onVhostPoliciesChanged = (vhost) => {
+      const v = this.vhosts.get(vhost);
+      if (v !== undefined) applyPolicies(v, this.policies);
+    };
+    // Before the stores report changes: nothing is saved until recovery has loaded what is stored.
+    this.applyConfigPolicies();
+    const changed = () => this.definitionsChanged();
+    this.users.onChange = changed;
+    this.permissions.onChange = changed;
+    this.parameters.onChange = changed;
   }
 
   addVhost(name: string): Vhost {
     let v = this.vhosts.get(name);
     if (v === undefined) {
-      v = new Vhost(name, this.meter, this.persistence, this.config.policies);
+      v = new Vhost(name, this.meter, this.persistence, []);
+      v.policyResolver = this.policies;
       const p = this.persistence;
       if (p !== undefined) v.listener = { definitionsChanged: () => p.definitionsChanged() };
       this.vhosts.set(name, v);
+      if (!this.vhostMetadata.has(name)) this.vhostMetadata.set(name, { description: '', tags: [], tracing: false });
     }
     return v;
+  }
+
+  // ---- control plane: vhost lifecycle --------------------------------------------------------
+
+  /**
+   * Create a vhost, or update the metadata of an existing one (PUT /api/vhosts/{name}); true when
+   * created. `grantTo` gets full permissions in a new vhost, as the management API grants its caller.
+   */
+  putVhost(name: string, metadata: VhostMetadata, grantTo?: string): boolean {
+    const created = !this.vhosts.has(name);
+    this.addVhost(name);
+    this.vhostMetadata.set(name, { ...metadata, tags: [...metadata.tags] });
+    if (created && grantTo !== undefined && this.users.get(grantTo) !== undefined) {
+      this.permissions.set({ user: grantTo, vhost: name, configure: '.*', write: '.*', read: '.*' });
+    }
+    this.definitionsChanged();
+    return created;
+  }
+
+  /**
+   * Delete a vhost and everything in it, durably: its connections are closed with 320, its queues
+   * (with their messages), exchanges, bindings, policies, parameters and permissions go.
+   * False when there was no such vhost.
+   */
+  deleteVhost(name: string): boolean {
+    const v = this.vhosts.get(name);
+    if (v === undefined) return false;
+    this.connections.closeWhere((c) => c.vhost === name, `vhost '${name}' is deleted`);
+    for (const q of [...v.queues.values()]) v.removeQueue(q);
+    for (const x of [...v.exchanges.values()]) {
+      if (x.name !== '' && !x.name.startsWith('amq.')) v.deleteExchange(x.name, false);
+    }
+    v.delayed.stop();
+    this.vhosts.delete(name);
+    this.vhostMetadata.delete(name);
+    this.parameters.clearVhost(name);
+    this.permissions.forget({ vhost: name });
+    this.definitionsChanged();
+    return true;
+  }
+
+  /** Delete a user and its permissions (RabbitMQ keeps its open connections open). */
+  deleteUser(name: string): boolean {
+    if (this.users.get(name) === undefined) return false;
+    this.permissions.forget({ user: name });
+    return this.users.delete(name);
+  }
+
+  // ---- durability of control-plane changes ---------------------------------------------------
+
+  /** Something in the definitions document changed: save it soon. */
+  definitionsChanged(): void {
+    this.persistence?.definitionsChanged();
+  }
+
+  /** Resolves once every change made so far is saved (at once without persistence). */
+  afterDefinitionsSaved(): Promise<void> {
+    const p = this.persistence;
+    if (p === undefined) return Promise.resolve();
+    return new Promise((resolve, reject) => p.afterDefinitionsSaved((err) => (err === null ? resolve() : reject(err))));
+  }
+
+  private dropDefaultsMissingFrom(defs: Definitions): void {
+    const user = this.config.defaultUser?.name;
+    if (user !== undefined) {
+      if (!defs.users.some((u) => u.name === user)) this.deleteUser(user);
+      else this.permissions.forget({ user });
+    }
+    const vhost = this.config.defaultVhost;
+    if (!defs.vhosts.some((v) => v.name === vhost)) this.deleteVhost(vhost);
+  }
+
+  /**
+   * Policies from configuration (`--policies`) are set at every start, over any saved policy of the
+   * same name, as a definitions file loaded at boot is in RabbitMQ. Policies of vhosts that do not
+   * exist (yet) are skipped here and set after recovery.
+   */
+  private applyConfigPolicies(logger?: Logger): void {
+    for (const p of this.config.policies) {
+      const vhost = p.vhost ?? '/';
+      if (!this.vhosts.has(vhost)) {
+        if (logger !== undefined) logger.warn({ policy: p.name, vhost }, 'policy for a vhost that does not exist: ignored');
+        continue;
+      }
+      this.policies.put('policy', vhost, p.name, {
+        pattern: p.pattern, definition: { ...p.definition }, priority: p.priority, 'apply-to': p.applyTo,
+      });
+    }
   }
 
   /** Stop timers (delayed deliveries). */
@@ -82,9 +212,13 @@ export class Broker {
     if (p === undefined) return;
     const defs = await p.store.loadDefinitions();
     if (defs !== undefined) {
+      // Warren's own saved definitions replace the first-start defaults (a deleted guest or '/'
+      // stays deleted); a foreign file placed in the data dir is imported on top of them.
+      if (defs.product_name === 'Warren') this.dropDefaultsMissingFrom(defs);
       importDefinitions(this, defs);
       p.definitionsLoaded();
     }
+    if (this.config.policies.length > 0) this.applyConfigPolicies(logger);
     const live = new Set<string>();
     const stored = new Set(p.store.queueNames());
     const transientPaged = p.takeTransientPaged();

@@ -1,6 +1,6 @@
 /**
  * Converts between the broker model and the definitions document (RabbitMQ's definitions.json
- * shape). Field-table arguments become plain JSON as RabbitMQ exports them (strings, numbers,
+ * shape): topology here, users/vhosts/permissions/parameters/policies in definitions-control. Field-table arguments become plain JSON as RabbitMQ exports them (strings, numbers,
  * booleans, arrays, objects); on import, integers become 'l', other numbers 'd', strings 'S'.
  */
 import { tableToPlain, type FieldEntry, type FieldTable, type FieldValue } from '../core/field-value.js';
@@ -8,6 +8,8 @@ import type {
   BindingDefinition, Definitions, ExchangeDefinition, JsonArguments, JsonValue, QueueDefinition,
 } from '../store/definitions.js';
 import type { Broker } from './broker.js';
+import { missing } from './control-error.js';
+import { exportControl, importControl, type ImportMode } from './definitions-control.js';
 import { Queue } from './queue.js';
 
 /** A table as the plain JSON object RabbitMQ exports (first of duplicate keys wins). */
@@ -89,27 +91,37 @@ function scalarFromJson(v: null | boolean | number | string): FieldValue {
   return Number.isInteger(v) ? { type: 'l', value: v } : { type: 'd', value: v };
 }
 
-/** The durable part of the model as a definitions document. */
-export function exportDefinitions(broker: Broker): Definitions {
+export interface ExportOptions {
+  /**
+   * Also list transient (non-exclusive) queues, exchanges and bindings, as a management export
+   * does. The saved document lists durable ones only (they are what survives a restart).
+   */
+  includeTransient?: boolean;
+}
+
+/** The durable part of the model (everything, with includeTransient) as a definitions document. */
+export function exportDefinitions(broker: Broker, options: ExportOptions = {}): Definitions {
+  const all = options.includeTransient === true;
   const queues: QueueDefinition[] = [];
   const exchanges: ExchangeDefinition[] = [];
   const bindings: BindingDefinition[] = [];
   for (const v of broker.vhosts.values()) {
     for (const q of v.queues.values()) {
-      if (!q.durable || q.exclusive) continue;
-      queues.push({ name: q.name, vhost: v.name, durable: true, auto_delete: q.autoDelete, arguments: argsToJson(q.options.arguments) });
+      if (q.exclusive || (!q.durable && !all)) continue;
+      queues.push({ name: q.name, vhost: v.name, durable: q.durable, auto_delete: q.autoDelete, arguments: argsToJson(q.options.arguments) });
     }
     for (const x of v.exchanges.values()) {
-      if (!x.durable || x.name === '' || x.name.startsWith('amq.')) continue;
+      if ((!x.durable && !all) || x.name === '' || x.name.startsWith('amq.')) continue;
       exchanges.push({
-        name: x.name, vhost: v.name, type: x.type, durable: true, auto_delete: x.autoDelete, internal: x.internal,
+        name: x.name, vhost: v.name, type: x.type, durable: x.durable, auto_delete: x.autoDelete, internal: x.internal,
         arguments: argsToJson(x.args),
       });
     }
     for (const b of v.allBindings()) {
       const d = b.destination;
       const isQueue = d instanceof Queue;
-      if (!b.source.durable || (isQueue ? !d.durable || d.exclusive : !d.durable)) continue;
+      if (isQueue && d.exclusive) continue;
+      if (!all && (!b.source.durable || !d.durable)) continue;
       bindings.push({
         source: b.source.name, vhost: v.name, destination: d.name, destination_type: isQueue ? 'queue' : 'exchange',
         routing_key: b.routingKey, arguments: argsToJson(b.args),
@@ -119,44 +131,46 @@ export function exportDefinitions(broker: Broker): Definitions {
   return {
     product_name: 'Warren',
     product_version: '0.1.0',
-    users: broker.users.all().map((u) => ({
-      name: u.name, password_hash: u.passwordHash, hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [...u.tags],
-    })),
-    vhosts: [...broker.vhosts.keys()].map((name) => ({ name })),
-    permissions: broker.users.all().flatMap((u) => [...broker.vhosts.keys()].map((vhost) => ({
-      user: u.name, vhost, configure: '.*', write: '.*', read: '.*',
-    }))),
-    policies: [],
+    ...exportControl(broker),
     queues,
     exchanges,
     bindings,
-  } as Definitions;
+  };
 }
 
-/** Rebuild vhosts, users, exchanges, queues and bindings from a definitions document. */
-export function importDefinitions(broker: Broker, defs: Definitions): void {
-  for (const v of defs.vhosts ?? []) broker.addVhost(v.name);
-  for (const u of defs.users ?? []) {
-    const tags = Array.isArray(u.tags) ? u.tags : u.tags.split(',').filter((t) => t !== '');
-    broker.users.addHashed({ name: u.name, passwordHash: u.password_hash, tags });
-  }
+/**
+ * Rebuild vhosts, users, permissions, parameters, policies, exchanges, queues and bindings from a
+ * definitions document. `recover` (the default) restores what was saved; `apply` is a management
+ * import: validated, and objects that already exist are left as they are (RabbitMQ's import does not
+ * redeclare them).
+ */
+export function importDefinitions(broker: Broker, defs: Definitions, mode: ImportMode = 'recover'): void {
+  const apply = mode === 'apply';
+  importControl(broker, defs, mode);
+  const vhostOf = (name: string) => {
+    const v = broker.vhosts.get(name);
+    if (v !== undefined) return v;
+    if (apply) throw missing(`vhost_not_found: ${name}`);
+    return broker.addVhost(name);
+  };
   for (const x of defs.exchanges ?? []) {
-    const v = broker.addVhost(x.vhost);
+    const v = vhostOf(x.vhost);
     if (v.exchanges.has(x.name)) continue;
     v.declareExchange({
-      name: x.name, type: x.type, passive: false, durable: true, autoDelete: x.auto_delete, internal: x.internal,
-      args: argsFromJson(x.arguments),
+      name: x.name, type: x.type, passive: false, durable: x.durable !== false, autoDelete: x.auto_delete === true,
+      internal: x.internal === true, args: argsFromJson(x.arguments),
     });
   }
   for (const q of defs.queues ?? []) {
-    const v = broker.addVhost(q.vhost);
+    const v = vhostOf(q.vhost);
+    if (apply && v.queues.has(q.name)) continue;
     v.declareQueue({
-      name: q.name, passive: false, durable: true, exclusive: false, autoDelete: q.auto_delete,
+      name: q.name, passive: false, durable: q.durable !== false, exclusive: false, autoDelete: q.auto_delete === true,
       args: argsFromJson(q.arguments), connectionId: -1,
     });
   }
   for (const b of defs.bindings ?? []) {
-    const v = broker.addVhost(b.vhost);
+    const v = vhostOf(b.vhost);
     try {
       if (b.destination_type === 'queue') v.bindQueue(b.destination, b.source, b.routing_key, argsFromJson(b.arguments), -1);
       else v.bindExchange(b.destination, b.source, b.routing_key, argsFromJson(b.arguments));

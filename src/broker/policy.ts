@@ -1,5 +1,5 @@
 /**
- * Policies (configured at start for now): a name, a regex pattern matched against queue or
+ * Policies: a name, a regex pattern matched against queue or
  * exchange names, what they apply to, a priority, and a definition with RabbitMQ's keys
  * (message-ttl, expires, max-length, max-length-bytes, overflow, dead-letter-exchange,
  * dead-letter-routing-key, delivery-limit, alternate-exchange). The highest-priority matching
@@ -7,9 +7,11 @@
  * max-length, max-length-bytes, delivery-limit) the lower of argument and policy wins; for the
  * others the queue's own argument wins over the policy.
  */
+import type { JsonValue } from '../store/definitions.js';
 import type { QueueArguments } from './queue-arguments.js';
 
-export type PolicyValue = string | number | boolean;
+/** A definition value: RabbitMQ's keys take strings and numbers; some (ha-params) lists. */
+export type PolicyValue = JsonValue;
 
 export interface Policy {
   name: string;
@@ -20,6 +22,15 @@ export interface Policy {
   definition: Readonly<Record<string, PolicyValue>>;
   /** Virtual host, default '/'. */
   vhost?: string;
+}
+
+/**
+ * What a vhost asks when it declares a queue or an exchange: the effective settings under the
+ * runtime policies (PolicyStore implements it, with operator policies merged in).
+ */
+export interface PolicyResolver {
+  queueSettings(vhost: string, queue: string, declared: QueueArguments): QueueArguments;
+  alternateExchange(vhost: string, exchange: string): string | undefined;
 }
 
 export function matchingPolicy(policies: readonly Policy[], vhost: string, name: string,

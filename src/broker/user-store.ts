@@ -1,18 +1,36 @@
 /**
- * Users and their credentials. Password hashes use RabbitMQ's default scheme
+ * Users and their credentials, tags and limits. Password hashes use RabbitMQ's default scheme
  * (rabbit_password_hashing_sha256: base64(salt(4) ++ sha256(salt ++ password))) so users move
- * between Warren and RabbitMQ through definitions.json unchanged.
+ * between Warren and RabbitMQ through definitions.json unchanged. A hash stored with another
+ * algorithm (imported) is kept and exported as is, but only sha256 hashes log in for now
+ * (issue 13 adds RabbitMQ's other algorithms). An empty hash means "no password": nobody logs in
+ * with a password as that user, as in RabbitMQ.
+ * Invariant: User objects are immutable; a change replaces the object and calls `onChange`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export const DEFAULT_HASHING_ALGORITHM = 'rabbit_password_hashing_sha256';
 
 export interface User {
   readonly name: string;
   readonly passwordHash: string;
   readonly tags: readonly string[];
+  /** RabbitMQ's algorithm name; absent means the default (sha256). */
+  readonly hashingAlgorithm?: string;
+  /** Per-user limits (max-connections, max-channels): stored, not enforced yet (issue 13). */
+  readonly limits?: Readonly<Record<string, number>>;
 }
+
+/** How a user's password is set by `put`. */
+export type Credentials =
+  | { password: string }
+  | { passwordHash: string; hashingAlgorithm?: string }
+  | { none: true };
 
 export class UserStore {
   private readonly users = new Map<string, User>();
+  /** Called after every change made through put/delete/setLimits (the broker saves the definitions). */
+  onChange: (() => void) | undefined;
 
   add(name: string, password: string, tags: readonly string[] = []): User {
     const u: User = { name, passwordHash: hashPassword(password), tags };
@@ -22,6 +40,46 @@ export class UserStore {
 
   addHashed(u: User): void {
     this.users.set(u.name, u);
+  }
+
+  /**
+   * Create or update a user (PUT /api/users/{name}); true when created. Limits are kept on update.
+   */
+  put(name: string, credentials: Credentials, tags: readonly string[]): boolean {
+    const old = this.users.get(name);
+    let passwordHash = '';
+    let hashingAlgorithm: string | undefined;
+    if ('password' in credentials) passwordHash = hashPassword(credentials.password);
+    else if ('passwordHash' in credentials) {
+      passwordHash = credentials.passwordHash;
+      if (credentials.hashingAlgorithm !== undefined && credentials.hashingAlgorithm !== DEFAULT_HASHING_ALGORITHM) {
+        hashingAlgorithm = credentials.hashingAlgorithm;
+      }
+    }
+    const u: User = {
+      name, passwordHash, tags: [...tags],
+      ...(hashingAlgorithm === undefined ? {} : { hashingAlgorithm }),
+      ...(old?.limits === undefined ? {} : { limits: old.limits }),
+    };
+    this.users.set(name, u);
+    this.onChange?.();
+    return old === undefined;
+  }
+
+  delete(name: string): boolean {
+    if (!this.users.delete(name)) return false;
+    this.onChange?.();
+    return true;
+  }
+
+  /** Replace the user's limits ({} removes them). False when the user does not exist. */
+  setLimits(name: string, limits: Readonly<Record<string, number>>): boolean {
+    const u = this.users.get(name);
+    if (u === undefined) return false;
+    const { limits: _old, ...rest } = u;
+    this.users.set(name, Object.keys(limits).length === 0 ? rest : { ...rest, limits: { ...limits } });
+    this.onChange?.();
+    return true;
   }
 
   get(name: string): User | undefined {
@@ -35,7 +93,7 @@ export class UserStore {
   /** The user when the password matches, else undefined. */
   authenticate(name: string, password: string): User | undefined {
     const u = this.users.get(name);
-    if (u === undefined) return undefined;
+    if (u === undefined || (u.hashingAlgorithm ?? DEFAULT_HASHING_ALGORITHM) !== DEFAULT_HASHING_ALGORITHM) return undefined;
     return checkPassword(password, u.passwordHash) ? u : undefined;
   }
 }

@@ -16,7 +16,7 @@ import type { Persistence } from './persistence.js';
 import { Queue, type DeadLetterReason, type QueueHooks } from './queue.js';
 import { isCycle, makeDeadLetter } from './dead-letter.js';
 import { DelayedDelivery } from './delayed-delivery.js';
-import { applyQueuePolicy, matchingPolicy, type Policy } from './policy.js';
+import { applyQueuePolicy, matchingPolicy, type Policy, type PolicyResolver } from './policy.js';
 import { fieldTypeName, parseQueueArguments } from './queue-arguments.js';
 import { EXCHANGE_TYPES, headersMatchMode, unknownExchangeType } from './router.js';
 
@@ -61,6 +61,8 @@ export class Vhost {
   /** Bindings by destination (queue or exchange), for cleanup when the destination goes. */
   private readonly bindingsTo = new Map<Destination, Binding[]>();
   listener: DefinitionsListener | undefined;
+  /** Runtime policies (the broker's PolicyStore); when unset, the constructor's static list applies. */
+  policyResolver: PolicyResolver | undefined;
 
   // Reused routing scratch: never allocate per published message.
   private readonly scratch: Destination[] = [];
@@ -98,7 +100,8 @@ export class Vhost {
       checkReservedName('exchange', d.name);
       x = new Exchange(d.name, this.name, d.type, d.durable, d.autoDelete, d.internal, d.args);
       if (x.alternate === undefined) {
-        const ae = matchingPolicy(this.policies, this.name, d.name, 'exchanges')?.definition['alternate-exchange'];
+        const ae = this.policyResolver !== undefined ? this.policyResolver.alternateExchange(this.name, d.name)
+          : matchingPolicy(this.policies, this.name, d.name, 'exchanges')?.definition['alternate-exchange'];
         if (typeof ae === 'string') x.alternate = ae;
       }
       this.addExchange(x);
@@ -187,7 +190,8 @@ export class Vhost {
         throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid property '${bad}' for queue '${name}' in vhost '${this.name}'`);
       }
     }
-    const settings = applyQueuePolicy(declared, matchingPolicy(this.policies, this.name, name, 'queues'));
+    const settings = this.policyResolver !== undefined ? this.policyResolver.queueSettings(this.name, name, declared)
+      : applyQueuePolicy(declared, matchingPolicy(this.policies, this.name, name, 'queues'));
     const q = new Queue(name, this.name, {
       durable,
       exclusiveOwner: d.exclusive ? d.connectionId : -1,

@@ -34,9 +34,31 @@ export interface PermissionDefinition {
   read: string;
 }
 
+export interface TopicPermissionDefinition {
+  user: string;
+  vhost: string;
+  exchange: string;
+  write: string;
+  read: string;
+}
+
+/** A runtime parameter (vhost-limits, operator_policy, shovel, federation-upstream, ...). */
+export interface ParameterDefinition {
+  component: string;
+  vhost: string;
+  name: string;
+  value: JsonValue;
+}
+
+export interface GlobalParameterDefinition {
+  name: string;
+  value: JsonValue;
+}
+
 export interface QueueDefinition {
   name: string;
   vhost: string;
+  /** Absent in old documents: durable. A management export also lists transient queues. */
   durable: boolean;
   auto_delete: boolean;
   arguments: JsonArguments;
@@ -78,9 +100,9 @@ export interface Definitions {
   users: UserDefinition[];
   vhosts: VhostDefinition[];
   permissions: PermissionDefinition[];
-  topic_permissions?: JsonValue[];
-  parameters?: JsonValue[];
-  global_parameters?: JsonValue[];
+  topic_permissions?: TopicPermissionDefinition[];
+  parameters?: ParameterDefinition[];
+  global_parameters?: GlobalParameterDefinition[];
   policies: PolicyDefinition[];
   queues: QueueDefinition[];
   exchanges: ExchangeDefinition[];
