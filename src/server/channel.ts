@@ -19,9 +19,10 @@ import type { Queue } from '../broker/queue.js';
 import type { QueueEntry } from '../broker/queue-entry.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { DurableWaiter, Persistence } from '../broker/persistence.js';
-import { BasicFlag, readContentHeader, peekBasicProperties, newPropertyPeek, type ContentHeaderView } from '../protocol/content-header.js';
-import { FRAME_BODY, FRAME_HEADER, FRAME_METHOD } from '../protocol/frame-constants.js';
-import { FRAME_BODY_PART } from '../protocol/frame-reader.js';
+import { Confirms, NO_WAIT, type ConfirmSink } from '../broker/confirms.js';
+import { CommandAssembler, CONTENT, CONTENT_METHOD, METHOD } from '../protocol/command-assembler.js';
+import { BasicFlag } from '../protocol/content-header.js';
+import { FRAME_METHOD } from '../protocol/frame-constants.js';
 import * as M from '../protocol/generated/methods.js';
 import { decodeBasicProperties } from '../protocol/generated/properties.js';
 import { fieldIsInteger, tableGet } from '../core/field-value.js';
@@ -62,15 +63,8 @@ export class Channel implements DeliverySink, DurableWaiter {
   lastMethodId = 0;
 
   // --- content assembly (publish) ---
-  private expecting: 0 | typeof FRAME_HEADER | typeof FRAME_BODY = 0;
+  private readonly assembler: CommandAssembler;
   private readonly publish: PendingPublish = { exchange: '', routingKey: '', mandatory: false };
-  private readonly header: ContentHeaderView = { classId: 0, bodySize: 0, propsStart: 0, propsEnd: 0 };
-  private readonly peek = newPropertyPeek();
-  private props: Buffer = Buffer.alloc(0);
-  private body: Buffer = Buffer.alloc(0);
-  private bodyFilled = 0;
-  private headersStart = -1;
-  private headersEnd = -1;
 
   // --- consumers and acks ---
   readonly consumers = new Map<string, Consumer>();
@@ -85,14 +79,11 @@ export class Channel implements DeliverySink, DurableWaiter {
 
   // --- confirms ---
   private confirmMode = false;
-  private publishSeq = 0;
-  /** Highest sequence number confirmed but not yet written (acks coalesce as 'multiple'). */
-  private ackUpTo = 0;
-  private ackedUpTo = 0;
-  /** Confirms waiting for the store: publish seq and the store write seq that must be durable. */
-  private readonly waitSeq: number[] = [];
-  private readonly waitWrite: number[] = [];
-  private waitHead = 0;
+  private readonly confirms = new Confirms();
+  private readonly confirmWriter: ConfirmSink = {
+    ack: (seq, multiple) => M.writeBasicAck(this.conn.writer, this.id, seq, multiple),
+    nack: (seq, multiple) => M.writeBasicNack(this.conn.writer, this.id, seq, multiple, false),
+  };
   private txCommitWaiting = false;
 
   // --- transactions ---
@@ -111,6 +102,7 @@ export class Channel implements DeliverySink, DurableWaiter {
 
   constructor(readonly id: number, private readonly conn: Connection, private readonly vhost: Vhost) {
     this.persistence = conn.persistence;
+    this.assembler = new CommandAssembler(conn.config.maxMessageSize);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -131,104 +123,31 @@ export class Channel implements DeliverySink, DurableWaiter {
       }
       return;
     }
-    if (this.expecting === 0) {
-      if (type !== FRAME_METHOD) {
-        throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, `expected method frame, got non method frame instead`, 0, 0, true);
-      }
-      const m = M.decodeMethod(payload, start, end);
+    const a = this.assembler;
+    const r = a.push(type, payload, start, end);
+    if (r === METHOD || r === CONTENT_METHOD) {
+      const m = a.method!;
       this.lastClassId = m.classId;
       this.lastMethodId = m.methodId;
       this.onMethod(m);
-      return;
+    } else if (r === CONTENT) {
+      this.completePublish();
     }
-    if (this.expecting === FRAME_HEADER) {
-      if (type !== FRAME_HEADER) {
-        throw new AmqpError(ReplyCode.UNEXPECTED_FRAME,
-          `expected content header for class ${CLASS_BASIC}, got non content header frame instead`, CLASS_BASIC, 40, true);
-      }
-      this.onContentHeader(payload, start, end);
-      return;
-    }
-    if (type === FRAME_BODY_PART) {
-      this.onContentBodyPart(payload, start, end);
-      return;
-    }
-    if (type !== FRAME_BODY) {
-      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME,
-        `expected content body, got non content body frame instead`, CLASS_BASIC, 40, true);
-    }
-    this.onContentBody(payload, start, end);
-  }
-
-  private onContentHeader(payload: Buffer, start: number, end: number): void {
-    const h = this.header;
-    readContentHeader(payload, start, end, h);
-    if (h.classId !== CLASS_BASIC) {
-      throw new AmqpError(ReplyCode.UNEXPECTED_FRAME,
-        `expected content header for class ${CLASS_BASIC}, got one for class ${h.classId} instead`, CLASS_BASIC, 40, true);
-    }
-    const maxSize = this.conn.config.maxMessageSize;
-    if (h.bodySize > maxSize) {
-      this.expecting = 0;
-      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
-        `message size ${h.bodySize} is larger than configured max size ${maxSize}`, CLASS_BASIC, 40);
-    }
-    // Copy the raw property bytes out of the socket chunk (a view would pin the whole chunk).
-    const propsLen = h.propsEnd - h.propsStart;
-    const props = Buffer.allocUnsafe(propsLen);
-    payload.copy(props, 0, h.propsStart, h.propsEnd);
-    this.props = props;
-    peekBasicProperties(props, 0, propsLen, this.peek);
-    this.headersStart = this.peek.headersStart;
-    this.headersEnd = this.peek.headersEnd;
-    this.body = h.bodySize === 0 ? EMPTY : Buffer.allocUnsafe(h.bodySize);
-    this.bodyFilled = 0;
-    if (h.bodySize === 0) this.completePublish();
-    else this.expecting = FRAME_BODY;
-  }
-
-  private onContentBody(payload: Buffer, start: number, end: number): void {
-    const n = end - start;
-    if (this.bodyFilled + n > this.body.length) {
-      // RabbitMQ's command assembler never completes a body that overruns its announced size: the
-      // channel keeps waiting for body frames (and fails on the next method). Do the same.
-      this.bodyFilled = this.body.length + 1;
-      return;
-    }
-    payload.copy(this.body, this.bodyFilled, start, end);
-    this.bodyFilled += n;
-    if (this.bodyFilled === this.body.length) this.completePublish();
-  }
-
-  /**
-   * A non-final piece of one body frame (FrameReader `bodyParts`): copied straight from the socket
-   * chunk into the body; the frame's last piece arrives as FRAME_BODY and decides completion, so a
-   * frame that overruns the announced size is treated exactly as when it arrives whole.
-   */
-  private onContentBodyPart(payload: Buffer, start: number, end: number): void {
-    const n = end - start;
-    if (this.bodyFilled + n > this.body.length) {
-      this.bodyFilled = this.body.length + 1;
-      return;
-    }
-    payload.copy(this.body, this.bodyFilled, start, end);
-    this.bodyFilled += n;
   }
 
   private completePublish(): void {
-    this.expecting = 0;
     const p = this.publish;
-    const peek = this.peek;
+    const a = this.assembler;
+    const peek = a.peek;
     // rabbit_channel:check_user_id_header and rabbit_basic:parse_expiration.
     if (peek.userId !== undefined && peek.userId !== this.conn.user) {
       throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
         `user_id property set to '${peek.userId}' but authenticated user was '${this.conn.user}'`);
     }
     if (peek.expiration !== undefined) checkExpiration(peek.expiration);
-    let msg = new Message(p.exchange, p.routingKey, this.props, this.body, peek.deliveryMode, peek.priority,
-      peek.expiration, this.headersStart, this.headersEnd, CONTENT_CODEC, this.conn.clock.now);
-    this.body = EMPTY;
-    this.props = EMPTY;
+    let msg = new Message(p.exchange, p.routingKey, a.properties, a.body, peek.deliveryMode, peek.priority,
+      peek.expiration, peek.headersStart, peek.headersEnd, CONTENT_CODEC, this.conn.clock.now);
+    a.take();
     if ((peek.flags & BasicFlag.replyTo) !== 0 && msg.properties.indexOf(REPLY_TO_BYTES) >= 0) msg = this.directReplyTo(msg);
     this.conn.onPublished();
     if (this.txMode) {
@@ -240,7 +159,7 @@ export class Channel implements DeliverySink, DurableWaiter {
 
   /** Route one complete message; mandatory returns precede the confirm, as in RabbitMQ. */
   private routeAndConfirm(msg: Message, mandatory: boolean): void {
-    const seq = this.confirmMode ? ++this.publishSeq : 0;
+    const seq = this.confirmMode ? this.confirms.next() : 0;
     const p = this.persistence;
     const writeBefore = p === undefined ? 0 : p.store.writeSeq;
     const x = this.vhost.exchanges.get(msg.exchange);
@@ -269,24 +188,13 @@ export class Channel implements DeliverySink, DurableWaiter {
     }
     if (seq === 0) return;
     const wrote = p !== undefined && p.store.writeSeq !== writeBefore;
-    if (!wrote && this.waitHead === this.waitSeq.length) {
-      if (refused) this.nackNow(seq);
-      else this.confirm(seq);
+    if (this.confirms.settle(seq, refused, wrote ? p!.store.writeSeq : NO_WAIT)) {
+      // Persistent message in a durable queue (or a confirm queued behind one): ack after the fsync.
+      p!.whenDurable(this);
       return;
     }
-    // Persistent message in a durable queue (or a confirm queued behind one): ack after the fsync.
-    this.waitSeq.push(seq);
-    this.waitWrite.push(refused ? -1 : wrote ? p!.store.writeSeq : 0);
-    p!.whenDurable(this);
-  }
-
-  /** A queue refused the message (x-overflow reject-publish): nack it, after earlier acks. */
-  private nackNow(seq: number): void {
-    this.ackUpTo = seq - 1 > this.ackUpTo ? seq - 1 : this.ackUpTo;
-    this.flushConfirms();
-    M.writeBasicNack(this.conn.writer, this.id, seq, false, false);
-    this.ackedUpTo = this.ackUpTo = seq;
     this.conn.markDirty();
+    this.conn.needsConfirmFlush(this);
   }
 
   /**
@@ -334,27 +242,7 @@ export class Channel implements DeliverySink, DurableWaiter {
   /** The store made everything up to `writeSeq` durable (or failed to). */
   onDurable(writeSeq: number, err: Error | null): void {
     if (this.state === 'closed') return;
-    let nacks: number[] | undefined;
-    while (this.waitHead < this.waitSeq.length && this.waitWrite[this.waitHead]! <= writeSeq) {
-      const need = this.waitWrite[this.waitHead]!;
-      const seq = this.waitSeq[this.waitHead++]!;
-      if (err === null && need >= 0) this.ackUpTo = seq;
-      else (nacks ??= []).push(seq);
-    }
-    if (this.waitHead === this.waitSeq.length) {
-      this.waitSeq.length = this.waitWrite.length = this.waitHead = 0;
-    }
-    if (nacks !== undefined) {
-      // In sequence order: acks up to each refused publish, then its nack.
-      const lastAck = this.ackUpTo;
-      for (const seq of nacks) {
-        if (seq - 1 > this.ackedUpTo && seq - 1 <= lastAck) this.ackUpTo = seq - 1;
-        this.flushConfirms();
-        M.writeBasicNack(this.conn.writer, this.id, seq, false, false);
-        this.ackedUpTo = seq;
-      }
-      this.ackUpTo = Math.max(lastAck, this.ackedUpTo);
-    }
+    this.confirms.durable(writeSeq, err !== null);
     if (this.txCommitWaiting) {
       this.txCommitWaiting = false;
       if (err !== null) {
@@ -374,20 +262,9 @@ export class Channel implements DeliverySink, DurableWaiter {
     this.conn.markDirty();
   }
 
-  /** Confirm `seq` (in order); consecutive confirms coalesce into one basic.ack multiple per turn. */
-  private confirm(seq: number): void {
-    this.ackUpTo = seq;
-    this.conn.markDirty();
-    this.conn.needsConfirmFlush(this);
-  }
-
-  /** Called by the connection just before it flushes: write pending confirms. */
+  /** Called by the connection just before it flushes: write pending confirms (acks coalesce as 'multiple'). */
   flushConfirms(): void {
-    if (this.ackUpTo > this.ackedUpTo) {
-      const multiple = this.ackUpTo - this.ackedUpTo > 1;
-      M.writeBasicAck(this.conn.writer, this.id, this.ackUpTo, multiple);
-      this.ackedUpTo = this.ackUpTo;
-    }
+    this.confirms.flush(this.confirmWriter);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -485,7 +362,6 @@ export class Channel implements DeliverySink, DurableWaiter {
     p.exchange = m.exchange;
     p.routingKey = m.routingKey;
     p.mandatory = m.mandatory;
-    this.expecting = FRAME_HEADER;
   }
 
   // --- acknowledgements ---
@@ -836,7 +712,7 @@ export class Channel implements DeliverySink, DurableWaiter {
   release(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.expecting = 0;
+    this.assembler.reset();
     this.txPublishes = [];
     this.txAcks = [];
     this.dropReplyConsumer();
