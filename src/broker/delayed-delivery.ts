@@ -4,8 +4,10 @@
  * x-delayed-type once the delay has passed). Unlike the plugin there is no practical cap: pending
  * messages sit in a binary heap ordered by due time with one timer for the earliest; persistent
  * messages on durable exchanges are kept in the store (their bodies leave memory until due) and
- * survive restarts.
+ * survive restarts. Delays of any length are honoured: the one timer is a LongTimer (Node timers
+ * cannot wait longer than 2^31-1 ms and would otherwise fire at once).
  */
+import { LongTimer } from '../core/long-timer.js';
 import type { QueueIndex } from '../store/store.js';
 import type { Exchange } from './exchange.js';
 import type { Message } from './message.js';
@@ -28,8 +30,7 @@ export type Release = (x: Exchange, msg: Message) => void;
 export class DelayedDelivery {
   private readonly heap: Pending[] = [];
   private order = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly timer = new LongTimer(() => this.fire());
 
   constructor(private readonly persistence: Persistence | undefined, private readonly release: Release) {}
 
@@ -79,23 +80,17 @@ export class DelayedDelivery {
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.cancel();
   }
 
   private arm(): void {
     const first = this.heap[0];
     if (first === undefined) return;
-    if (this.timer !== undefined && this.timerAt <= first.due) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = first.due;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.min(first.due - Date.now(), 2 ** 31 - 1)));
-    this.timer.unref();
+    if (this.timer.at <= first.due) return;
+    this.timer.fireAt(first.due);
   }
 
   private fire(): void {
-    this.timer = undefined;
-    this.timerAt = Infinity;
     const now = Date.now();
     while (this.heap.length > 0 && this.heap[0]!.due <= now) {
       const e = this.pop()!;

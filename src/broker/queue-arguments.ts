@@ -26,6 +26,13 @@ export interface QueueArguments {
   deliveryLimit: number | undefined;
 }
 
+/**
+ * The largest x-message-ttl, x-expires and per-message expiration RabbitMQ accepts (ms, 10 years:
+ * rabbit_misc:check_expiry; RabbitMQ 3.10 answers 315360000001 with {value_too_large,...}). Larger
+ * than a Node timer can hold: every timer that waits for one is a LongTimer.
+ */
+export const MAX_EXPIRY = 315_360_000_000;
+
 const TYPE_NAMES: Record<FieldValue['type'], string> = {
   t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
   l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', x: 'binary', A: 'array', T: 'timestamp',
@@ -41,13 +48,16 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
   const invalid = (key: string, why: string): never => {
     throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid arg '${key}' ${where}: ${why}`);
   };
-  const int = (key: string, rule: 'non-negative' | 'positive'): number | undefined => {
+  const int = (key: string, rule: 'non-negative' | 'positive', max = Infinity): number | undefined => {
     const v = tableGet(args, key);
     if (v === undefined) return undefined;
     if (!fieldIsInteger(v)) return invalid(key, `"expected integer, got ${fieldTypeName(v)}"`);
     const n = fieldNumber(v)!;
+    // The exact wire value in texts (a 64-bit bigint may not survive the conversion to a number).
+    const exact = String((v as { value: number | bigint }).value);
     if (rule === 'positive' && n === 0) return invalid(key, `{value_zero,0}`);
-    if (n < 0) return invalid(key, `{value_negative,${n}}`);
+    if (n < 0) return invalid(key, `{value_negative,${exact}}`);
+    if (n > max) return invalid(key, `{value_too_large,${exact}}`);
     return n;
   };
   const str = (key: string): string | undefined => {
@@ -96,8 +106,8 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
   }
 
   return {
-    messageTtl: int('x-message-ttl', 'non-negative'),
-    expires: int('x-expires', 'positive'),
+    messageTtl: int('x-message-ttl', 'non-negative', MAX_EXPIRY),
+    expires: int('x-expires', 'positive', MAX_EXPIRY),
     maxLength: int('x-max-length', 'non-negative'),
     maxLengthBytes: int('x-max-length-bytes', 'non-negative'),
     overflow: (overflowRaw as Overflow | undefined) ?? 'drop-head',

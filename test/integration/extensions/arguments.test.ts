@@ -15,6 +15,10 @@ describe('queue.declare argument validation (406 PRECONDITION_FAILED)', () => {
     ['x-message-ttl negative', { 'x-message-ttl': -1 }, "invalid arg 'x-message-ttl' for queue '%q' in vhost '/': {value_negative,-1}"],
     ['x-message-ttl a string', { 'x-message-ttl': 'abc' }, "invalid arg 'x-message-ttl' for queue '%q' in vhost '/': \"expected integer, got longstr\""],
     ['x-message-ttl a double', { 'x-message-ttl': 1.5 }, "invalid arg 'x-message-ttl' for queue '%q' in vhost '/': \"expected integer, got double\""],
+    ['x-message-ttl over 10 years', { 'x-message-ttl': 315_360_000_001 }, "invalid arg 'x-message-ttl' for queue '%q' in vhost '/': {value_too_large,315360000001}"],
+    ['x-message-ttl 2^53', { 'x-message-ttl': 2 ** 53 }, "invalid arg 'x-message-ttl' for queue '%q' in vhost '/': {value_too_large,9007199254740992}"],
+    ['x-expires over 10 years', { 'x-expires': 315_360_000_001 }, "invalid arg 'x-expires' for queue '%q' in vhost '/': {value_too_large,315360000001}"],
+    ['x-expires zero', { 'x-expires': 0 }, "invalid arg 'x-expires' for queue '%q' in vhost '/': {value_zero,0}"],
     ['x-expires a string', { 'x-expires': 'abc' }, "invalid arg 'x-expires' for queue '%q' in vhost '/': \"expected integer, got longstr\""],
     ['x-max-length-bytes negative', { 'x-max-length-bytes': -1 }, "invalid arg 'x-max-length-bytes' for queue '%q' in vhost '/': {value_negative,-1}"],
     ['x-dead-letter-exchange not a string', { 'x-dead-letter-exchange': 123 }, "invalid type 'byte' for arg 'x-dead-letter-exchange' in queue '%q' in vhost '/'"],
@@ -29,6 +33,13 @@ describe('queue.declare argument validation (406 PRECONDITION_FAILED)', () => {
     const err = await expectCode(ch.assertQueue(q, { exclusive: true, arguments: args }), 406);
     expect(err.message).toContain(`PRECONDITION_FAILED - ${text.replace('%q', q)}`);
     expect([err.classId, err.methodId]).toEqual([50, 10]);
+  });
+
+  it('TTL and expiry up to 10 years are accepted, beyond Node\'s 2^31-1 ms timer limit included', async () => {
+    const ch = await ctx.clients.channel();
+    for (const ms of [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 315_360_000_000]) {
+      await ch.assertQueue(ctx.name('arg-long'), { exclusive: true, arguments: { 'x-message-ttl': ms, 'x-expires': ms } });
+    }
   });
 
   it('a dead-letter exchange that does not exist (yet) is accepted', async () => {
