@@ -1,6 +1,12 @@
 /**
  * SASL mechanisms offered in connection.start: PLAIN (RFC 4616: [authzid] NUL authcid NUL passwd)
- * and AMQPLAIN (a field table without its length prefix holding LOGIN and PASSWORD).
+ * and AMQPLAIN (a field table without its length prefix holding LOGIN and PASSWORD as long strings).
+ * Parsing follows RabbitMQ (rabbit_auth_mechanism_plain/_amqplain), which is stricter than RFC 4616:
+ * a PLAIN response must be exactly NUL user NUL password, so an authorization identity
+ * ("admin\0guest\0guest") is malformed and never logs anyone in (RabbitMQ 3.10 refuses it too;
+ * acting as another identity is not something Warren grants). Mechanism names are case-sensitive
+ * ("plain" is unknown), as in RabbitMQ. A malformed response is a refused login; see README
+ * "Known differences" for how the answer differs from RabbitMQ's silent close.
  */
 import { fieldString } from '../core/field-value.js';
 import { decodeFieldTable } from '../protocol/field-table.js';
@@ -15,14 +21,11 @@ export interface Credentials {
 /** Parse a start-ok response; undefined when the mechanism is unknown or the response malformed. */
 export function parseCredentials(mechanism: string, response: Buffer): Credentials | undefined | 'unknown-mechanism' {
   if (mechanism === 'PLAIN') {
-    const parts: Buffer[] = [];
-    let from = 0;
-    for (let i = 0; i < response.length; i++) {
-      if (response[i] === 0) { parts.push(response.subarray(from, i)); from = i + 1; }
-    }
-    parts.push(response.subarray(from));
-    if (parts.length !== 3) return undefined;
-    return { user: parts[1]!.toString('utf8'), password: parts[2]!.toString('utf8') };
+    // NUL user NUL password, nothing before the first NUL (no authzid), no NUL in either part.
+    if (response.length === 0 || response[0] !== 0) return undefined;
+    const second = response.indexOf(0, 1);
+    if (second < 0 || response.indexOf(0, second + 1) >= 0) return undefined;
+    return { user: response.toString('utf8', 1, second), password: response.toString('utf8', second + 1) };
   }
   if (mechanism === 'AMQPLAIN') {
     try {
