@@ -5,6 +5,9 @@
  *   definitions.json          the definitions document (replaced atomically, see atomic-file.ts)
  *   msgs/<id>.seg             message segments (format: message-log.ts)
  *   queues/<sha1(key)>/       one directory per queue index (format: queue-log.ts)
+ *   streams/<sha1(key)>/      one directory per stream (format: stream-log.ts); entries reference
+ *                             message records, so a message fanned out to streams and queues is
+ *                             written once
  *
  * Writes go to per-file pending buffers and reach the OS with one positional write per file at the
  * end of the turn (or when afterSync/flush is called); one sync batch = one fdatasync per file written
@@ -24,6 +27,9 @@ import { nodeFileOps, type FileOps } from './file-ops.js';
 import { GroupCommit } from './group-commit.js';
 import { MessageLog } from './message-log.js';
 import { QueueLog } from './queue-log.js';
+import type { StreamLog, StreamSettings } from './stream.js';
+import { SegmentedStream } from './stream-log.js';
+import { StreamSet } from './stream-set.js';
 import {
   SILENT_LOGGER,
   StoreError,
@@ -69,6 +75,8 @@ export interface RecoveryReport {
   readonly entries: number;
   readonly droppedEntries: number;
   readonly messageSegments: number;
+  readonly streams: number;
+  readonly streamMessages: number;
   readonly millis: number;
 }
 
@@ -79,6 +87,7 @@ export class FileStore implements Store {
   private readonly msgs: MessageLog;
   private readonly queues = new Map<string, QueueLog>();
   private readonly queuesDir: string;
+  private readonly streams: StreamSet;
   private readonly perSegment: number;
   private readonly indexMemory: number;
   private readonly logger: StoreLogger;
@@ -86,7 +95,7 @@ export class FileStore implements Store {
   private writesFailing = false;
   private defsChain: Promise<void> = Promise.resolve();
   /** What open() found. */
-  recovery: RecoveryReport = { queues: 0, entries: 0, droppedEntries: 0, messageSegments: 0, millis: 0 };
+  recovery: RecoveryReport = { queues: 0, entries: 0, droppedEntries: 0, messageSegments: 0, streams: 0, streamMessages: 0, millis: 0 };
 
   private constructor(private readonly opts: FileStoreOptions) {
     this.ctx = new FileContext(opts.fileOps ?? nodeFileOps, opts.maxOpenFiles ?? 256);
@@ -99,7 +108,15 @@ export class FileStore implements Store {
     if (!Number.isInteger(segmentSize) || segmentSize < 64 || segmentSize > 0xffffffff) throw new RangeError('segmentSize out of range');
     this.msgs = new MessageLog(this.ctx, path.join(opts.dir, 'msgs'), segmentSize, this.logger);
     this.queuesDir = path.join(opts.dir, 'queues');
-    this.gc = new GroupCommit({ flush: () => this.flushFiles(), sync: (cb) => this.syncFiles(cb) });
+    this.streams = new StreamSet(this.ctx, path.join(opts.dir, 'streams'), (name, dir, settings) =>
+      new SegmentedStream(this.ctx, this.hostFor(), this.msgs, this.logger, name, dir, settings));
+    this.gc = new GroupCommit({
+      flush: () => this.flushFiles(),
+      sync: (cb) => this.syncFiles(cb),
+      needsSync: () => this.streams.syncWanted,
+    });
+    // Stream chunks become visible to readers once a sync covered them.
+    this.gc.addListener((durable) => this.streams.onDurable(durable));
   }
 
   /** Open (and recover) the store in `opts.dir`. Works after an unclean shutdown. */
@@ -139,12 +156,15 @@ export class FileStore implements Store {
       dropped += r.dropped;
       this.queues.set(found.name, q);
     }
+    const streamMessages = this.streams.recover();
     this.msgs.dropUnreferenced();
     this.recovery = {
       queues: this.queues.size,
       entries,
       droppedEntries: dropped,
       messageSegments: this.msgs.segmentCount,
+      streams: this.streams.size,
+      streamMessages,
       millis: Math.round(performance.now() - t0),
     };
     this.logger.info({ ...this.recovery, dir: this.opts.dir }, 'store: recovered');
@@ -248,6 +268,22 @@ export class FileStore implements Store {
     this.gc.bump();
   }
 
+  // ---------------------------------------------------------------- streams
+
+  stream(name: string, settings?: StreamSettings): StreamLog {
+    this.assertOpen();
+    return this.streams.get(name, settings);
+  }
+
+  streamNames(): string[] {
+    return this.streams.names();
+  }
+
+  deleteStream(name: string): void {
+    this.assertOpen();
+    if (this.streams.delete(name)) this.gc.bump();
+  }
+
   // ---------------------------------------------------------------- durability
 
   get writeSeq(): number {
@@ -283,6 +319,7 @@ export class FileStore implements Store {
   }
 
   private flushFiles(): Error | null {
+    this.streams.beforeFlush();
     let first: Error | null = null;
     let firstPath = '';
     for (const f of this.ctx.pending) {
@@ -312,6 +349,7 @@ export class FileStore implements Store {
     const dirs = [...ctx.dirtyDirs];
     ctx.dirty.clear();
     ctx.dirtyDirs.clear();
+    this.streams.syncStarted();
     let left = files.length + dirs.length;
     let first: Error | null = null;
     ctx.syncing = true;
@@ -320,7 +358,10 @@ export class FileStore implements Store {
       if (--left > 0) return;
       ctx.syncing = false;
       for (const fd of ctx.closeLater.splice(0)) ctx.closeFd(fd);
-      if (first === null) this.msgs.sealSynced(false);
+      if (first === null) {
+        this.msgs.sealSynced(false);
+        this.streams.afterSync();
+      }
       cb(first);
     };
     if (left === 0) {
@@ -374,6 +415,7 @@ export class FileStore implements Store {
     }
     this.msgs.closeAll();
     for (const q of this.queues.values()) q.closeAll();
+    this.streams.closeAll();
     for (const fd of this.ctx.closeLater.splice(0)) this.ctx.ops.closeSync(fd);
     if (err !== null) {
       this.logger.warn({ err: err.message }, 'store: close could not flush everything');

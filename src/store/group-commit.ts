@@ -13,6 +13,11 @@ export interface SyncIo {
   flush(): Error | null;
   /** fdatasync everything written so far; cb once done (async). */
   sync(cb: (err: Error | null) => void): void;
+  /**
+   * After the end-of-turn flush: does something flushed need a sync even if nobody waits for it?
+   * (Stream chunks become visible to readers only once synced.)
+   */
+  needsSync?(): boolean;
 }
 
 export class GroupCommit {
@@ -44,6 +49,7 @@ export class GroupCommit {
   private readonly onImmediate = (): void => {
     this.flushScheduled = false;
     this.flushNow();
+    if (this.io.needsSync?.() === true) this.requestSync();
   };
 
   /**

@@ -11,3 +11,5 @@ export type { MemoryStoreOptions } from './memory-store.js';
 export { nodeFileOps } from './file-ops.js';
 export type { FileOps } from './file-ops.js';
 export { writeFileAtomic } from './atomic-file.js';
+export * from './stream.js';
+export { filterHash } from './stream-filter.js';

@@ -5,13 +5,22 @@
  * Messages are reference counted per record and dropped when the count reaches 0.
  * Every write is immediately "durable": afterSync calls back at the next turn (one setImmediate per
  * batch of waiters), like a disk that syncs instantly.
+ * Streams run the file implementation (stream-log.ts) over in-memory files kept in the backend
+ * (memory-file-ops.ts); their references to records are counted per store instance (rebuilt when a
+ * store is opened on the backend) and a record goes when neither queues nor streams reference it.
  */
 import { stringifyJson } from '../core/json-text.js';
+import { FileContext } from './append-file.js';
 import { parseDefinitions, type Definitions } from './definitions.js';
 import { diskFree } from './file-store.js';
 import { GroupCommit } from './group-commit.js';
+import { MemoryFileOps } from './memory-file-ops.js';
 import { QueueEntries } from './queue-entries.js';
+import type { StreamLog, StreamRecordSource, StreamSettings } from './stream.js';
+import { SegmentedStream } from './stream-log.js';
+import { StreamSet } from './stream-set.js';
 import {
+  SILENT_LOGGER,
   StoreError,
   type DiskSpace,
   type MsgRef,
@@ -28,7 +37,59 @@ export class MemoryBackend {
   readonly messages = new Map<MsgRef, Buffer>();
   readonly refs = new Map<MsgRef, number>();
   readonly queues = new Map<string, QueueEntries>();
+  /** Stream files (segments, summaries, offset tracking). */
+  readonly files = new MemoryFileOps();
   nextRef = 1;
+}
+
+const STREAMS_DIR = '/streams';
+
+/** Records as streams see them: one "segment" per record, no runs (each record is its own buffer). */
+class MemoryRecords implements StreamRecordSource {
+  readonly recordOverhead = 0;
+  /** References held by streams, per record (rebuilt when a store opens the backend). */
+  readonly streamRefs = new Map<MsgRef, number>();
+
+  constructor(private readonly backend: MemoryBackend) {}
+
+  segmentOf(ref: MsgRef): number {
+    return ref;
+  }
+
+  addRefs(ref: number, n: number): void {
+    this.streamRefs.set(ref, (this.streamRefs.get(ref) ?? 0) + n);
+  }
+
+  releaseRefs(ref: number, n: number): void {
+    const left = (this.streamRefs.get(ref) ?? 0) - n;
+    if (left > 0) {
+      this.streamRefs.set(ref, left);
+      return;
+    }
+    this.streamRefs.delete(ref);
+    if ((this.backend.refs.get(ref) ?? 0) <= 0) {
+      this.backend.refs.delete(ref);
+      this.backend.messages.delete(ref);
+    }
+  }
+
+  validate(ref: MsgRef): boolean {
+    return this.backend.messages.has(ref);
+  }
+
+  adjacent(): boolean {
+    return false;
+  }
+
+  readRun(ref: MsgRef): Buffer {
+    const m = this.backend.messages.get(ref);
+    if (m === undefined) throw new StoreError('MISSING', `store: message ${ref} is not stored`);
+    return m;
+  }
+
+  payloadIn(run: Buffer): Buffer {
+    return run;
+  }
 }
 
 export interface MemoryStoreOptions {
@@ -88,11 +149,36 @@ export class MemoryStore implements Store {
   private readonly views = new Map<string, MemoryQueue>();
   private readonly perSegment: number;
   private closed = false;
+  private readonly ctx: FileContext;
+  private readonly records: MemoryRecords;
+  private readonly streams: StreamSet;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.backend = opts.backend ?? new MemoryBackend();
     this.perSegment = opts.indexEntriesPerSegment ?? 4096;
-    this.gc = new GroupCommit({ flush: () => null, sync: (cb) => setImmediate(cb, null) });
+    this.ctx = new FileContext(this.backend.files, Number.MAX_SAFE_INTEGER);
+    this.records = new MemoryRecords(this.backend);
+    this.streams = new StreamSet(this.ctx, STREAMS_DIR, (name, dir, settings) => new SegmentedStream(this.ctx,
+      { bump: () => this.bump(), assertOpen: () => this.assertOpen() }, this.records, SILENT_LOGGER, name, dir, settings));
+    this.gc = new GroupCommit({
+      flush: () => {
+        this.streams.beforeFlush();
+        for (const f of this.ctx.pending) f.flush();
+        return null;
+      },
+      sync: (cb) => {
+        this.ctx.dirty.clear();
+        this.ctx.dirtyDirs.clear();
+        this.streams.syncStarted();
+        setImmediate(() => {
+          this.streams.afterSync();
+          cb(null);
+        });
+      },
+      needsSync: () => this.streams.syncWanted,
+    });
+    this.gc.addListener((durable) => this.streams.onDurable(durable));
+    this.streams.recover();
   }
 
   static async open(opts: MemoryStoreOptions = {}): Promise<MemoryStore> {
@@ -118,6 +204,10 @@ export class MemoryStore implements Store {
     const n = b.refs.get(ref);
     if (n === undefined) return;
     if (n <= 1) {
+      if (this.records.streamRefs.has(ref)) {
+        b.refs.set(ref, 0); // a stream still references it
+        return;
+      }
       b.refs.delete(ref);
       b.messages.delete(ref);
     } else {
@@ -194,6 +284,20 @@ export class MemoryStore implements Store {
     this.gc.bump();
   }
 
+  stream(name: string, settings?: StreamSettings): StreamLog {
+    this.assertOpen();
+    return this.streams.get(name, settings);
+  }
+
+  streamNames(): string[] {
+    return this.streams.names();
+  }
+
+  deleteStream(name: string): void {
+    this.assertOpen();
+    if (this.streams.delete(name)) this.gc.bump();
+  }
+
   get writeSeq(): number {
     return this.gc.writeSeq;
   }
@@ -222,7 +326,9 @@ export class MemoryStore implements Store {
     this.gc.removeListener(l);
   }
 
-  flush(): void {}
+  flush(): void {
+    if (!this.closed) this.gc.flushNow();
+  }
 
   stats(): StoreStats {
     return {

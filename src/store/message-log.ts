@@ -34,6 +34,7 @@
 import path from 'node:path';
 import { AppendFile, type FileContext } from './append-file.js';
 import { crc32Buffer, crc32Range } from './crc32.js';
+import type { StreamRecordSource } from './stream.js';
 import { StoreError, type MsgRef, type StoreLogger } from './store.js';
 
 export const SEG_MAGIC = 0x4d4e5257; // "WRNM" read as u32 LE
@@ -68,7 +69,7 @@ export function refOffset(ref: MsgRef): number {
   return ref % ID_SPAN;
 }
 
-export class MessageLog {
+export class MessageLog implements StreamRecordSource {
   readonly segments = new Map<number, MsgSegment>();
   private current: MsgSegment | undefined;
   private maxGen = 0;
@@ -275,6 +276,50 @@ export class MessageLog {
     b.writeUInt32LE(c, o + 4);
     this.bytesOnDisk += recLen;
     return seg.id * ID_SPAN + offset;
+  }
+
+  // ---------------------------------------------------------------- stream references
+  // Streams (stream-log.ts) count their references per message segment, not per record: a stream
+  // segment's summary holds (segment id, count) pairs, so recovery need not read its entries.
+
+  readonly recordOverhead = REC_HEADER;
+
+  segmentOf(ref: MsgRef): number {
+    return refSegment(ref);
+  }
+
+  addRefs(id: number, n: number): void {
+    const seg = this.segments.get(id);
+    if (seg !== undefined) seg.refs += n;
+  }
+
+  releaseRefs(id: number, n: number): void {
+    const seg = this.segments.get(id);
+    if (seg === undefined) return;
+    seg.refs -= n;
+    if (seg.refs <= 0 && seg !== this.current) this.deleteSegment(seg);
+  }
+
+  adjacent(refA: MsgRef, sizeA: number, refB: MsgRef): boolean {
+    return refB === refA + REC_HEADER + sizeA;
+  }
+
+  /** Raw bytes [ref, ref + len) of back-to-back records (headers included), one read. */
+  readRun(ref: MsgRef, len: number): Buffer {
+    const seg = this.segments.get(refSegment(ref));
+    const off = refOffset(ref);
+    if (seg === undefined || off + len > seg.file.size) throw new StoreError('MISSING', `store: message ${ref} is in no live segment`);
+    const buf = Buffer.allocUnsafe(len);
+    seg.file.readAt(off, buf, 0, len);
+    return buf;
+  }
+
+  /** The payload of the record at `at` in a run read by readRun, checksum verified. */
+  payloadIn(run: Buffer, at: number, size: number, ref: MsgRef): Buffer {
+    const rec = run.subarray(at, at + REC_HEADER + size);
+    const err = this.check(rec, size, `segment ${refSegment(ref)}`, refOffset(ref));
+    if (err !== null) throw err;
+    return rec.subarray(REC_HEADER);
   }
 
   // ---------------------------------------------------------------- read

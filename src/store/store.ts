@@ -17,6 +17,7 @@
  *   the pending bytes are kept and retried at the next flush, and what was stored stays readable.
  */
 import type { Definitions } from './definitions.js';
+import type { StreamLog, StreamSettings } from './stream.js';
 
 /**
  * Where a message record lives. Opaque to the broker: a non-negative safe integer
@@ -123,6 +124,14 @@ export interface Store {
   queueNames(): string[];
   /** Drop a queue's index and release its references (queue.delete; exclusive queue at start). */
   deleteQueue(name: string): void;
+
+  // ---- streams (stream.ts: offsets, chunks, retention, readers) ----
+  /** The stream `name`, created empty when missing; `settings`, when given, replace its settings. */
+  stream(name: string, settings?: StreamSettings): StreamLog;
+  /** Names of the streams that exist (recovered from disk or created since open). */
+  streamNames(): string[];
+  /** Drop a stream and release its references (queue.delete). */
+  deleteStream(name: string): void;
 
   // ---- durability (group commit) ----
   readonly writeSeq: number;
