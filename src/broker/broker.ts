@@ -20,6 +20,7 @@ import { PermissionStore } from './permission-store.js';
 import type { Persistence } from './persistence.js';
 import type { Policy } from './policy.js';
 import { applyPolicies, PolicyStore } from './policy-store.js';
+import { BrokerStatistics } from './statistics.js';
 import { UserStore } from './user-store.js';
 import { Vhost } from './vhost.js';
 import { VhostLimits } from './vhost-limits.js';
@@ -70,6 +71,8 @@ export class Broker {
   /** Open connections, registered by the server; read and closed by management. */
   readonly connections = new ConnectionRegistry();
   readonly meter: MemoryMeter;
+  /** Message statistics, churn counters and the rates sampler (management and Prometheus read them). */
+  readonly statistics = new BrokerStatistics();
 
   constructor(readonly config: BrokerConfig, readonly persistence?: Persistence) {
     this.meter = new MemoryMeter(config.memoryHighWatermark);

@@ -34,6 +34,16 @@ export class MemoryMeter {
     }
   }
 
+  /** The memory alarm alone (held message bytes above the high watermark, until under the low one). */
+  get memoryAlarmOn(): boolean {
+    return this.memoryAlarm;
+  }
+
+  /** The disk alarm alone (free disk under the limit). */
+  get diskAlarmOn(): boolean {
+    return this.diskAlarm;
+  }
+
   /** Free disk fell under (or rose back over) the configured limit. */
   setDiskAlarm(on: boolean): void {
     if (this.diskAlarm === on) return;

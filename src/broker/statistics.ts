@@ -150,6 +150,44 @@ export class ChurnStats {
   authFailed = 0;
 }
 
+/** Why a message left a queue for its dead-letter exchange (RabbitMQ's reasons). */
+export type DeadLetterReasonName = 'expired' | 'rejected' | 'maxlen' | 'delivery_limit';
+
+/**
+ * RabbitMQ's dead_letter_strategy label: `at_most_once` when a dead-letter exchange is set,
+ * `disabled` when the message is dropped for want of one (`at_least_once` is a quorum-queue
+ * mode Warren does not have, always 0).
+ */
+export type DeadLetterStrategy = 'at_most_once' | 'disabled' | 'at_least_once';
+
+const DL_TYPES: readonly QueueTypeName[] = ['classic', 'quorum', 'stream'];
+const DL_REASONS: readonly DeadLetterReasonName[] = ['expired', 'rejected', 'maxlen', 'delivery_limit'];
+const DL_STRATEGIES: readonly DeadLetterStrategy[] = ['at_most_once', 'disabled', 'at_least_once'];
+
+/**
+ * Broker-wide counters with no per-object home, as RabbitMQ's rabbit_global_counters: messages
+ * received on confirm-mode channels, and dead-lettered messages by queue type, reason and strategy.
+ */
+export class GlobalCounters {
+  /** Messages published on channels in confirm mode. */
+  receivedConfirm = 0;
+  private readonly deadLettered = new Float64Array(DL_TYPES.length * DL_REASONS.length * DL_STRATEGIES.length);
+
+  /** Count one dead-lettered (or, strategy `disabled`, dropped) message. */
+  deadLetter(type: QueueTypeName, reason: DeadLetterReasonName, strategy: DeadLetterStrategy): void {
+    this.deadLettered[dlIndex(type, reason, strategy)]!++;
+  }
+
+  deadLetteredCount(type: QueueTypeName, reason: DeadLetterReasonName, strategy: DeadLetterStrategy): number {
+    return this.deadLettered[dlIndex(type, reason, strategy)]!;
+  }
+}
+
+function dlIndex(type: QueueTypeName, reason: DeadLetterReasonName, strategy: DeadLetterStrategy): number {
+  return (DL_TYPES.indexOf(type) * DL_REASONS.length + DL_REASONS.indexOf(reason)) * DL_STRATEGIES.length
+    + DL_STRATEGIES.indexOf(strategy);
+}
+
 /** The queue types RabbitMQ's global counters are labelled with. */
 export type QueueTypeName = 'classic' | 'quorum' | 'stream';
 
@@ -159,6 +197,7 @@ export type QueueTypeName = 'classic' | 'quorum' | 'stream';
  */
 export class BrokerStatistics {
   readonly churn = new ChurnStats();
+  readonly global = new GlobalCounters();
   /** Counts of deleted vhosts: global totals are these plus every live vhost's. */
   readonly retiredVhosts = new MessageStats();
   /** Counts of deleted queues by queue type (Prometheus' global counters are per queue type). */

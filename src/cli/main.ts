@@ -51,12 +51,16 @@ program
     env['WARREN_POLICIES'])
   .option('--allow-remote-guest', 'let guest log in from non-loopback addresses [env WARREN_ALLOW_REMOTE_GUEST=1]',
     env['WARREN_ALLOW_REMOTE_GUEST'] === '1')
+  .option('--prometheus-port <n>', 'Prometheus metrics port, 0 disables [env WARREN_PROMETHEUS_PORT]', int,
+    env['WARREN_PROMETHEUS_PORT'] ? int(env['WARREN_PROMETHEUS_PORT']) : 15692)
+  .option('--prometheus-host <addr>', 'Prometheus listen address (default: --host) [env WARREN_PROMETHEUS_HOST]',
+    env['WARREN_PROMETHEUS_HOST'])
   .action(async (opts: {
     port: number; host: string; dataDir: string; logLevel: string; memoryHighWatermark: number; heartbeat: number;
     frameMax: number; channelMax: number; product: string; productVersion: string; allowRemoteGuest: boolean;
     segmentSize: number; queueMemoryBudget: number; diskFreeLimit: number; store: string;
-    consumerTimeout: number; policies?: string;
-  }) => {
+    consumerTimeout: number; policies?: string; prometheusPort: number; prometheusHost?: string;
+  }, cmd: Command) => {
     const logger = pino({ level: opts.logLevel, base: { app: 'warren' } });
     try {
       const warren = await startWarren({
@@ -67,6 +71,12 @@ program
         segmentSize: opts.segmentSize,
         diskFreeLimit: opts.diskFreeLimit,
         storeKind: opts.store === 'memory' ? 'memory' : 'file',
+        ...(opts.prometheusPort === 0 ? {} : {
+          prometheusPort: opts.prometheusPort,
+          // The default port may be RabbitMQ's on a developer machine: then run without metrics.
+          prometheusBestEffort: cmd.getOptionValueSource('prometheusPort') !== 'cli' && env['WARREN_PROMETHEUS_PORT'] === undefined,
+        }),
+        ...(opts.prometheusHost === undefined ? {} : { prometheusHost: opts.prometheusHost }),
         server: {
           heartbeat: opts.heartbeat, frameMax: opts.frameMax, channelMax: opts.channelMax,
           product: opts.product, version: opts.productVersion, allowRemoteLoopbackUsers: opts.allowRemoteGuest,

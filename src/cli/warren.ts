@@ -14,6 +14,9 @@ import { FileStore, MemoryStore, type Store } from '../store/index.js';
 import { Listener } from '../server/listener.js';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../server/server-config.js';
 
+/** Warren's own version (the package version), for build info and `warren --version`. */
+export const WARREN_VERSION = '0.1.0';
+
 export interface WarrenOptions {
   port?: number;
   host?: string;
@@ -29,6 +32,15 @@ export interface WarrenOptions {
   logger?: Logger;
   server?: Partial<ServerConfig>;
   broker?: Partial<BrokerConfig>;
+  /** Prometheus metrics port (RabbitMQ's 15692); undefined (the default here) disables, 0 picks a free one. */
+  prometheusPort?: number;
+  /** Prometheus listen address (default: the AMQP host). */
+  prometheusHost?: string;
+  /**
+   * When the Prometheus port is already taken (a RabbitMQ on the same machine holds 15692), log a
+   * warning and run without Prometheus instead of failing. The CLI sets it for its default port.
+   */
+  prometheusBestEffort?: boolean;
 }
 
 export interface Warren {
@@ -39,6 +51,8 @@ export interface Warren {
   readonly broker: Broker;
   readonly listener: Listener;
   readonly logger: Logger;
+  /** The bound Prometheus port, undefined when Prometheus is disabled. */
+  readonly prometheusPort: number | undefined;
   /** Close every connection with 320 CONNECTION_FORCED and stop listening. */
   close(): Promise<void>;
 }
@@ -66,6 +80,30 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   diskAlarm.start();
   const listener = new Listener(broker, serverConfig, logger);
   const port = await listener.listen(serverConfig.port, serverConfig.host);
+  const stopCore = async () => {
+    diskAlarm.stop();
+    await listener.close();
+    broker.close();
+    await persistence.close();
+  };
+  let prometheus: { port: number; close(): Promise<void> } | undefined;
+  if (options.prometheusPort !== undefined) {
+    try {
+      // Loaded only when enabled: `warren start` without Prometheus imports none of it.
+      prometheus = await (await import('./prometheus-wiring.js')).startPrometheus({
+        broker, listener, serverConfig, dataDir, logger, diskFreeLimit: options.diskFreeLimit ?? 50_000_000,
+        port: options.prometheusPort, host: options.prometheusHost ?? serverConfig.host, version: WARREN_VERSION,
+      });
+    } catch (err: unknown) {
+      if (options.prometheusBestEffort === true && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        logger.warn({ port: options.prometheusPort },
+          `Prometheus port ${options.prometheusPort} is in use (is RabbitMQ running?): metrics disabled; use --prometheus-port`);
+      } else {
+        await stopCore();
+        throw err;
+      }
+    }
+  }
   logger.debug({ ms: Math.round(performance.now() - started) }, 'startup');
   const host = serverConfig.host;
   const connectHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
@@ -78,11 +116,10 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     broker,
     listener,
     logger,
+    prometheusPort: prometheus?.port,
     close: () => (closing ??= (async () => {
-      diskAlarm.stop();
-      await listener.close();
-      broker.close();
-      await persistence.close();
+      await prometheus?.close();
+      await stopCore();
     })()),
   };
 }

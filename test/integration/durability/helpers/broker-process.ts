@@ -87,6 +87,8 @@ export class BrokerProcess {
       ['--queue-memory-budget', options.queueMemoryBudget],
       ['--disk-free-limit', options.diskFreeLimit],
       ['--memory-high-watermark', options.memoryHighWatermark],
+      // 15692 belongs to the reference RabbitMQ: no Prometheus listener in these children.
+      ['--prometheus-port', 0],
     ];
     for (const [flag, value] of optional) {
       if (value === undefined) continue;

@@ -1,0 +1,104 @@
+/**
+ * Wires the Prometheus listener (management/prometheus.ts) to a running broker: what it reads
+ * about the process and the node (RSS, file descriptors, free disk, alarms, uptime) and the open
+ * connections. Imported lazily by startWarren, only when Prometheus is enabled, so `warren start`
+ * without it loads none of this.
+ */
+import { readdirSync, readFileSync, statfsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/broker.js';
+import { MessageStats } from '../broker/statistics.js';
+import { PrometheusListener } from '../management/prometheus.js';
+import type { NodeFacts, PrometheusSource, ScrapedConnection } from '../management/prometheus-metrics.js';
+import type { Listener } from '../server/listener.js';
+import type { ServerConfig } from '../server/server-config.js';
+
+export interface PrometheusWiringOptions {
+  broker: Broker;
+  listener: Listener;
+  serverConfig: ServerConfig;
+  dataDir: string;
+  diskFreeLimit: number;
+  logger: Logger;
+  port: number;
+  host: string;
+  /** Warren's own version (build info). */
+  version: string;
+}
+
+export interface RunningPrometheus {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const ZERO = new MessageStats();
+
+export async function startPrometheus(o: PrometheusWiringOptions): Promise<RunningPrometheus> {
+  const meter = o.broker.meter;
+  const source: PrometheusSource = {
+    broker: o.broker,
+    identity: {
+      rabbitmqVersion: o.serverConfig.version,
+      productName: o.serverConfig.product,
+      productVersion: o.version,
+      node: o.serverConfig.clusterName,
+      cluster: o.serverConfig.clusterName,
+      clusterId: `warren-cluster-id-${o.serverConfig.clusterName}`,
+    },
+    connections: () => connectionsOf(o.listener),
+    node: (): NodeFacts => {
+      const rss = process.memoryUsage.rss();
+      return {
+        residentMemoryBytes: rss,
+        // Publishers are blocked when held message bytes pass the watermark: the RSS at which that
+        // happens is the watermark plus what the process holds besides messages.
+        residentMemoryLimitBytes: meter.highWatermark + Math.max(0, rss - meter.used),
+        diskFreeBytes: diskFree(o.dataDir),
+        diskFreeLimitBytes: o.diskFreeLimit,
+        openFds: openFds(),
+        maxFds: maxFds(),
+        uptimeSeconds: Math.floor(process.uptime()),
+        memoryAlarm: meter.memoryAlarmOn,
+        diskAlarm: meter.diskAlarmOn,
+      };
+    },
+    // Until queues and vhosts carry their own counters, message counts read as zero.
+    stats: { queue: () => ZERO, vhost: () => ZERO },
+  };
+  const listener = new PrometheusListener(source, o.logger);
+  const port = await listener.listen(o.port, o.host);
+  o.logger.info({ host: o.host, port }, `Prometheus metrics on http://${o.host}:${port}/metrics`);
+  return { port, close: () => listener.close() };
+}
+
+function* connectionsOf(listener: Listener): Iterable<ScrapedConnection> {
+  for (const c of listener.connections) yield { id: c.id, snapshot: () => ({}), channels: () => [] };
+}
+
+function diskFree(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Open file descriptors (Linux: entries of /proc/self/fd, minus the one listing them). */
+function openFds(): number | undefined {
+  try {
+    return readdirSync('/proc/self/fd').length - 1;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The soft limit on open files (Linux: /proc/self/limits). */
+function maxFds(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The reference RabbitMQ's HTTP plugins for differential tests: finds the reference's Prometheus
+ * (or management) listener and, when the reference runs on this machine and the listener does
+ * not answer, enables the plugin with `rabbitmq-plugins enable` (idempotent; never restarts or
+ * resets the shared reference). Answers undefined with the reason when none is reachable, so
+ * tests skip with a clear message.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { referenceUrl, waitFor } from './broker.js';
+
+export type ReferenceHttp = { url: string } | { skip: string };
+
+const PLUGIN_BINARIES = ['/usr/sbin/rabbitmq-plugins', '/usr/lib/rabbitmq/bin/rabbitmq-plugins'];
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The reference's plugin listener base URL (`envVar` overrides, else http://<amqp host>:<port>),
+ * enabling `plugin` first when the reference is local and the listener is silent.
+ */
+export async function referencePluginUrl(plugin: string, port: number, envVar: string, probePath: string): Promise<ReferenceHttp> {
+  const amqp = await referenceUrl();
+  const explicit = process.env[envVar];
+  if (amqp === undefined && explicit === undefined) return { skip: 'no reference broker reachable (set REFERENCE_AMQP_URL)' };
+  const base = explicit ?? `http://${new URL(amqp!).hostname}:${port}`;
+  if (await answers(base + probePath)) return { url: base };
+  const host = new URL(base).hostname;
+  const binary = PLUGIN_BINARIES.find((p) => existsSync(p));
+  if (binary === undefined || !['127.0.0.1', 'localhost', '::1'].includes(host)) {
+    return { skip: `the reference's ${plugin} does not answer at ${base} (enable it: rabbitmq-plugins enable ${plugin})` };
+  }
+  const enabled = await new Promise<string | undefined>((resolve) => {
+    execFile(binary, ['enable', plugin], { timeout: 60_000 }, (err, _out, stderr) => resolve(err === null ? undefined : `${err.message} ${stderr}`));
+  });
+  if (enabled !== undefined) return { skip: `rabbitmq-plugins enable ${plugin} failed: ${enabled}` };
+  try {
+    await waitFor(() => answers(base + probePath), 30_000, 200);
+  } catch {
+    return { skip: `${plugin} enabled but ${base} does not answer` };
+  }
+  return { url: base };
+}
+
+/** The reference's rabbitmq_prometheus (REFERENCE_PROMETHEUS_URL, default port 15692). */
+export function referencePrometheus(): Promise<ReferenceHttp> {
+  return referencePluginUrl('rabbitmq_prometheus', 15692, 'REFERENCE_PROMETHEUS_URL', '/metrics');
+}
