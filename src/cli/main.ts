@@ -126,12 +126,32 @@ function loadPolicies(file: string): Policy[] {
   }));
 }
 
-process.on('uncaughtException', (err) => {
-  // A bug must not take every connection down: log it and keep serving.
-  console.error('uncaught exception', err);
-});
+/** Commands of src/cli/commands (management API clients), loaded only when one of them runs. */
+const ADMIN_COMMANDS = new Set([
+  'list', 'declare', 'delete', 'purge', 'publish', 'get', 'close-connection', 'export', 'import', 'status', 'ping', 'check',
+]);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+program.addHelpText('after', `
+Management commands (over the management HTTP API; \`warren <command> --help\` for each):
+  list <kind>            queues, exchanges, bindings, connections, channels, consumers, users, vhosts, permissions, policies
+  declare|delete <kind>  queue, exchange, binding, user, vhost, permission, policy
+  purge <queue>, publish, get <queue>, close-connection <name>, export <file>, import <file>
+  ping, status, check <check>   health (exit 0 healthy, 69 not)
+Options for them: --url (WARREN_MANAGEMENT_URL), -u/--user, -p/--password, -V/--vhost, --json, --columns`);
+
+if (ADMIN_COMMANDS.has(process.argv[2] ?? '')) {
+  const { runAdmin } = await import('./commands/index.js');
+  const code = await runAdmin(process.argv.slice(2));
+  // Exit once stdout is flushed (idle keep-alive HTTP sockets must not hold the process).
+  process.stdout.write('', () => process.exit(code));
+} else {
+  process.on('uncaughtException', (err) => {
+    // A bug must not take every connection down: log it and keep serving.
+    console.error('uncaught exception', err);
+  });
+
+  program.parseAsync(process.argv).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

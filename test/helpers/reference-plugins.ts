@@ -54,3 +54,8 @@ export async function referencePluginUrl(plugin: string, port: number, envVar: s
 export function referencePrometheus(): Promise<ReferenceHttp> {
   return referencePluginUrl('rabbitmq_prometheus', 15692, 'REFERENCE_PROMETHEUS_URL', '/metrics');
 }
+
+/** The reference's rabbitmq_management (REFERENCE_MANAGEMENT_URL, default port 15672). */
+export function referenceManagement(): Promise<ReferenceHttp> {
+  return referencePluginUrl('rabbitmq_management', 15672, 'REFERENCE_MANAGEMENT_URL', '/api/overview');
+}

@@ -1,0 +1,37 @@
+/**
+ * Runs the `warren` command line as a child process (the built dist/src/cli/main.js, as users run
+ * it) and collects its exit code, stdout and stderr.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+  return new Promise((resolve, reject) => {
+    // The management variables of the developer's shell must not leak into the tests.
+    const env = { ...process.env };
+    for (const k of ['WARREN_MANAGEMENT_URL', 'WARREN_MANAGEMENT_USER', 'WARREN_MANAGEMENT_PASSWORD']) delete env[k];
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    child.once('error', reject);
+    // 'close' (not 'exit'): every byte of stdout and stderr has been read by then.
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
