@@ -110,7 +110,8 @@ export async function startWarrenProcess(opts: { dataDir?: string; timeoutMs?: n
   const url = `amqp://guest:guest@127.0.0.1:${port}`;
   const main = join(repoRoot, 'dist/src/cli/main.js');
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, 'start', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', '--prometheus-port', '0'], {
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, 'start', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', '--prometheus-port', '0',
+    '--management-port', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

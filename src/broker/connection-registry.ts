@@ -39,6 +39,8 @@ export interface ConnectionSnapshot {
 }
 
 export interface ChannelSnapshot {
+  /** The channel itself, for identity (statistics lookups); opaque to readers. */
+  readonly ref: object;
   readonly number: number;
   readonly user: string;
   readonly vhost: string;

@@ -146,3 +146,6 @@ function numericRecord(v: unknown): Record<string, number> {
   for (const [k, x] of Object.entries(v)) if (typeof x === 'number') out[k] = x;
   return out;
 }
+
+/** The document's types, for layers that read the broker but not the store (management). */
+export type { Definitions, JsonArguments, JsonValue } from '../store/definitions.js';

@@ -108,9 +108,12 @@ export class PolicyStore implements PolicyResolver {
     this.extraKeys.set(key, validate);
   }
 
-  /** Create or replace; true when created. Throws ControlError (invalid / missing vhost). */
-  put(kind: PolicyKind, vhost: string, name: string, spec: PolicySpec): boolean {
-    return this.parameters.set(componentOf(kind), vhost, name, specToJson(spec));
+  /**
+   * Create or replace; true when created. Throws ControlError (invalid, with RabbitMQ's reason, or
+   * missing vhost). A raw JSON value (as the API receives it) is validated field by field.
+   */
+  put(kind: PolicyKind, vhost: string, name: string, spec: PolicySpec | JsonValue): boolean {
+    return this.parameters.set(componentOf(kind), vhost, name, isSpec(spec) ? specToJson(spec) : spec);
   }
 
   delete(kind: PolicyKind, vhost: string, name: string): boolean {
@@ -235,6 +238,11 @@ export class PolicyStore implements PolicyResolver {
 
 function componentOf(kind: PolicyKind): string {
   return kind === 'policy' ? POLICY_COMPONENT : OPERATOR_POLICY_COMPONENT;
+}
+
+function isSpec(v: PolicySpec | JsonValue): v is PolicySpec {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && 'pattern' in v && 'definition' in v
+    && typeof (v as { priority?: unknown }).priority === 'number';
 }
 
 function specToJson(spec: PolicySpec): JsonValue {

@@ -8,6 +8,11 @@
  * Invariant: User objects are immutable; a change replaces the object and calls `onChange`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { JsonValue } from '../store/definitions.js';
+import { erlangTerm, invalid } from './control-error.js';
+
+/** The per-user limits RabbitMQ knows (rabbit_auth_backend_internal). */
+const USER_LIMITS = new Set(['max-connections', 'max-channels']);
 
 export const DEFAULT_HASHING_ALGORITHM = 'rabbit_password_hashing_sha256';
 
@@ -80,6 +85,27 @@ export class UserStore {
     this.users.set(name, Object.keys(limits).length === 0 ? rest : { ...rest, limits: { ...limits } });
     this.onChange?.();
     return true;
+  }
+
+  /**
+   * Set one limit (PUT /api/user-limits/{user}/{name}); false when the user does not exist.
+   * Throws ControlError('invalid') with RabbitMQ's text for an unknown limit or a non-number.
+   */
+  setLimit(name: string, key: string, value: JsonValue): boolean {
+    const u = this.users.get(name);
+    if (u === undefined) return false;
+    if (!USER_LIMITS.has(key)) throw invalid(`Unrecognised terms [{${erlangTerm(key)},${erlangTerm(value)}}] in user limits`);
+    if (typeof value !== 'number') throw invalid(`${key} should be a number, actually was ${erlangTerm(value)}`);
+    return this.setLimits(name, { ...(u.limits ?? {}), [key]: value });
+  }
+
+  /** Remove one limit; false when the user or the limit does not exist. */
+  clearLimit(name: string, key: string): boolean {
+    const u = this.users.get(name);
+    if (u?.limits === undefined || !(key in u.limits)) return false;
+    const rest: Record<string, number> = { ...u.limits };
+    delete rest[key];
+    return this.setLimits(name, rest);
   }
 
   get(name: string): User | undefined {

@@ -55,11 +55,16 @@ program
     env['WARREN_PROMETHEUS_PORT'] ? int(env['WARREN_PROMETHEUS_PORT']) : 15692)
   .option('--prometheus-host <addr>', 'Prometheus listen address (default: --host) [env WARREN_PROMETHEUS_HOST]',
     env['WARREN_PROMETHEUS_HOST'])
+  .option('--management-port <n>', 'management HTTP API port, 0 disables [env WARREN_MANAGEMENT_PORT]', int,
+    env['WARREN_MANAGEMENT_PORT'] ? int(env['WARREN_MANAGEMENT_PORT']) : 15672)
+  .option('--management-host <addr>', 'management API listen address (default: --host) [env WARREN_MANAGEMENT_HOST]',
+    env['WARREN_MANAGEMENT_HOST'])
   .action(async (opts: {
     port: number; host: string; dataDir: string; logLevel: string; memoryHighWatermark: number; heartbeat: number;
     frameMax: number; channelMax: number; product: string; productVersion: string; allowRemoteGuest: boolean;
     segmentSize: number; queueMemoryBudget: number; diskFreeLimit: number; store: string;
     consumerTimeout: number; policies?: string; prometheusPort: number; prometheusHost?: string;
+    managementPort: number; managementHost?: string;
   }, cmd: Command) => {
     const logger = pino({ level: opts.logLevel, base: { app: 'warren' } });
     try {
@@ -77,6 +82,12 @@ program
           prometheusBestEffort: cmd.getOptionValueSource('prometheusPort') !== 'cli' && env['WARREN_PROMETHEUS_PORT'] === undefined,
         }),
         ...(opts.prometheusHost === undefined ? {} : { prometheusHost: opts.prometheusHost }),
+        ...(opts.managementPort === 0 ? {} : {
+          managementPort: opts.managementPort,
+          // The default port may be RabbitMQ's on a developer machine: then run without the API.
+          managementBestEffort: cmd.getOptionValueSource('managementPort') !== 'cli' && env['WARREN_MANAGEMENT_PORT'] === undefined,
+        }),
+        ...(opts.managementHost === undefined ? {} : { managementHost: opts.managementHost }),
         server: {
           heartbeat: opts.heartbeat, frameMax: opts.frameMax, channelMax: opts.channelMax,
           product: opts.product, version: opts.productVersion, allowRemoteLoopbackUsers: opts.allowRemoteGuest,

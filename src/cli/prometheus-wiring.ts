@@ -4,26 +4,15 @@
  * connections. Imported lazily by startWarren, only when Prometheus is enabled, so `warren start`
  * without it loads none of this.
  */
-import { readdirSync, readFileSync, statfsSync } from 'node:fs';
-import type { Logger } from 'pino';
-import type { Broker } from '../broker/broker.js';
+import { readdirSync, readFileSync } from 'node:fs';
 import { MessageStats } from '../broker/statistics.js';
 import { PrometheusListener } from '../management/prometheus.js';
 import type { NodeFacts, PrometheusSource, ScrapedConnection } from '../management/prometheus-metrics.js';
 import type { Listener } from '../server/listener.js';
-import type { ServerConfig } from '../server/server-config.js';
+import { diskFree, type HttpWiringOptions } from './http-wiring.js';
 
-export interface PrometheusWiringOptions {
-  broker: Broker;
+export interface PrometheusWiringOptions extends HttpWiringOptions {
   listener: Listener;
-  serverConfig: ServerConfig;
-  dataDir: string;
-  diskFreeLimit: number;
-  logger: Logger;
-  port: number;
-  host: string;
-  /** Warren's own version (build info). */
-  version: string;
 }
 
 export interface RunningPrometheus {
@@ -73,15 +62,6 @@ export async function startPrometheus(o: PrometheusWiringOptions): Promise<Runni
 
 function* connectionsOf(listener: Listener): Iterable<ScrapedConnection> {
   for (const c of listener.connections) yield { id: c.id, snapshot: () => ({}), channels: () => [] };
-}
-
-function diskFree(dir: string): number | undefined {
-  try {
-    const s = statfsSync(dir);
-    return s.bavail * s.bsize;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Open file descriptors (Linux: entries of /proc/self/fd, minus the one listing them). */

@@ -41,6 +41,12 @@ export interface WarrenOptions {
    * warning and run without Prometheus instead of failing. The CLI sets it for its default port.
    */
   prometheusBestEffort?: boolean;
+  /** Management HTTP API port (RabbitMQ's 15672); undefined (the default here) disables, 0 picks a free one. */
+  managementPort?: number;
+  /** Management API listen address (default: the AMQP host). */
+  managementHost?: string;
+  /** As prometheusBestEffort, for the management port (a RabbitMQ on the machine holds 15672). */
+  managementBestEffort?: boolean;
 }
 
 export interface Warren {
@@ -53,6 +59,10 @@ export interface Warren {
   readonly logger: Logger;
   /** The bound Prometheus port, undefined when Prometheus is disabled. */
   readonly prometheusPort: number | undefined;
+  /** The bound management API port, undefined when the API is disabled. */
+  readonly managementPort: number | undefined;
+  /** http://<host>:<port> of the management API (append /api/...), undefined when disabled. */
+  readonly managementUrl: string | undefined;
   /** Close every connection with 320 CONNECTION_FORCED and stop listening. */
   close(): Promise<void>;
 }
@@ -104,9 +114,32 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
       }
     }
   }
+  let management: { port: number; close(): Promise<void> } | undefined;
+  if (options.managementPort !== undefined) {
+    try {
+      // Loaded only when enabled, like Prometheus.
+      management = await (await import('./management-wiring.js')).startManagement({
+        broker, serverConfig, amqpPort: port, dataDir, logger, diskFreeLimit: options.diskFreeLimit ?? 50_000_000,
+        port: options.managementPort, host: options.managementHost ?? serverConfig.host, version: WARREN_VERSION,
+        otherListeners: prometheus === undefined ? [] : [{ protocol: 'http/prometheus', host: options.prometheusHost ?? serverConfig.host, port: prometheus.port }],
+      });
+    } catch (err: unknown) {
+      if (options.managementBestEffort === true && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        logger.warn({ port: options.managementPort },
+          `Management port ${options.managementPort} is in use (is RabbitMQ running?): management API disabled; use --management-port`);
+      } else {
+        await prometheus?.close();
+        await stopCore();
+        throw err;
+      }
+    }
+  }
   logger.debug({ ms: Math.round(performance.now() - started) }, 'startup');
   const host = serverConfig.host;
   const connectHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const managementHost = options.managementHost ?? host;
+  const managementConnectHost = managementHost === '0.0.0.0' || managementHost === '::' ? '127.0.0.1'
+    : managementHost.includes(':') ? `[${managementHost}]` : managementHost;
   logger.info({ host, port, dataDir }, `Warren listening on ${host}:${port}`);
   let closing: Promise<void> | undefined;
   return {
@@ -117,7 +150,10 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     listener,
     logger,
     prometheusPort: prometheus?.port,
+    managementPort: management?.port,
+    managementUrl: management === undefined ? undefined : `http://${managementConnectHost}:${management.port}`,
     close: () => (closing ??= (async () => {
+      await management?.close();
       await prometheus?.close();
       await stopCore();
     })()),

@@ -7,9 +7,9 @@
  * Invariant: a failing collection answers 500 and is logged; it never takes the process down.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
+import { closeHttp, listenHttp } from './http-listen.js';
 import { EXPOSITION_CONTENT_TYPE } from './prometheus-format.js';
 import { renderMetrics, type MetricsView, type PrometheusSource, type ScrapeRequest } from './prometheus-metrics.js';
 
@@ -31,21 +31,11 @@ export class PrometheusListener {
 
   /** Start listening; resolves with the bound port (0 picks a free one). */
   listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ port, host }, () => {
-        this.server.off('error', onError);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
+    return listenHttp(this.server, port, host);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return closeHttp(this.server);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -60,7 +60,7 @@ ownBrokerOnly('shutdown (skipped on the reference: it cannot be shut down from a
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const child: ChildProcess = spawn(process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'start', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info',
-        '--prometheus-port', '0'],
+        '--prometheus-port', '0', '--management-port', '0'],
       { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
     cleanups.push(async () => { if (child.exitCode === null) child.kill('SIGKILL'); });
     let out = '';

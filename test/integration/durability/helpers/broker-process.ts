@@ -87,8 +87,9 @@ export class BrokerProcess {
       ['--queue-memory-budget', options.queueMemoryBudget],
       ['--disk-free-limit', options.diskFreeLimit],
       ['--memory-high-watermark', options.memoryHighWatermark],
-      // 15692 belongs to the reference RabbitMQ: no Prometheus listener in these children.
+      // 15692 and 15672 belong to the reference RabbitMQ: no Prometheus or management listener here.
       ['--prometheus-port', 0],
+      ['--management-port', 0],
     ];
     for (const [flag, value] of optional) {
       if (value === undefined) continue;

@@ -1,0 +1,30 @@
+/**
+ * Every route of the management API, in matching order (literal paths before the parameterised
+ * ones they would otherwise shadow: /api/queues/detailed before /api/queues/{vhost}, ...).
+ */
+import { Router } from '../router.js';
+import { bindingRoutes } from './bindings.js';
+import { connectionRoutes } from './connections.js';
+import { definitionRoutes } from './definitions.js';
+import { exchangeRoutes } from './exchanges.js';
+import { healthRoutes } from './health.js';
+import { overviewRoutes } from './overview.js';
+import { parameterRoutes } from './policies.js';
+import { queueRoutes } from './queues.js';
+import { userRoutes } from './users.js';
+import { vhostRoutes } from './vhosts.js';
+
+export function managementRouter(): Router {
+  const r = new Router();
+  overviewRoutes(r);
+  queueRoutes(r);
+  exchangeRoutes(r);
+  bindingRoutes(r);
+  connectionRoutes(r);
+  vhostRoutes(r);
+  userRoutes(r);
+  parameterRoutes(r);
+  definitionRoutes(r);
+  healthRoutes(r);
+  return r;
+}
