@@ -112,6 +112,7 @@ export class FileContext {
 }
 
 const KEEP_CAPACITY = 1 << 20;
+const EMPTY = Buffer.alloc(0);
 
 export class AppendFile {
   fd = -1;
@@ -140,7 +141,7 @@ export class AppendFile {
   reserve(n: number): number {
     const need = this.len + n;
     if (need > this.buf.length) {
-      let cap = this.buf.length * 2;
+      let cap = Math.max(this.buf.length * 2, this.initialCapacity);
       while (cap < need) cap *= 2;
       const b = Buffer.allocUnsafe(cap);
       this.buf.copy(b, 0, 0, this.len);
@@ -193,6 +194,14 @@ export class AppendFile {
         if (this.buf.length > KEEP_CAPACITY) this.buf = Buffer.allocUnsafe(this.initialCapacity);
       }
     }
+  }
+
+  /**
+   * Drop the pending buffer of a file that will not be written again (a closed segment): many
+   * retained segments must not each pin their last buffer (up to 1 MiB). It comes back if needed.
+   */
+  releaseBuffer(): void {
+    if (this.len === 0 && this.buf.length > 0) this.buf = EMPTY;
   }
 
   /** Copy `n` bytes at file position `pos` (file or pending part) into `into`. */

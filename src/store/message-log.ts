@@ -411,6 +411,7 @@ export class MessageLog implements StreamRecordSource {
       if (seg.sealed) continue;
       const flag = Buffer.alloc(2);
       flag.writeUInt16LE(FLAG_SEALED, 0);
+      f.releaseBuffer(); // sealed: never appended to again
       try {
         this.ctx.ops.writeSync(f.open(), flag, 0, 2, 6);
         seg.sealed = true;

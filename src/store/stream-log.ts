@@ -331,6 +331,7 @@ export class SegmentedStream implements StreamLog {
       if (f.len > 0 || this.ctx.dirty.has(f) || seg.end > this.committed) continue;
       this.unsummarized.delete(seg);
       if (seg.deleted) continue;
+      f.releaseBuffer(); // closed: never appended to again
       try {
         seg.writeSummary(this.ctx.ops, path.join(this.dir, summaryFileName(seg.base)));
       } catch (e) {
@@ -397,8 +398,8 @@ export class SegmentedStream implements StreamLog {
 
   reader(offset: number): StreamReader {
     this.check();
-    const at = Math.max(this.firstOffset, Math.min(offset, this.committed));
-    return new SegmentReader(this, at);
+    // Beyond the end: the cursor waits there (RabbitMQ attaches at the end and skips lower offsets).
+    return new SegmentReader(this, Math.max(this.firstOffset, offset));
   }
 
   private scanner: ChunkScanner | undefined;

@@ -90,7 +90,7 @@ export interface StreamLog {
   applyRetention(now?: number): number;
   /** First committed offset whose chunk is not older than `ms` (epoch ms); committedEnd if none. */
   offsetForTimestamp(ms: number): number;
-  /** A cursor at `offset` (clamped to [firstOffset, committedEnd]) with no credit. */
+  /** A cursor at `offset` (at least firstOffset; beyond the end it waits for that offset) with no credit. */
   reader(offset: number): StreamReader;
 
   /** Server-side offset tracking: remember `offset` for `name` (durable with the next sync). */
