@@ -12,7 +12,7 @@ import type { ContentCodec } from '../broker/message.js';
 import type { User } from '../broker/user-store.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { JsonValue } from '../broker/definitions-control.js';
-import { notFound } from './http-error.js';
+import { HttpError, notFound } from './http-error.js';
 import type { StatisticsSource } from './statistics-source.js';
 
 /** The basic properties as RabbitMQ's management JSON names them (all optional). */
@@ -101,6 +101,13 @@ export class ManagementApp {
   vhost(name: string): Vhost {
     const v = this.broker.vhosts.get(name);
     if (v === undefined) throw notFound();
+    return v;
+  }
+
+  /** The vhost a write goes to, or 404 vhost_not_found (RabbitMQ's answer to a PUT into no vhost). */
+  vhostForWrite(name: string): Vhost {
+    const v = this.broker.vhosts.get(name);
+    if (v === undefined) throw new HttpError(404, 'not_found', 'vhost_not_found');
     return v;
   }
 

@@ -50,7 +50,7 @@ export function exchangeRoutes(r: Router): void {
 
   r.put('/api/exchanges/:vhost/:name', 'management', async (ctx) => {
     const body = await ctx.body();
-    const v = ctx.app.vhost(ctx.params['vhost']!);
+    const v = ctx.app.vhostForWrite(ctx.params['vhost']!);
     const name = exchangeName(ctx.params['name']!);
     const existed = v.exchanges.has(name);
     v.declareExchange({

@@ -10,11 +10,17 @@ import type { Policy } from '../../broker/policy.js';
 import { POLICY_COMPONENT, type PolicyKind } from '../../broker/policy-store.js';
 import type { RuntimeParameter } from '../../broker/parameters.js';
 import type { JsonValue } from '../../broker/definitions-control.js';
-import { notFound } from '../http-error.js';
+import { ControlError } from '../../broker/control-error.js';
+import { notFound, validationFailed } from '../http-error.js';
 import type { Item } from '../list-query.js';
 import { list, NO_CONTENT, ok, one, written } from '../reply.js';
 import { requireKeys, str } from '../request-values.js';
 import type { Level, RouteContext, Router } from '../router.js';
+
+/** rabbit_mgmt_format:escape_html_tags. */
+function escapeTags(s: string): string {
+  return s.replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
 
 function policyJson(p: Policy): Item {
   return { vhost: p.vhost ?? '/', name: p.name, pattern: p.pattern, 'apply-to': p.applyTo, definition: { ...p.definition }, priority: p.priority };
@@ -44,7 +50,14 @@ function policyRoutes(r: Router, base: string, kind: PolicyKind, write: Level): 
       pattern: body['pattern'] ?? null, definition: body['definition'] ?? null, priority: body['priority'] ?? 0,
       'apply-to': body['apply-to'] ?? 'all',
     };
-    const created = ctx.app.broker.policies.put(kind, ctx.params['vhost']!, ctx.params['name']!, value);
+    let created: boolean;
+    try {
+      created = ctx.app.broker.policies.put(kind, ctx.params['vhost']!, ctx.params['name']!, value);
+    } catch (e: unknown) {
+      // RabbitMQ's policy resource HTML-escapes the validator's reason (operator policies do not).
+      if (kind === 'policy' && e instanceof ControlError && e.kind === 'invalid') throw validationFailed(escapeTags(e.reason));
+      throw e;
+    }
     await ctx.app.saved();
     return written(created);
   });

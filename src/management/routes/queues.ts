@@ -150,7 +150,7 @@ export function queueRoutes(r: Router): void {
 
   r.put('/api/queues/:vhost/:name', 'management', async (ctx) => {
     const body = await ctx.body();
-    const v = ctx.app.vhost(ctx.params['vhost']!);
+    const v = ctx.app.vhostForWrite(ctx.params['vhost']!);
     const name = ctx.params['name']!;
     const existed = v.queues.has(name);
     const args = argsFromJson(obj(body['arguments'], 'arguments'));

@@ -50,13 +50,13 @@ describe('policies', () => {
   });
 
   it.each([
-    [{ pattern: '^a', definition: { 'max-length': 'x' } }, 'Validation failed\n\n<<"x">> is not a valid maximum length\n'],
+    [{ pattern: '^a', definition: { 'max-length': 'x' } }, 'Validation failed\n\n&lt;&lt;"x"&gt;&gt; is not a valid maximum length\n'],
     [{ pattern: '^a', definition: { bogus: 1, 'message-ttl': -1 } }, 'Validation failed\n\n-1 is not a valid message TTL\n'],
-    [{ pattern: '^a', definition: { bogus: 1 } }, 'Validation failed\n\n[{<<"bogus">>,1}] are not recognised policy settings\n'],
+    [{ pattern: '^a', definition: { bogus: 1 } }, 'Validation failed\n\n[{&lt;&lt;"bogus"&gt;&gt;,1}] are not recognised policy settings\n'],
     [{ pattern: '^a', definition: {} }, 'Validation failed\n\nno policy provided\n'],
     [{ pattern: '^a', definition: { 'max-length': 1 }, 'apply-to': 'bogus' },
       "Validation failed\n\napply-to 'bogus' unrecognised; should be 'queues', 'exchanges' or 'all'\n"],
-    [{ pattern: '^a', definition: { 'max-length': 1 }, priority: 'x' }, 'Validation failed\n\npriority should be a number, actually was <<"x">>\n'],
+    [{ pattern: '^a', definition: { 'max-length': 1 }, priority: 'x' }, 'Validation failed\n\npriority should be a number, actually was &lt;&lt;"x"&gt;&gt;\n'],
     [{ definition: { 'max-length': 1 } }, '[{key_missing,pattern}]'],
     [{ pattern: '^a' }, '[{key_missing,definition}]'],
   ])('refuses %j', async (body, reason) => {

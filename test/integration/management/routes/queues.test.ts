@@ -64,7 +64,7 @@ describe('PUT /api/queues/{vhost}/{name}', () => {
     expect(reserved.body).toEqual({ error: 'not_authorised', reason: 'Access refused.' });
     const vhost = await api().put(`/api/queues/nope-vhost/${q}`, {});
     expect(vhost.status).toBe(404);
-    expect(vhost.body).toEqual({ error: 'Object Not Found', reason: 'Not Found' });
+    expect(vhost.body).toEqual({ error: 'not_found', reason: 'vhost_not_found' });
     expect((await api().get(`/api/queues/%2F/${q}`)).status).toBe(404);
   });
 });
