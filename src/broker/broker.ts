@@ -14,10 +14,11 @@ import type { Definitions } from '../store/definitions.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { exportDefinitions, importDefinitions } from './definitions-codec.js';
 import { DelayedDelivery } from './delayed-delivery.js';
+import { DirectReplyTo } from './direct-reply-to.js';
 import { MemoryMeter } from './memory-meter.js';
 import { ParameterStore } from './parameters.js';
 import { PermissionStore } from './permission-store.js';
-import type { Persistence } from './persistence.js';
+import type { DurableWaiter, Persistence } from './persistence.js';
 import type { Policy } from './policy.js';
 import { applyPolicies, PolicyStore } from './policy-store.js';
 import { BrokerStatistics } from './statistics.js';
@@ -68,6 +69,8 @@ export class Broker {
   readonly parameters = new ParameterStore((name) => this.vhosts.has(name));
   readonly policies = new PolicyStore(this.parameters);
   readonly limits = new VhostLimits(this.parameters);
+  /** Direct reply-to consumers (amq.rabbitmq.reply-to), registered by the server's channels. */
+  readonly directReplyTo = new DirectReplyTo();
   /** Open connections, registered by the server; read and closed by management. */
   readonly connections = new ConnectionRegistry();
   readonly meter: MemoryMeter;
@@ -100,6 +103,7 @@ export class Broker {
     if (v === undefined) {
       v = new Vhost(name, this.meter, this.persistence, []);
       v.policyResolver = this.policies;
+      v.publisher.replyTo = this.directReplyTo;
       const p = this.persistence;
       if (p !== undefined) v.listener = { definitionsChanged: () => p.definitionsChanged() };
       this.vhosts.set(name, v);
@@ -199,6 +203,14 @@ export class Broker {
   /** Stop timers (delayed deliveries). */
   close(): void {
     for (const v of this.vhosts.values()) v.delayed.stop();
+  }
+
+  /**
+   * Tell `w` once every store write made so far is durable (or failed): publisher confirms and
+   * tx.commit wait for the position a PublishResult names. Registrations in one turn share one fsync.
+   */
+  whenDurable(w: DurableWaiter): void {
+    this.persistence?.whenDurable(w);
   }
 
   isLoopbackOnly(user: string): boolean {

@@ -85,6 +85,17 @@ export class Message {
     return this.deliveryMode === 2;
   }
 
+  /**
+   * Whether the raw headers table may hold the key whose table encoding (length octet + name) is
+   * `key`: a byte search, no decoding. False positives only cost a decode; false negatives cannot
+   * happen (a key is always stored as its length octet then its bytes).
+   */
+  headersMayContain(key: Buffer): boolean {
+    if (this.headersStart < 0) return false;
+    const i = this.properties.indexOf(key, this.headersStart);
+    return i >= 0 && i + key.length <= this.headersEnd;
+  }
+
   /** The headers table, decoded on first use and cached. */
   headers(): FieldTable | undefined {
     if (this.decodedHeaders === null) {

@@ -125,6 +125,14 @@ export class Persistence {
   // ---- durability barrier -----------------------------------------------------------------
 
   /**
+   * The position of the last store write: a publish that moved it must be durable up to here
+   * before it is confirmed (whenDurable reports positions on this scale).
+   */
+  get writePosition(): number {
+    return this.store.writeSeq;
+  }
+
+  /**
    * Ask to be told when everything written so far (messages and definitions) is durable. Waiters
    * registered in one turn share one fsync (group commit).
    */

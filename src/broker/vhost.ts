@@ -1,8 +1,8 @@
 /**
  * A virtual host: its exchanges, queues and bindings, with RabbitMQ's declare/delete/bind rules
- * and equivalence checks, and the routing of one published message to its queues.
- * Invariants: routing allocates no per-message arrays (scratch arrays and sets are reused and
- * cleared); errors are AmqpErrors whose codes and texts match RabbitMQ's.
+ * and equivalence checks. Messages enter through `publish` (the publish operation, publish.ts),
+ * which dead-lettering and delayed release use too.
+ * Invariants: errors are AmqpErrors whose codes and texts match RabbitMQ's.
  */
 import { randomBytes } from 'node:crypto';
 import { AmqpError } from '../core/amqp-error.js';
@@ -16,6 +16,7 @@ import type { Persistence } from './persistence.js';
 import { Queue, type DeadLetterReason, type QueueHooks } from './queue.js';
 import { isCycle, makeDeadLetter } from './dead-letter.js';
 import { DelayedDelivery } from './delayed-delivery.js';
+import { Publisher, PublishResult } from './publish.js';
 import { applyQueuePolicy, matchingPolicy, type Policy, type PolicyResolver } from './policy.js';
 import { fieldTypeName, parseQueueArguments } from './queue-arguments.js';
 import { EXCHANGE_TYPES, headersMatchMode, unknownExchangeType } from './router.js';
@@ -64,19 +65,17 @@ export class Vhost {
   /** Runtime policies (the broker's PolicyStore); when unset, the constructor's static list applies. */
   policyResolver: PolicyResolver | undefined;
 
-  // Reused routing scratch: never allocate per published message.
-  private readonly scratch: Destination[] = [];
-  private readonly work: Exchange[] = [];
-  private readonly seenExchanges = new Set<Exchange>();
-  private readonly seenQueues = new Set<Queue>();
+  /** Messages waiting on x-delayed-message exchanges. */
+  readonly delayed: DelayedDelivery;
+  /** The publish operation of this vhost (see publish.ts). */
+  readonly publisher: Publisher;
+  /** Reused by dead-lettering and delayed release (their results are not reported anywhere). */
+  private readonly internalResult = new PublishResult();
 
   constructor(readonly name: string, private readonly meter: MemoryMeter, private readonly persistence?: Persistence,
     private readonly policies: readonly Policy[] = []) {
-    this.delayed = new DelayedDelivery(persistence, (x, msg) => {
-      const out: Queue[] = [];
-      this.route(x, msg, out);
-      for (const q of out) q.enqueue(msg);
-    });
+    this.delayed = new DelayedDelivery(persistence, (x, msg) => { this.publisher.release(x, msg, this.internalResult); });
+    this.publisher = new Publisher(this, persistence, this.delayed);
     this.addExchange(new Exchange('', name, 'direct', true, false, false, EMPTY_TABLE));
     for (const [n, t] of [['amq.direct', 'direct'], ['amq.fanout', 'fanout'], ['amq.topic', 'topic'],
       ['amq.headers', 'headers'], ['amq.match', 'headers']] as const) {
@@ -223,25 +222,11 @@ export class Vhost {
     const x = this.exchanges.get(s.deadLetterExchange);
     if (x === undefined) return;
     const dl = makeDeadLetter(msg, q.name, reason, s.deadLetterExchange, s.deadLetterRoutingKey, Math.floor(Date.now() / 1000));
-    const targets = this.dlTargets;
-    targets.length = 0;
-    const found = new Set<Queue>();
-    for (const key of dl.routingKeys) {
-      dl.msg.routingKey = key;
-      this.route(x, dl.msg, targets);
-      for (const t of targets) found.add(t);
-    }
-    dl.msg.routingKey = dl.routingKeys[0]!;
-    for (const t of found) {
-      if (reason !== 'rejected' && isCycle(t.name, dl.deaths)) continue;
-      t.enqueue(dl.msg);
-    }
+    // The dead-lettered message keeps CC (unless a dead-letter routing key replaces it), so the
+    // publish operation routes it on dl.routingKeys; automatic cycles are left out per target.
+    const filter = reason === 'rejected' ? undefined : (t: Queue) => !isCycle(t.name, dl.deaths);
+    this.publisher.publish(x, dl.msg, this.internalResult, filter);
   }
-
-  private readonly dlTargets: Queue[] = [];
-
-  /** Messages waiting on x-delayed-message exchanges. */
-  readonly delayed: DelayedDelivery;
 
   queueOrThrow(name: string): Queue {
     const q = this.queues.get(name);
@@ -367,48 +352,11 @@ export class Vhost {
     return out;
   }
 
-  // ---- routing -----------------------------------------------------------------------------
+  // ---- publishing ----------------------------------------------------------------------------
 
-  /**
-   * Route `msg` from `x` into `out` (cleared first): follows exchange-to-exchange bindings and
-   * alternate exchanges, each exchange visited once, each queue listed once.
-   */
-  route(x: Exchange, msg: Message, out: Queue[]): void {
-    out.length = 0;
-    if (x.name === '') {
-      const q = this.queues.get(msg.routingKey);
-      if (q !== undefined) out.push(q);
-      return;
-    }
-    const work = this.work;
-    const seenX = this.seenExchanges;
-    const seenQ = this.seenQueues;
-    const scratch = this.scratch;
-    work.length = 0;
-    work.push(x);
-    seenX.add(x);
-    while (work.length > 0) {
-      const cur = work.pop()!;
-      scratch.length = 0;
-      cur.route(msg, scratch);
-      const matched = scratch.length;
-      for (let i = 0; i < matched; i++) {
-        const d = scratch[i]!;
-        if (d instanceof Queue) {
-          if (!seenQ.has(d)) { seenQ.add(d); out.push(d); }
-        } else if (!seenX.has(d)) {
-          seenX.add(d);
-          work.push(d);
-        }
-      }
-      if (matched === 0 && cur.alternate !== undefined) {
-        const ae = this.exchanges.get(cur.alternate);
-        if (ae !== undefined && !seenX.has(ae)) { seenX.add(ae); work.push(ae); }
-      }
-    }
-    seenX.clear();
-    seenQ.clear();
-    scratch.length = 0;
+  /** Publish a complete message to exchange `x` (see publish.ts); `result` is filled in and returned. */
+  publish(x: Exchange, msg: Message, result: PublishResult): PublishResult {
+    return this.publisher.publish(x, msg, result);
   }
 
   // ---- equivalence helpers -----------------------------------------------------------------

@@ -4,7 +4,9 @@
  * copies them verbatim to consumers and peeks only at the few properties it needs
  * (delivery-mode, priority, expiration, headers, user-id) without decoding any table.
  * Both functions fill a caller-owned object, so the per-message path allocates nothing here except
- * the peeked expiration/user-id strings when present.
+ * the peeked expiration/user-id strings when present. The headers table is checked (a walk over its
+ * bytes, nothing built) so that a message whose table could not be decoded is refused at publish,
+ * as RabbitMQ refuses it, instead of being stored and handed to consumers that cannot read it.
  */
 import { AmqpError } from '../core/amqp-error.js';
 import { ReplyCode } from '../core/reply-code.js';
@@ -121,6 +123,7 @@ export function peekBasicProperties(buf: Buffer, start: number, end: number, out
         const len = buf.readUInt32BE(p);
         p += 4;
         if (p + len > end) malformed(buf, start, end);
+        if (!isWellFormedTable(buf, p, p + len)) malformed(buf, start, end);
         out.headersStart = p;
         out.headersEnd = p + len;
         p += len;
@@ -152,4 +155,61 @@ export function peekBasicProperties(buf: Buffer, start: number, end: number, out
     }
   }
   if (p !== end) malformed(buf, start, end);
+}
+
+/** Octets of a field value by type tag, for the fixed-size types; -1 otherwise (RabbitMQ's set, 'L' read as 'l'). */
+const FIXED_SIZE = new Int8Array(256).fill(-1);
+for (const [tag, size] of [['t', 1], ['b', 1], ['B', 1], ['s', 2], ['u', 2], ['I', 4], ['i', 4], ['l', 8], ['L', 8],
+  ['f', 4], ['d', 8], ['D', 5], ['T', 8], ['V', 0]] as const) FIXED_SIZE[tag.charCodeAt(0)] = size;
+const TAG_S = 0x53;
+const TAG_X = 0x78;
+const TAG_A = 0x41;
+const TAG_F = 0x46;
+
+/** Enclosing containers of the walk (limit, is-a-table), reused: depth costs no call stack. */
+const outerLimit: number[] = [];
+const outerIsTable: boolean[] = [];
+
+/**
+ * Whether buf[start..end) is a field-table body the codec can decode (every tag known, every
+ * length inside its container), checked without building anything and without recursion.
+ */
+export function isWellFormedTable(buf: Buffer, start: number, end: number): boolean {
+  outerLimit.length = outerIsTable.length = 0;
+  let p = start;
+  let limit = end;
+  let table = true;
+  for (;;) {
+    if (p === limit) {
+      if (outerLimit.length === 0) return true;
+      limit = outerLimit.pop()!;
+      table = outerIsTable.pop()!;
+      continue;
+    }
+    if (table) {
+      // Key (shortstr), then at least the type tag.
+      p += 1 + buf[p]!;
+      if (p >= limit) return false;
+    }
+    const tag = buf[p++]!;
+    const size = FIXED_SIZE[tag]!;
+    if (size >= 0) {
+      p += size;
+      if (p > limit) return false;
+      continue;
+    }
+    if (tag !== TAG_S && tag !== TAG_X && tag !== TAG_A && tag !== TAG_F) return false;
+    if (p + 4 > limit) return false;
+    const len = buf.readUInt32BE(p);
+    p += 4;
+    if (p + len > limit) return false;
+    if (tag === TAG_S || tag === TAG_X) {
+      p += len;
+      continue;
+    }
+    outerLimit.push(limit);
+    outerIsTable.push(table);
+    limit = p + len;
+    table = tag === TAG_F;
+  }
 }

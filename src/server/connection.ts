@@ -23,8 +23,7 @@ import * as M from '../protocol/generated/methods.js';
 import { PROTOCOL_HEADER, checkProtocolHeader } from '../protocol/protocol-header.js';
 import { payloadSnippet } from '../protocol/erlang-format.js';
 import { MECHANISMS, parseCredentials } from './auth-mechanism.js';
-import { Channel, REPLY_TO_PREFIX } from './channel.js';
-import type { Message } from '../broker/message.js';
+import { Channel } from './channel.js';
 import { dropsConnection, toAmqpError } from './close-mapping.js';
 import type { OutboundFlusher } from './outbound-flusher.js';
 import type { ServerConfig } from './server-config.js';
@@ -32,8 +31,6 @@ import type { ServerConfig } from './server-config.js';
 export interface ConnectionContext {
   readonly broker: Broker;
   readonly clock: CoarseClock;
-  /** Channels with a direct reply-to consumer, by token. */
-  readonly replyChannels: Map<string, Channel>;
   /** connection.start server-properties, built once per listener. */
   readonly serverProperties: FieldTable;
   readonly config: ServerConfig;
@@ -56,6 +53,7 @@ export class Connection implements FrameSink {
   readonly id = nextConnectionId++;
   readonly writer = new FrameWriter(64 * 1024);
   readonly config: ServerConfig;
+  readonly broker: Broker;
   readonly persistence: Persistence | undefined;
   readonly clock: CoarseClock;
   capabilities: ClientCapabilities = { consumerCancelNotify: false, connectionBlocked: false, authenticationFailureClose: false };
@@ -84,6 +82,8 @@ export class Connection implements FrameSink {
   private writable = true;
   private readonly confirmChannels: Channel[] = [];
   private blocked = false;
+  /** Channels holding frames past their limit (HeldFrames): reading stops while any does. */
+  private holdingChannels = 0;
   private paused = false;
   private readonly unsubscribeAlarm: () => void;
   private childLog: Logger | undefined;
@@ -91,6 +91,7 @@ export class Connection implements FrameSink {
 
   constructor(private readonly socket: Socket, private readonly ctx: ConnectionContext) {
     this.config = ctx.config;
+    this.broker = ctx.broker;
     this.persistence = ctx.broker.persistence;
     this.clock = ctx.clock;
     this.channelMax = ctx.config.channelMax;
@@ -138,7 +139,7 @@ export class Connection implements FrameSink {
       // Errors thrown by the frame reader itself (framing) are connection errors, about no method.
       this.fail(0, e, false);
     }
-    if (this.paused === false && this.blocked && this.state === 'opened') this.pauseReading();
+    if (this.paused === false && this.blocked && this.state === 'opened') this.updateReading();
   }
 
   private readProtocolHeader(chunk: Buffer): Buffer {
@@ -321,6 +322,7 @@ export class Connection implements FrameSink {
   private onConnectionMethod(m: M.Method): void {
     switch (m.kind) {
       case 'connection.close':
+        this.flushOwedConfirms();
         M.writeConnectionCloseOk(this.writer, 0);
         this.destroy();
         return;
@@ -345,11 +347,12 @@ export class Connection implements FrameSink {
   // ------------------------------------------------------------------------------------------
   // Channels
 
-  /** The client closed a channel: release it and answer close-ok. */
-  closeChannelByClient(ch: Channel): void {
-    ch.release();
-    this.channels[ch.id] = undefined;
-    this.openChannels--;
+  /** The client closed a channel and the channel is done (owed confirms written): answer close-ok. */
+  channelClosedByClient(ch: Channel): void {
+    if (this.channels[ch.id] === ch) {
+      this.channels[ch.id] = undefined;
+      this.openChannels--;
+    }
     M.writeChannelCloseOk(this.writer, ch.id);
     this.markDirty();
   }
@@ -360,25 +363,6 @@ export class Connection implements FrameSink {
       this.channels[ch.id] = undefined;
       this.openChannels--;
     }
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Direct reply-to
-
-  registerReplyChannel(token: string, ch: Channel): void {
-    this.ctx.replyChannels.set(token, ch);
-  }
-
-  unregisterReplyChannel(token: string): void {
-    this.ctx.replyChannels.delete(token);
-  }
-
-  /** Deliver a reply addressed to amq.rabbitmq.reply-to.<token>; false when nobody waits for it. */
-  deliverReply(msg: Message): boolean {
-    const ch = this.ctx.replyChannels.get(msg.routingKey.slice(REPLY_TO_PREFIX.length));
-    if (ch === undefined) return false;
-    ch.deliverReply(msg);
-    return true;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -410,6 +394,7 @@ export class Connection implements FrameSink {
   sendConnectionClose(err: AmqpError): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     if (this.ctx.logger.isLevelEnabled('debug')) this.log.debug({ code: err.code, text: err.text }, 'closing connection');
+    this.flushOwedConfirms();
     this.releaseChannels();
     this.state = 'closing';
     M.writeConnectionClose(this.writer, 0, err.code, err.text, Math.max(0, err.classId), Math.max(0, err.methodId));
@@ -436,12 +421,17 @@ export class Connection implements FrameSink {
     return this.writable && this.writer.length < this.config.outboundHighWater;
   }
 
-  flush(): void {
-    this.dirty = false;
+  /** Write the confirms channels owe, before anything that ends them (close frames) or at a flush. */
+  private flushOwedConfirms(): void {
     if (this.confirmChannels.length > 0) {
       for (const ch of this.confirmChannels) ch.flushConfirms();
       this.confirmChannels.length = 0;
     }
+  }
+
+  flush(): void {
+    this.dirty = false;
+    this.flushOwedConfirms();
     if (this.writer.length === 0 || this.socket.destroyed) return;
     const wasFull = this.writer.length >= this.config.outboundHighWater;
     this.socket.cork();
@@ -461,7 +451,7 @@ export class Connection implements FrameSink {
     if (this.state !== 'opened') return;
     for (const ch of this.channels) {
       if (ch === undefined) continue;
-      for (const c of ch.consumers.values()) c.queue.dispatch();
+      for (const c of ch.deliveries.consumers.values()) c.queue.dispatch();
     }
   }
 
@@ -480,9 +470,24 @@ export class Connection implements FrameSink {
     }
   }
 
-  private pauseReading(): void {
-    this.paused = true;
-    this.socket.pause();
+  /** A channel holds too many frames behind a durable declare: stop reading until it releases. */
+  holdReading(): void {
+    this.holdingChannels++;
+    this.updateReading();
+  }
+
+  releaseReading(): void {
+    this.holdingChannels--;
+    this.updateReading();
+  }
+
+  /** Read the socket unless publishers are blocked (alarm) or a channel holds too many frames. */
+  private updateReading(): void {
+    const pause = (this.blocked && this.state === 'opened') || this.holdingChannels > 0;
+    if (pause === this.paused || this.socket.destroyed) return;
+    this.paused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
   }
 
   private onAlarm(alarm: boolean): void {
@@ -492,10 +497,7 @@ export class Connection implements FrameSink {
       M.writeConnectionUnblocked(this.writer, 0);
       this.markDirty();
     }
-    if (this.paused) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    this.updateReading();
   }
 
   // ------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ export class Listener {
   constructor(broker: Broker, config: ServerConfig, logger: Logger) {
     this.clock.start();
     this.ctx = {
-      broker, config, logger, flusher: new OutboundFlusher(), connections: new Set(), clock: this.clock, replyChannels: new Map(),
+      broker, config, logger, flusher: new OutboundFlusher(), connections: new Set(), clock: this.clock,
       serverProperties: serverProperties(config),
     };
     this.server = net.createServer({ noDelay: true }, (socket) => {
