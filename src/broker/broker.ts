@@ -6,13 +6,16 @@
  * The control plane's state lives here too, each part in its own store: permissions, runtime
  * parameters (with policies, operator policies and vhost limits as components), vhost metadata,
  * and the registry of open connections. Every change to any of them is durable the way a durable
- * declare is: it marks the definitions changed, and callers that must answer only once it is saved
- * wait with `afterDefinitionsSaved` (the management API does, as the AMQP channel does for declare-ok).
+ * declare is: it is journaled as a typed change record (definitionsChanged, before it is applied),
+ * and callers that must answer only once it is durable wait with `afterDefinitionsSaved` (the
+ * management API does, as the AMQP channel does for declare-ok).
  */
 import type { Logger } from 'pino';
+import type { DefinitionChange } from '../store/definition-changes.js';
 import type { Definitions } from '../store/definitions.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { exportDefinitions, importDefinitions } from './definitions-codec.js';
+import { vhostDefinition } from './definitions-control.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import { DirectReplyTo } from './direct-reply-to.js';
 import { MemoryMeter } from './memory-meter.js';
@@ -20,7 +23,7 @@ import { ParameterStore } from './parameters.js';
 import { PermissionStore } from './permission-store.js';
 import type { DurableWaiter, Persistence } from './persistence.js';
 import type { Policy } from './policy.js';
-import { applyPolicies, PolicyStore } from './policy-store.js';
+import { applyPolicies, asDefinitionChange, PolicyStore } from './policy-store.js';
 import { BrokerStatistics } from './statistics.js';
 import { UserStore } from './user-store.js';
 import { Vhost } from './vhost.js';
@@ -92,10 +95,10 @@ export class Broker {
     };
     // Before the stores report changes: nothing is saved until recovery has loaded what is stored.
     this.applyConfigPolicies();
-    const changed = () => this.definitionsChanged();
+    const changed = (c: DefinitionChange) => this.definitionsChanged(c);
     this.users.onChange = changed;
     this.permissions.onChange = changed;
-    this.parameters.onChange = changed;
+    this.parameters.onChange = (c) => this.definitionsChanged(asDefinitionChange(c));
   }
 
   addVhost(name: string): Vhost {
@@ -105,7 +108,7 @@ export class Broker {
       v.policyResolver = this.policies;
       v.publisher.replyTo = this.directReplyTo;
       const p = this.persistence;
-      if (p !== undefined) v.listener = { definitionsChanged: () => p.definitionsChanged() };
+      if (p !== undefined) v.listener = { definitionsChanged: (c) => p.definitionsChanged(c) };
       this.vhosts.set(name, v);
       if (!this.vhostMetadata.has(name)) this.vhostMetadata.set(name, { description: '', tags: [], tracing: false });
     }
@@ -120,12 +123,19 @@ export class Broker {
    */
   putVhost(name: string, metadata: VhostMetadata, grantTo?: string): boolean {
     const created = !this.vhosts.has(name);
-    this.addVhost(name);
+    const old = this.vhostMetadata.get(name);
     this.vhostMetadata.set(name, { ...metadata, tags: [...metadata.tags] });
+    try {
+      this.definitionsChanged({ op: 'put', kind: 'vhosts', value: vhostDefinition(this, name) });
+    } catch (e: unknown) {
+      if (old === undefined) this.vhostMetadata.delete(name);
+      else this.vhostMetadata.set(name, old);
+      throw e;
+    }
+    this.addVhost(name);
     if (created && grantTo !== undefined && this.users.get(grantTo) !== undefined) {
       this.permissions.set({ user: grantTo, vhost: name, configure: '.*', write: '.*', read: '.*' });
     }
-    this.definitionsChanged();
     return created;
   }
 
@@ -147,7 +157,7 @@ export class Broker {
     this.vhostMetadata.delete(name);
     this.parameters.clearVhost(name);
     this.permissions.forget({ vhost: name });
-    this.definitionsChanged();
+    this.definitionsChanged({ op: 'delete', kind: 'vhosts', value: { name } });
     return true;
   }
 
@@ -160,9 +170,14 @@ export class Broker {
 
   // ---- durability of control-plane changes ---------------------------------------------------
 
-  /** Something in the definitions document changed: save it soon. */
-  definitionsChanged(): void {
-    this.persistence?.definitionsChanged();
+  /**
+   * A durable definition is about to change: journal its typed record (DefinitionChange: put or
+   * delete of one entry of a definitions.json list). Call it BEFORE applying the change: it throws
+   * an AmqpError (406) when the change cannot be stored, and the change must then not be applied.
+   * Wait for durability with afterDefinitionsSaved before answering.
+   */
+  definitionsChanged(change: DefinitionChange): void {
+    this.persistence?.definitionsChanged(change);
   }
 
   /** Resolves once every change made so far is saved (at once without persistence). */
@@ -229,9 +244,17 @@ export class Broker {
     if (defs !== undefined) {
       // Warren's own saved definitions replace the first-start defaults (a deleted guest or '/'
       // stays deleted); a foreign file placed in the data dir is imported on top of them.
-      if (defs.product_name === 'Warren') this.dropDefaultsMissingFrom(defs);
-      importDefinitions(this, defs);
-      p.definitionsLoaded();
+      p.definitionsLoading(); // what is being restored is journaled already
+      try {
+        if (defs.product_name === 'Warren') this.dropDefaultsMissingFrom(defs);
+        importDefinitions(this, defs);
+      } finally {
+        p.definitionsLoaded();
+      }
+    } else {
+      // First start: the defaults become a snapshot at once, so that from now on the data directory
+      // says what it holds (a default deleted later stays deleted; see dropDefaultsMissingFrom).
+      await p.store.saveDefinitions(exportDefinitions(this));
     }
     if (this.config.policies.length > 0) this.applyConfigPolicies(logger);
     const live = new Set<string>();

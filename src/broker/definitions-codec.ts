@@ -3,11 +3,15 @@
  * shape): topology here, users/vhosts/permissions/parameters/policies in definitions-control. Field-table arguments become plain JSON as RabbitMQ exports them (strings, numbers,
  * booleans, arrays, objects); on import, integers become 'l', other numbers 'd', strings 'S'.
  */
+import { AmqpError } from '../core/amqp-error.js';
 import { tableToPlain, type FieldEntry, type FieldTable, type FieldValue } from '../core/field-value.js';
+import { ReplyCode } from '../core/reply-code.js';
 import type {
   BindingDefinition, Definitions, ExchangeDefinition, JsonArguments, JsonValue, QueueDefinition,
 } from '../store/definitions.js';
+import type { Binding } from './binding.js';
 import type { Broker } from './broker.js';
+import type { Exchange } from './exchange.js';
 import { missing } from './control-error.js';
 import { exportControl, importControl, type ImportMode } from './definitions-control.js';
 import { Queue } from './queue.js';
@@ -91,6 +95,44 @@ function scalarFromJson(v: null | boolean | number | string): FieldValue {
   return Number.isInteger(v) ? { type: 'l', value: v } : { type: 'd', value: v };
 }
 
+/**
+ * Arguments as stored, or a clean refusal (406) when they cannot be converted: the change is then
+ * refused before it is applied (a durable declare must never half-happen).
+ */
+function storedArgs(t: FieldTable, what: string): JsonArguments {
+  try {
+    return argsToJson(t);
+  } catch (e: unknown) {
+    throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `cannot store ${what}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** A queue as definitions.json lists it (also the value of its journal record). */
+export function queueDefinition(vhost: string, name: string, durable: boolean, autoDelete: boolean, args: FieldTable): QueueDefinition {
+  return { name, vhost, durable, auto_delete: autoDelete, arguments: storedArgs(args, `queue '${name}' in vhost '${vhost}'`) };
+}
+
+export function exchangeDefinition(x: Exchange): ExchangeDefinition {
+  return {
+    name: x.name, vhost: x.vhost, type: x.type, durable: x.durable, auto_delete: x.autoDelete, internal: x.internal,
+    arguments: storedArgs(x.args, `exchange '${x.name}' in vhost '${x.vhost}'`),
+  };
+}
+
+export function bindingDefinition(vhost: string, source: string, destination: Queue | Exchange, routingKey: string,
+  args: FieldTable): BindingDefinition {
+  return {
+    source, vhost, destination: destination.name, destination_type: destination instanceof Queue ? 'queue' : 'exchange',
+    routing_key: routingKey, arguments: storedArgs(args, `binding of '${destination.name}' to '${source}' in vhost '${vhost}'`),
+  };
+}
+
+/** Is this binding part of the durable definitions (both ends durable, the queue not exclusive)? */
+export function bindingIsDurable(b: Binding): boolean {
+  const d = b.destination;
+  return b.source.durable && (d instanceof Queue ? d.durable && !d.exclusive : d.durable);
+}
+
 export interface ExportOptions {
   /**
    * Also list transient (non-exclusive) queues, exchanges and bindings, as a management export
@@ -108,24 +150,18 @@ export function exportDefinitions(broker: Broker, options: ExportOptions = {}): 
   for (const v of broker.vhosts.values()) {
     for (const q of v.queues.values()) {
       if (q.exclusive || (!q.durable && !all)) continue;
-      queues.push({ name: q.name, vhost: v.name, durable: q.durable, auto_delete: q.autoDelete, arguments: argsToJson(q.options.arguments) });
+      queues.push(queueDefinition(v.name, q.name, q.durable, q.autoDelete, q.options.arguments));
     }
     for (const x of v.exchanges.values()) {
       if ((!x.durable && !all) || x.name === '' || x.name.startsWith('amq.')) continue;
-      exchanges.push({
-        name: x.name, vhost: v.name, type: x.type, durable: x.durable, auto_delete: x.autoDelete, internal: x.internal,
-        arguments: argsToJson(x.args),
-      });
+      exchanges.push(exchangeDefinition(x));
     }
     for (const b of v.allBindings()) {
       const d = b.destination;
       const isQueue = d instanceof Queue;
       if (isQueue && d.exclusive) continue;
       if (!all && (!b.source.durable || !d.durable)) continue;
-      bindings.push({
-        source: b.source.name, vhost: v.name, destination: d.name, destination_type: isQueue ? 'queue' : 'exchange',
-        routing_key: b.routingKey, arguments: argsToJson(b.args),
-      });
+      bindings.push(bindingDefinition(v.name, b.source.name, d, b.routingKey, b.args));
     }
   }
   return {

@@ -14,7 +14,7 @@ import type {
 import type { Broker } from './broker.js';
 import { missing } from './control-error.js';
 import { POLICY_COMPONENT, type ApplyTo } from './policy-store.js';
-import { DEFAULT_HASHING_ALGORITHM } from './user-store.js';
+import { DEFAULT_HASHING_ALGORITHM, userDefinition } from './user-store.js';
 
 export type ImportMode = 'recover' | 'apply';
 
@@ -32,10 +32,7 @@ export interface ControlDefinitions {
 export function exportControl(broker: Broker, vhost?: string): ControlDefinitions {
   const inScope = (v: string) => vhost === undefined || v === vhost;
   return {
-    users: broker.users.all().map((u) => ({
-      name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm ?? DEFAULT_HASHING_ALGORITHM,
-      tags: [...u.tags], limits: { ...(u.limits ?? {}) },
-    })),
+    users: broker.users.all().map(userDefinition),
     vhosts: [...broker.vhosts.keys()].filter(inScope).map((name) => vhostDefinition(broker, name)),
     permissions: broker.permissions.list().filter((p) => inScope(p.vhost)).map((p) => ({
       user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read,
@@ -55,7 +52,7 @@ export function exportControl(broker: Broker, vhost?: string): ControlDefinition
 }
 
 /** A vhost as 3.10 exports it ({name}), with description/tags/metadata as newer versions add them when set. */
-function vhostDefinition(broker: Broker, name: string): VhostDefinition {
+export function vhostDefinition(broker: Broker, name: string): VhostDefinition {
   const m = broker.vhostMetadata.get(name);
   if (m === undefined || (m.description === '' && m.tags.length === 0 && m.defaultQueueType === undefined)) return { name };
   const metadata: { [k: string]: JsonValue } = { description: m.description, tags: [...m.tags] };

@@ -10,8 +10,10 @@ import { ReplyCode } from '../core/reply-code.js';
 import { createRouter, EXCHANGE_TYPES, type Router } from './router.js';
 
 export class Exchange {
-  /** Bindings with this exchange as source. */
+  /** Bindings with this exchange as source (unordered: removal swaps the last one in). */
   readonly bindings: Binding[] = [];
+  /** The same bindings by destination, for duplicate checks and unbind. */
+  private readonly byDestination = new Map<Destination, Binding[]>();
   readonly router: Router;
   /** Name of the alternate exchange (argument "alternate-exchange", else a policy's), if any. */
   alternate: string | undefined;
@@ -34,19 +36,36 @@ export class Exchange {
   }
 
   findBinding(destination: Destination, routingKey: string, args: FieldTable): Binding | undefined {
-    for (const b of this.bindings) if (b.sameAs(destination, routingKey, args)) return b;
+    const list = this.byDestination.get(destination);
+    if (list === undefined) return undefined;
+    for (const b of list) if (b.sameAs(destination, routingKey, args)) return b;
     return undefined;
   }
 
   addBinding(b: Binding): void {
     this.router.add(b);
+    b.slot = this.bindings.length;
     this.bindings.push(b);
+    const list = this.byDestination.get(b.destination);
+    if (list === undefined) this.byDestination.set(b.destination, [b]);
+    else list.push(b);
   }
 
   removeBinding(b: Binding): void {
-    const i = this.bindings.indexOf(b);
-    if (i < 0) return;
-    this.bindings.splice(i, 1);
+    const i = b.slot;
+    if (i < 0 || this.bindings[i] !== b) return;
+    const last = this.bindings.pop()!;
+    if (last !== b) {
+      this.bindings[i] = last;
+      last.slot = i;
+    }
+    b.slot = -1;
+    const list = this.byDestination.get(b.destination);
+    if (list !== undefined) {
+      const j = list.indexOf(b);
+      if (j >= 0) list.splice(j, 1);
+      if (list.length === 0) this.byDestination.delete(b.destination);
+    }
     this.router.remove(b);
   }
 

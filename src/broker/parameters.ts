@@ -7,9 +7,11 @@
  * refuses it ("component shovel not found") — except when restored from saved definitions: those
  * are kept and replayed to the component when it registers, so nothing stored is lost.
  *
- * Invariants: values are plain JSON; every change calls `onChange` once (the broker saves the
- * definitions document: parameters and policies live in it as RabbitMQ's definitions.json does).
+ * Invariants: values are plain JSON; every change calls `onChange` once with its journal record,
+ * before the change is made (the broker journals it and may refuse it by throwing): parameters and
+ * policies live in the definitions as RabbitMQ's definitions.json keeps them.
  */
+import type { DefinitionChange } from '../store/definition-changes.js';
 import type { JsonValue } from '../store/definitions.js';
 import { invalid, missing } from './control-error.js';
 
@@ -37,8 +39,8 @@ export class ParameterStore {
   private readonly components = new Map<string, ParameterComponent>();
   private readonly params = new Map<string, RuntimeParameter>();
   private readonly globals = new Map<string, GlobalParameter>();
-  /** Called after every change (set by the broker: save the definitions). */
-  onChange: (() => void) | undefined;
+  /** Called before every change with its journal record (set by the broker; may throw to refuse it). */
+  onChange: ((change: DefinitionChange) => void) | undefined;
 
   /** @param vhostExists whether a vhost exists (parameters belong to existing vhosts) */
   constructor(private readonly vhostExists: (vhost: string) => boolean = () => true) {}
@@ -61,9 +63,9 @@ export class ParameterStore {
     c.validate(vhost, name, value);
     const key = paramKey(component, vhost, name);
     const created = !this.params.has(key);
+    this.onChange?.({ op: 'put', kind: 'parameters', value: { component, vhost, name, value } });
     this.params.set(key, { component, vhost, name, value });
     c.changed?.(vhost, name, value);
-    this.onChange?.();
     return created;
   }
 
@@ -76,9 +78,10 @@ export class ParameterStore {
   /** Remove; false when there was nothing to remove. */
   clear(component: string, vhost: string, name: string): boolean {
     const key = paramKey(component, vhost, name);
-    if (!this.params.delete(key)) return false;
+    if (!this.params.has(key)) return false;
+    this.onChange?.({ op: 'delete', kind: 'parameters', value: { component, vhost, name } });
+    this.params.delete(key);
     this.components.get(component)?.changed?.(vhost, name, undefined);
-    this.onChange?.();
     return true;
   }
 
@@ -99,21 +102,15 @@ export class ParameterStore {
 
   /** A vhost is being deleted: its parameters go with it (components are told). */
   clearVhost(vhost: string): void {
-    let any = false;
-    for (const p of this.list(undefined, vhost)) {
-      this.params.delete(paramKey(p.component, p.vhost, p.name));
-      this.components.get(p.component)?.changed?.(p.vhost, p.name, undefined);
-      any = true;
-    }
-    if (any) this.onChange?.();
+    for (const p of this.list(undefined, vhost)) this.clear(p.component, p.vhost, p.name);
   }
 
   // ---- global parameters (rabbit_runtime_parameters:set_global) -----------------------------
 
   setGlobal(name: string, value: JsonValue): boolean {
     const created = !this.globals.has(name);
+    this.onChange?.({ op: 'put', kind: 'global_parameters', value: { name, value } });
     this.globals.set(name, { name, value });
-    this.onChange?.();
     return created;
   }
 
@@ -122,8 +119,9 @@ export class ParameterStore {
   }
 
   clearGlobal(name: string): boolean {
-    if (!this.globals.delete(name)) return false;
-    this.onChange?.();
+    if (!this.globals.has(name)) return false;
+    this.onChange?.({ op: 'delete', kind: 'global_parameters', value: { name } });
+    this.globals.delete(name);
     return true;
   }
 

@@ -6,6 +6,7 @@
  * vhosts a non-administrator can see.
  * Invariant: every stored regex compiled when it was set (JS syntax, close to RabbitMQ's PCRE).
  */
+import type { DefinitionChange } from '../store/definition-changes.js';
 import { invalid } from './control-error.js';
 
 export interface Permission {
@@ -27,16 +28,17 @@ export interface TopicPermission {
 export class PermissionStore {
   private readonly perms = new Map<string, Permission>();
   private readonly topics = new Map<string, TopicPermission>();
-  /** Called after every change (set by the broker: save the definitions). */
-  onChange: (() => void) | undefined;
+  /** Called before every change with its journal record (set by the broker; may throw to refuse it). */
+  onChange: ((change: DefinitionChange) => void) | undefined;
 
   /** Set (create or replace); true when created. Throws ControlError('invalid') for a bad regex. */
   set(p: Permission): boolean {
     for (const re of [p.configure, p.write, p.read]) checkRegex(re);
     const key = permKey(p.user, p.vhost);
     const created = !this.perms.has(key);
-    this.perms.set(key, { user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read });
-    this.onChange?.();
+    const value = { user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read };
+    this.onChange?.({ op: 'put', kind: 'permissions', value });
+    this.perms.set(key, value);
     return created;
   }
 
@@ -45,8 +47,9 @@ export class PermissionStore {
   }
 
   clear(user: string, vhost: string): boolean {
-    if (!this.perms.delete(permKey(user, vhost))) return false;
-    this.onChange?.();
+    if (!this.perms.has(permKey(user, vhost))) return false;
+    this.onChange?.({ op: 'delete', kind: 'permissions', value: { user, vhost } });
+    this.perms.delete(permKey(user, vhost));
     return true;
   }
 
@@ -61,16 +64,16 @@ export class PermissionStore {
     for (const re of [p.write, p.read]) checkRegex(re);
     const key = topicKey(p.user, p.vhost, p.exchange);
     const created = !this.topics.has(key);
-    this.topics.set(key, { user: p.user, vhost: p.vhost, exchange: p.exchange, write: p.write, read: p.read });
-    this.onChange?.();
+    const value = { user: p.user, vhost: p.vhost, exchange: p.exchange, write: p.write, read: p.read };
+    this.onChange?.({ op: 'put', kind: 'topic_permissions', value });
+    this.topics.set(key, value);
     return created;
   }
 
   /** Clear one exchange's topic permission, or all of the user's in the vhost when `exchange` is undefined. */
   clearTopic(user: string, vhost: string, exchange?: string): boolean {
     const gone = this.listTopic({ user, vhost }).filter((p) => exchange === undefined || p.exchange === exchange);
-    for (const p of gone) this.topics.delete(topicKey(p.user, p.vhost, p.exchange));
-    if (gone.length > 0) this.onChange?.();
+    for (const p of gone) this.dropTopic(p);
     return gone.length > 0;
   }
 
@@ -83,10 +86,13 @@ export class PermissionStore {
 
   /** A user or a vhost was deleted: its permissions go with it. */
   forget(what: { user?: string; vhost?: string }): void {
-    let any = false;
-    for (const p of this.list(what)) { this.perms.delete(permKey(p.user, p.vhost)); any = true; }
-    for (const p of this.listTopic(what)) { this.topics.delete(topicKey(p.user, p.vhost, p.exchange)); any = true; }
-    if (any) this.onChange?.();
+    for (const p of this.list(what)) this.clear(p.user, p.vhost);
+    for (const p of this.listTopic(what)) this.dropTopic(p);
+  }
+
+  private dropTopic(p: TopicPermission): void {
+    this.onChange?.({ op: 'delete', kind: 'topic_permissions', value: { user: p.user, vhost: p.vhost, exchange: p.exchange } });
+    this.topics.delete(topicKey(p.user, p.vhost, p.exchange));
   }
 
   /** Restore saved entries without notifying (recovery). */

@@ -1,8 +1,16 @@
 /**
  * The broker's bridge to the storage engine: encodes messages into store records, decodes them
  * when queues page them back in, keeps the durability barrier (publisher confirms and tx.commit
- * wait for the fsync *and* for the definitions save that made their queues durable), and saves
- * definitions atomically whenever something durable changes.
+ * wait for the fsync, which also covers the definition changes that made their queues durable),
+ * and journals every durable definition change (definitionsChanged), compacting the journal into
+ * the definitions.json snapshot in the background when it outgrows the snapshot.
+ *
+ * Definition changes: the caller describes the change (a DefinitionChange record) and calls
+ * definitionsChanged BEFORE applying it; the record is encoded first, so a change that cannot be
+ * stored throws (406) and is never applied. The record is appended to the store's journal in the
+ * same turn and made durable by the store's group commit: one fsync covers every change (and every
+ * message write) that arrived meanwhile; -ok replies wait for it (afterDefinitionsSaved). A failed
+ * write or fsync fails only the waiters of that batch; nothing here can stay stuck.
  *
  * Record layout (the store's record is opaque bytes; this is the broker's part of it):
  *
@@ -27,10 +35,15 @@
 import { randomInt } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { AmqpError } from '../core/amqp-error.js';
+import { ReplyCode } from '../core/reply-code.js';
+import { encodeDefinitionChange, type DefinitionChange } from '../store/definition-changes.js';
+import type { Definitions } from '../store/definitions.js';
 import type { Store } from '../store/store.js';
 import { Message, type ContentCodec } from './message.js';
 
-const SAVE_INTERVAL_MS = 5;
+/** The journal is compacted once it holds more than this many bytes and more than the snapshot. */
+const COMPACT_MIN_BYTES = 1024 * 1024;
 
 export interface DurableWaiter {
   /** Everything written up to `writeSeq` is durable (err set when the write or fsync failed). */
@@ -52,13 +65,15 @@ export class Persistence {
   readonly bootId = randomInt(1, 0xffffffff);
   private readonly waiters = new Set<DurableWaiter>();
   private barrierScheduled = false;
-  private defsGen = 0;
-  private defsSavedGen = 0;
-  private defsSaving = false;
-  private lastSaveAt = 0;
-  private readonly defsWaiters: { gen: number; cb: (err: Error | null) => void }[] = [];
-  /** Builds the definitions document; set by the broker. */
-  exportDefinitions: (() => unknown) | undefined;
+  /** Store write seq of the last journaled definition change. */
+  private defsSeq = 0;
+  /** Importing saved definitions: the changes this causes are not journaled again. */
+  private loading = false;
+  private compacting = false;
+  /** After a failed compaction, wait for the journal to grow past this before trying again. */
+  private compactAfter = 0;
+  /** Builds the definitions document (the whole durable model); set by the broker. */
+  exportDefinitions: (() => Definitions) | undefined;
   private closed = false;
 
   constructor(
@@ -148,82 +163,112 @@ export class Persistence {
     const waiters = [...this.waiters];
     this.waiters.clear();
     const writeSeq = this.store.writeSeq;
-    const gen = this.defsGen;
-    const done = (err: Error | null) => {
-      for (const w of waiters) w.onDurable(writeSeq, err);
-    };
+    // Definition changes are store writes too: this one sync covers them.
     this.store.afterSync((err) => {
-      if (err !== null || this.defsSavedGen >= gen) return done(err);
-      this.defsWaiters.push({ gen, cb: done });
+      for (const w of waiters) w.onDurable(writeSeq, err);
     });
   }
 
   // ---- definitions ------------------------------------------------------------------------
 
-  /** Call `cb` once every definition change made so far is saved (declare-ok waits for this). */
+  /**
+   * A durable definition is about to change: journal `change`. Call it before applying the change:
+   * it throws (406 PRECONDITION_FAILED) when the change cannot be stored, and the caller must then
+   * leave the model as it was. Durable once the next sync completes (afterDefinitionsSaved).
+   */
+  definitionsChanged(change: DefinitionChange): void {
+    // Shutting down: a timer (x-expires) may still change the model; nothing more is journaled.
+    if (this.loading || this.closed) return;
+    let record: Buffer;
+    try {
+      record = encodeDefinitionChange(change);
+    } catch (e: unknown) {
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+        `cannot store ${describeChange(change)}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.defsSeq = this.store.appendDefinitionChange(record);
+    this.maybeCompact();
+  }
+
+  /** Call `cb` once every definition change made so far is durable (declare-ok waits for this). */
   afterDefinitionsSaved(cb: (err: Error | null) => void): void {
-    const gen = this.defsGen;
-    if (this.defsSavedGen >= gen) {
+    if (!this.definitionsPending) {
       process.nextTick(cb, null);
       return;
     }
-    this.defsWaiters.push({ gen, cb });
-  }
-
-  /** The model was just rebuilt from the saved definitions: nothing new to save. */
-  definitionsLoaded(): void {
-    this.defsSavedGen = this.defsGen;
+    this.store.afterSync(cb);
   }
 
   get definitionsPending(): boolean {
-    return this.defsSavedGen < this.defsGen;
+    return this.defsSeq > this.store.durableSeq;
   }
 
-  /** Something durable changed: save the definitions soon (coalesced). */
-  definitionsChanged(): void {
-    this.defsGen++;
-    if (!this.defsSaving) {
-      this.defsSaving = true;
-      setImmediate(() => void this.saveLoop());
+  /** Saved definitions are being imported into the model: do not journal them again. */
+  definitionsLoading(): void {
+    this.loading = true;
+  }
+
+  /** The model was just rebuilt from the saved definitions: journal what changes from now on. */
+  definitionsLoaded(): void {
+    this.loading = false;
+  }
+
+  /** Compact when the journal outgrows both COMPACT_MIN_BYTES and the snapshot (amortised O(1) per change). */
+  private maybeCompact(): void {
+    if (this.compacting || this.closed || this.exportDefinitions === undefined) return;
+    const bytes = this.store.definitionsJournalBytes;
+    if (bytes < COMPACT_MIN_BYTES || bytes < this.store.definitionsSnapshotBytes || bytes < this.compactAfter) return;
+    this.compacting = true;
+    setImmediate(() => this.compact());
+  }
+
+  private compact(): void {
+    const failed = (err: unknown): void => {
+      this.compacting = false;
+      // Retry only once the journal has grown again: a full disk must not turn this into a loop.
+      this.compactAfter = this.store.definitionsJournalBytes * 2;
+      this.logger.warn({ err }, 'definitions journal compaction failed; the journal keeps every change');
+    };
+    if (this.closed || this.exportDefinitions === undefined) {
+      this.compacting = false;
+      return;
     }
-  }
-
-  private async saveLoop(): Promise<void> {
-    while (this.defsSavedGen < this.defsGen && !this.closed) {
-      // Each save rewrites the whole document: under a stream of declarations, save at most every
-      // SAVE_INTERVAL_MS so the cost stays linear in the number of definitions.
-      const wait = this.lastSaveAt + SAVE_INTERVAL_MS - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      this.lastSaveAt = Date.now();
-      const gen = this.defsGen;
-      let err: Error | null = null;
-      try {
-        const defs = this.exportDefinitions?.();
-        if (defs !== undefined) await this.store.saveDefinitions(defs as never);
-        this.defsSavedGen = gen;
-      } catch (e: unknown) {
-        err = e instanceof Error ? e : new Error(String(e));
-        this.logger.error({ err }, 'saving definitions failed');
-      }
-      const ready = this.defsWaiters.filter((w) => err !== null || w.gen <= this.defsSavedGen);
-      for (const w of ready) {
-        this.defsWaiters.splice(this.defsWaiters.indexOf(w), 1);
-        w.cb(err);
-      }
-      if (err !== null) break;
+    let saved: Promise<void>;
+    try {
+      saved = this.store.saveDefinitions(this.exportDefinitions());
+    } catch (e: unknown) {
+      failed(e);
+      return;
     }
-    this.defsSaving = false;
+    saved.then(() => {
+      this.compacting = false;
+      this.compactAfter = 0;
+    }, failed);
   }
 
-  /** Save pending definitions and close the store (graceful shutdown). */
+  /** Compact the journal (so the next start reads only the snapshot) and close the store. */
   async close(): Promise<void> {
-    if (this.defsSavedGen < this.defsGen) {
-      const defs = this.exportDefinitions?.();
-      if (defs !== undefined) await this.store.saveDefinitions(defs as never);
-      this.defsSavedGen = this.defsGen;
-    }
     this.closed = true;
+    if (this.exportDefinitions !== undefined && this.store.definitionsJournalBytes > 0) {
+      try {
+        await this.store.saveDefinitions(this.exportDefinitions());
+      } catch (err: unknown) {
+        this.logger.warn({ err }, 'definitions snapshot at shutdown failed; the journal keeps every change');
+      }
+    }
     await this.store.close();
+  }
+}
+
+/** "queue 'q' in vhost '/'", for errors about a change. */
+function describeChange(c: DefinitionChange): string {
+  const v = c.value as { name?: unknown; vhost?: unknown; source?: unknown; destination?: unknown };
+  const where = typeof v.vhost === 'string' ? ` in vhost '${v.vhost}'` : '';
+  switch (c.kind) {
+    case 'queues': return `queue '${String(v.name)}'${where}`;
+    case 'exchanges': return `exchange '${String(v.name)}'${where}`;
+    case 'bindings': return `binding of '${String(v.destination)}' to '${String(v.source)}'${where}`;
+    default: return `${c.kind} entry${typeof v.name === 'string' ? ` '${v.name}'` : ''}${where}`;
   }
 }
 

@@ -10,6 +10,7 @@
  * lower value winning for the numeric limits. A queue's own x-arguments then win as policy.ts says.
  */
 import { fieldString, tableGet } from '../core/field-value.js';
+import type { DefinitionChange } from '../store/definition-changes.js';
 import type { JsonValue } from '../store/definitions.js';
 import { erlangTerm, invalid } from './control-error.js';
 import type { ParameterStore } from './parameters.js';
@@ -234,6 +235,23 @@ export class PolicyStore implements PolicyResolver {
       throw invalid(`[${unknown.map(([k, x]) => `{${erlangTerm(k)},${erlangTerm(x)}}`).join(',')}] are not recognised policy settings`);
     }
   }
+}
+
+/**
+ * A parameter change as journaled: definitions.json keeps policies in their own list (not under
+ * parameters), so a "policy" parameter is recorded as a policies entry, as exportControl lists it.
+ */
+export function asDefinitionChange(c: DefinitionChange): DefinitionChange {
+  if (c.kind !== 'parameters' || c.value.component !== POLICY_COMPONENT) return c;
+  const { vhost, name } = c.value;
+  if (c.op === 'delete') return { op: 'delete', kind: 'policies', value: { vhost, name } };
+  const v = c.value.value as { pattern?: unknown; definition?: unknown; priority?: unknown; 'apply-to'?: unknown };
+  return {
+    op: 'put', kind: 'policies', value: {
+      vhost, name, pattern: String(v.pattern), 'apply-to': typeof v['apply-to'] === 'string' ? v['apply-to'] : 'all',
+      definition: (v.definition ?? {}) as { [key: string]: JsonValue }, priority: typeof v.priority === 'number' ? v.priority : 0,
+    },
+  };
 }
 
 function componentOf(kind: PolicyKind): string {

@@ -42,11 +42,21 @@ export class DirectRouter implements Router {
 export class FanoutRouter implements Router {
   private readonly bindings: Binding[] = [];
 
-  add(b: Binding): void { this.bindings.push(b); }
+  add(b: Binding): void {
+    b.routeSlot = this.bindings.length;
+    this.bindings.push(b);
+  }
 
+  /** O(1): the last binding takes the removed one's place (fanout order carries no meaning). */
   remove(b: Binding): void {
-    const i = this.bindings.indexOf(b);
-    if (i >= 0) this.bindings.splice(i, 1);
+    const i = b.routeSlot;
+    if (i < 0 || this.bindings[i] !== b) return;
+    const last = this.bindings.pop()!;
+    if (last !== b) {
+      this.bindings[i] = last;
+      last.routeSlot = i;
+    }
+    b.routeSlot = -1;
   }
 
   route(_msg: Message, out: Destination[]): void {
@@ -141,12 +151,20 @@ export class HeadersRouter implements Router {
   private readonly bindings: HeadersBinding[] = [];
 
   add(b: Binding): void {
+    b.routeSlot = this.bindings.length;
     this.bindings.push({ binding: b, mode: headersMatchMode(b.args), entries: b.args });
   }
 
+  /** O(1), as FanoutRouter.remove. */
   remove(b: Binding): void {
-    const i = this.bindings.findIndex((h) => h.binding === b);
-    if (i >= 0) this.bindings.splice(i, 1);
+    const i = b.routeSlot;
+    if (i < 0 || this.bindings[i]?.binding !== b) return;
+    const last = this.bindings.pop()!;
+    if (last.binding !== b) {
+      this.bindings[i] = last;
+      last.binding.routeSlot = i;
+    }
+    b.routeSlot = -1;
   }
 
   route(msg: Message, out: Destination[]): void {

@@ -5,10 +5,12 @@
  * algorithm (imported) is kept and exported as is, but only sha256 hashes log in for now
  * (issue 13 adds RabbitMQ's other algorithms). An empty hash means "no password": nobody logs in
  * with a password as that user, as in RabbitMQ.
- * Invariant: User objects are immutable; a change replaces the object and calls `onChange`.
+ * Invariant: User objects are immutable; a change calls `onChange` with its journal record (before
+ * the change is made: the broker may refuse it) and then replaces the object.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { JsonValue } from '../store/definitions.js';
+import type { DefinitionChange } from '../store/definition-changes.js';
+import type { JsonValue, UserDefinition } from '../store/definitions.js';
 import { erlangTerm, invalid } from './control-error.js';
 
 /** The per-user limits RabbitMQ knows (rabbit_auth_backend_internal). */
@@ -34,8 +36,8 @@ export type Credentials =
 
 export class UserStore {
   private readonly users = new Map<string, User>();
-  /** Called after every change made through put/delete/setLimits (the broker saves the definitions). */
-  onChange: (() => void) | undefined;
+  /** Called before every change made through put/delete/setLimits (the broker journals it; may throw). */
+  onChange: ((change: DefinitionChange) => void) | undefined;
 
   add(name: string, password: string, tags: readonly string[] = []): User {
     const u: User = { name, passwordHash: hashPassword(password), tags };
@@ -66,14 +68,15 @@ export class UserStore {
       ...(hashingAlgorithm === undefined ? {} : { hashingAlgorithm }),
       ...(old?.limits === undefined ? {} : { limits: old.limits }),
     };
+    this.onChange?.({ op: 'put', kind: 'users', value: userDefinition(u) });
     this.users.set(name, u);
-    this.onChange?.();
     return old === undefined;
   }
 
   delete(name: string): boolean {
-    if (!this.users.delete(name)) return false;
-    this.onChange?.();
+    if (!this.users.has(name)) return false;
+    this.onChange?.({ op: 'delete', kind: 'users', value: { name } });
+    this.users.delete(name);
     return true;
   }
 
@@ -82,8 +85,9 @@ export class UserStore {
     const u = this.users.get(name);
     if (u === undefined) return false;
     const { limits: _old, ...rest } = u;
-    this.users.set(name, Object.keys(limits).length === 0 ? rest : { ...rest, limits: { ...limits } });
-    this.onChange?.();
+    const next = Object.keys(limits).length === 0 ? rest : { ...rest, limits: { ...limits } };
+    this.onChange?.({ op: 'put', kind: 'users', value: userDefinition(next) });
+    this.users.set(name, next);
     return true;
   }
 
@@ -122,6 +126,14 @@ export class UserStore {
     if (u === undefined || (u.hashingAlgorithm ?? DEFAULT_HASHING_ALGORITHM) !== DEFAULT_HASHING_ALGORITHM) return undefined;
     return checkPassword(password, u.passwordHash) ? u : undefined;
   }
+}
+
+/** A user as definitions.json lists it (also its journal record). */
+export function userDefinition(u: User): UserDefinition {
+  return {
+    name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm ?? DEFAULT_HASHING_ALGORITHM,
+    tags: [...u.tags], limits: { ...(u.limits ?? {}) },
+  };
 }
 
 export function hashPassword(password: string, salt: Buffer = randomBytes(4)): string {

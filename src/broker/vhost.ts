@@ -15,6 +15,8 @@ import type { Message } from './message.js';
 import type { Persistence } from './persistence.js';
 import { Queue, type DeadLetterReason, type QueueHooks } from './queue.js';
 import { isCycle, makeDeadLetter } from './dead-letter.js';
+import type { DefinitionChange } from '../store/definition-changes.js';
+import { bindingDefinition, bindingIsDurable, exchangeDefinition, queueDefinition } from './definitions-codec.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import { Publisher, PublishResult } from './publish.js';
 import { applyQueuePolicy, matchingPolicy, type Policy, type PolicyResolver } from './policy.js';
@@ -50,8 +52,11 @@ const QUEUE_EQUIVALENCE_ARGS = [
 ];
 
 export interface DefinitionsListener {
-  /** Something durable changed: definitions need saving. */
-  definitionsChanged(vhost: Vhost): void;
+  /**
+   * A durable definition is about to change (called before the model changes): journal it, or
+   * throw to refuse the change (it is then not applied).
+   */
+  definitionsChanged(change: DefinitionChange): void;
   /** A queue is gone (deleted, auto-deleted, exclusive owner closed). */
   queueDeleted?(q: Queue): void;
 }
@@ -103,8 +108,8 @@ export class Vhost {
           : matchingPolicy(this.policies, this.name, d.name, 'exchanges')?.definition['alternate-exchange'];
         if (typeof ae === 'string') x.alternate = ae;
       }
+      if (x.durable) this.changed({ op: 'put', kind: 'exchanges', value: exchangeDefinition(x) });
       this.addExchange(x);
-      if (x.durable) this.changed();
       return x;
     }
     this.assertField(x.type, d.type, 'type', 'exchange', d.name, true);
@@ -155,7 +160,7 @@ export class Vhost {
     for (const b of x.bindings.slice()) this.dropBinding(b, false);
     for (const b of (this.bindingsTo.get(x) ?? []).slice()) this.dropBinding(b, true);
     this.bindingsTo.delete(x);
-    if (x.durable) this.changed();
+    if (x.durable) this.changed({ op: 'delete', kind: 'exchanges', value: { vhost: this.name, name: x.name } });
   }
 
   // ---- queues ------------------------------------------------------------------------------
@@ -191,6 +196,7 @@ export class Vhost {
     }
     const settings = this.policyResolver !== undefined ? this.policyResolver.queueSettings(this.name, name, declared)
       : applyQueuePolicy(declared, matchingPolicy(this.policies, this.name, name, 'queues'));
+    if (durable) this.changed({ op: 'put', kind: 'queues', value: queueDefinition(this.name, name, true, d.autoDelete, d.args) });
     const q = new Queue(name, this.name, {
       durable,
       exclusiveOwner: d.exclusive ? d.connectionId : -1,
@@ -200,7 +206,6 @@ export class Vhost {
     }, this.meter, this.persistence);
     q.hooks = this.queueHooks;
     this.queues.set(name, q);
-    if (q.durable) this.changed();
     return q;
   }
 
@@ -272,7 +277,7 @@ export class Vhost {
     this.bindingsTo.delete(q);
     const n = q.destroy();
     this.listener?.queueDeleted?.(q);
-    if (q.durable) this.changed();
+    if (q.durable) this.changed({ op: 'delete', kind: 'queues', value: { vhost: this.name, name: q.name } });
     return n;
   }
 
@@ -324,31 +329,34 @@ export class Vhost {
   private addBinding(x: Exchange, dest: Destination, routingKey: string, args: FieldTable, durable: boolean): void {
     if (x.findBinding(dest, routingKey, args) !== undefined) return;
     if (x.type === 'headers') headersMatchMode(args);
+    if (durable) this.changed({ op: 'put', kind: 'bindings', value: bindingDefinition(this.name, x.name, dest, routingKey, args) });
     const b = new Binding(x, dest, routingKey, args);
     x.addBinding(b);
     let list = this.bindingsTo.get(dest);
     if (list === undefined) this.bindingsTo.set(dest, (list = []));
     list.push(b);
-    if (durable) this.changed();
   }
 
   /** Remove a binding; an auto-delete source exchange left without bindings goes too. */
   private dropBinding(b: Binding, fromSourceSide: boolean): void {
     const x = b.source;
+    if (bindingIsDurable(b)) {
+      this.changed({ op: 'delete', kind: 'bindings', value: bindingDefinition(this.name, x.name, b.destination, b.routingKey, b.args) });
+    }
     x.removeBinding(b);
     const list = this.bindingsTo.get(b.destination);
     if (list !== undefined) {
       const i = list.indexOf(b);
       if (i >= 0) list.splice(i, 1);
     }
-    if (x.durable) this.changed();
     if (fromSourceSide && x.autoDelete && x.bindings.length === 0 && !x.deleted) this.removeExchange(x);
   }
 
   /** Every binding, for definitions export and management. */
   allBindings(): Binding[] {
     const out: Binding[] = [];
-    for (const x of this.exchanges.values()) out.push(...x.bindings);
+    // No spread: an exchange may hold more bindings than a call takes arguments.
+    for (const x of this.exchanges.values()) for (const b of x.bindings) out.push(b);
     return out;
   }
 
@@ -389,8 +397,9 @@ export class Vhost {
     }
   }
 
-  private changed(): void {
-    this.listener?.definitionsChanged(this);
+  /** Journal a durable change before applying it (throws, and nothing is applied, if it cannot be stored). */
+  private changed(change: DefinitionChange): void {
+    this.listener?.definitionsChanged(change);
   }
 }
 

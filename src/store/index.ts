@@ -4,6 +4,7 @@
  */
 export * from './store.js';
 export * from './definitions.js';
+export * from './definition-changes.js';
 export { FileStore, diskFree, DEFAULT_SEGMENT_SIZE, DEFAULT_INDEX_ENTRIES } from './file-store.js';
 export type { FileStoreOptions, RecoveryReport } from './file-store.js';
 export { MemoryStore, MemoryBackend } from './memory-store.js';

@@ -11,6 +11,7 @@
  */
 import { stringifyJson } from '../core/json-text.js';
 import { FileContext } from './append-file.js';
+import { decodeDefinitionChange, DefinitionsState } from './definition-changes.js';
 import { parseDefinitions, type Definitions } from './definitions.js';
 import { diskFree } from './file-store.js';
 import { GroupCommit } from './group-commit.js';
@@ -33,7 +34,10 @@ import {
 } from './store.js';
 
 export class MemoryBackend {
+  /** The definitions snapshot (JSON text) and the journaled changes since. */
   definitions: string | undefined;
+  readonly journal: Buffer[] = [];
+  journalBytes = 0;
   readonly messages = new Map<MsgRef, Buffer>();
   readonly refs = new Map<MsgRef, number>();
   readonly queues = new Map<string, QueueEntries>();
@@ -216,13 +220,33 @@ export class MemoryStore implements Store {
   }
 
   async loadDefinitions(): Promise<Definitions | undefined> {
-    const d = this.backend.definitions;
-    return d === undefined ? undefined : parseDefinitions(d);
+    const b = this.backend;
+    if (b.definitions === undefined && b.journal.length === 0) return undefined;
+    const state = new DefinitionsState(b.definitions === undefined ? undefined : parseDefinitions(b.definitions));
+    for (const r of b.journal) state.apply(decodeDefinitionChange(r));
+    return state.toDefinitions();
   }
 
   async saveDefinitions(defs: Definitions): Promise<void> {
     this.assertOpen();
     this.backend.definitions = stringifyJson(defs);
+    this.backend.journal.length = 0;
+    this.backend.journalBytes = 0;
+  }
+
+  appendDefinitionChange(record: Buffer): number {
+    this.assertOpen();
+    this.backend.journal.push(Buffer.from(record));
+    this.backend.journalBytes += record.length + 8;
+    return this.gc.bump();
+  }
+
+  get definitionsJournalBytes(): number {
+    return this.backend.journalBytes;
+  }
+
+  get definitionsSnapshotBytes(): number {
+    return this.backend.definitions?.length ?? 0;
   }
 
   append(parts: readonly Buffer[]): MsgRef {

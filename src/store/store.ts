@@ -98,11 +98,28 @@ export interface DiskSpace {
 export interface Store {
   readonly kind: 'memory' | 'file';
 
-  // ---- definitions (atomic document) ----
-  /** The last saved definitions, or undefined when none were ever saved. */
+  // ---- definitions (snapshot + journal of changes) ----
+  /**
+   * The definitions: the last snapshot with every change appended since replayed on it; undefined
+   * when nothing was ever saved or appended.
+   */
   loadDefinitions(): Promise<Definitions | undefined>;
-  /** Replace the definitions atomically (temp file, fsync, rename, fsync dir). Durable on resolve. */
+  /**
+   * Append one definition change (bytes from encodeDefinitionChange) to the definitions journal.
+   * Synchronous and cheap: it is durable once the group commit syncs (afterSync, or durableSeq >=
+   * the returned write seq), together with every message write and change made meanwhile.
+   */
+  appendDefinitionChange(record: Buffer): number;
+  /**
+   * Replace the definitions by `defs` (compaction): `defs` must contain every change appended so
+   * far; changes appended after the call are kept on top. The snapshot is written in the background
+   * (temp file, fsync, rename, fsync dir) and the journal it covers is dropped; durable on resolve.
+   */
   saveDefinitions(defs: Definitions): Promise<void>;
+  /** Bytes of journaled changes a restart would replay (compact when this outgrows the snapshot). */
+  readonly definitionsJournalBytes: number;
+  /** Size of the last snapshot written or found. */
+  readonly definitionsSnapshotBytes: number;
 
   // ---- messages ----
   /**
