@@ -94,6 +94,8 @@ export interface WarrenProcess {
   readonly pid: number;
   /** Milliseconds from spawn() to the first successful AMQP handshake. */
   readonly startupMs: number;
+  /** Milliseconds from spawn() to the "Warren listening" log line (with `listeningLog`). */
+  readonly listeningMs: number | undefined;
   readonly dataDir: string;
   stop(): Promise<void>;
 }
@@ -104,16 +106,30 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
  * Spawns `node dist/src/cli/main.js start` on a free port with a temp data dir and waits until it
  * completes an AMQP handshake. `dataDir` may be given to restart over existing definitions.
  */
-export async function startWarrenProcess(opts: { dataDir?: string; timeoutMs?: number; nodeArgs?: readonly string[] } = {}): Promise<WarrenProcess> {
+export async function startWarrenProcess(opts: {
+  dataDir?: string; timeoutMs?: number; nodeArgs?: readonly string[];
+  /** Log at info and time the "Warren listening" line (spawn -> listening, without the client's handshake). */
+  listeningLog?: boolean;
+} = {}): Promise<WarrenProcess> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'warren-bench-')));
   const url = `amqp://guest:guest@127.0.0.1:${port}`;
   const main = join(repoRoot, 'dist/src/cli/main.js');
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, 'start', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', '--prometheus-port', '0',
+  const logLevel = opts.listeningLog === true ? 'info' : 'warn';
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, 'start', '--port', String(port), '--data-dir', dataDir, '--log-level', logLevel, '--prometheus-port', '0',
     '--management-port', '0'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', opts.listeningLog === true ? 'pipe' : 'ignore', 'pipe'],
   });
+  let listeningMs: number | undefined;
+  if (child.stdout !== null) {
+    let seen = '';
+    child.stdout.on('data', (d: Buffer) => {
+      if (listeningMs !== undefined) return;
+      seen = (seen + d.toString()).slice(-4096);
+      if (seen.includes('Warren listening')) listeningMs = performance.now() - t0;
+    });
+  }
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 4000) stderr += d.toString(); });
   let exited: number | null | undefined;
@@ -129,6 +145,7 @@ export async function startWarrenProcess(opts: { dataDir?: string; timeoutMs?: n
   const pid = child.pid ?? 0;
   return {
     url, pid, startupMs, dataDir,
+    get listeningMs() { return listeningMs; },
     stop: async () => {
       if (exited === undefined) {
         const gone = new Promise<void>((r) => child.once('exit', () => r()));

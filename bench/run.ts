@@ -213,9 +213,16 @@ async function main(): Promise<void> {
     try {
       await declareDurableQueues(warren.url, n, `${runId}-durable`);
       const dataDir = warren.dataDir;
-      await stopKeepingData(warren);
-      const again = await startWarrenProcess({ dataDir, nodeArgs });
-      put('startup', { name: `with ${n} durable queues`, value: again.startupMs, unit: 'ms', better: 'lower' }, 'warren');
+      // After kill -9: the last snapshot plus the definitions journal replayed (no snapshot at exit).
+      await stopKeepingData(warren, 'SIGKILL');
+      const crashed = await startWarrenProcess({ dataDir, nodeArgs, listeningLog: true });
+      put('startup', { name: `${n} durable queues + bindings, after kill -9: spawn -> listening`, value: crashed.listeningMs, unit: 'ms', better: 'lower' }, 'warren');
+      put('startup', { name: `${n} durable queues + bindings, after kill -9: spawn -> AMQP handshake`, value: crashed.startupMs, unit: 'ms', better: 'lower' }, 'warren');
+      // After a clean stop: the snapshot only (the journal is compacted at shutdown).
+      await stopKeepingData(crashed, 'SIGTERM');
+      const again = await startWarrenProcess({ dataDir, nodeArgs, listeningLog: true });
+      put('startup', { name: `${n} durable queues + bindings, after a clean stop: spawn -> listening`, value: again.listeningMs, unit: 'ms', better: 'lower' }, 'warren');
+      put('startup', { name: `${n} durable queues + bindings, after a clean stop: spawn -> AMQP handshake`, value: again.startupMs, unit: 'ms', better: 'lower' }, 'warren');
       await again.stop();
       await rm(dataDir, { recursive: true, force: true });
     } catch (e) {
@@ -298,13 +305,19 @@ async function sampleAfter(pid: number, ms: number): Promise<number | undefined>
   return new ProcessSampler(pid).rssMb();
 }
 
+/** n durable queues, each bound to a durable direct exchange by its name (10 channels pipelining). */
 async function declareDurableQueues(url: string, n: number, prefix: string): Promise<void> {
   const conn = await amqplib.connect(url);
   try {
-    const ch = await conn.createChannel();
+    const chs = await Promise.all(Array.from({ length: 10 }, () => conn.createChannel()));
+    await chs[0]!.assertExchange(`${prefix}-x`, 'direct', { durable: true });
     for (let i = 0; i < n; i += 200) {
       const batch: Promise<unknown>[] = [];
-      for (let j = i; j < Math.min(n, i + 200); j++) batch.push(ch.assertQueue(`${prefix}-${j}`, { durable: true }));
+      for (let j = i; j < Math.min(n, i + 200); j++) {
+        const ch = chs[j % chs.length]!;
+        batch.push(ch.assertQueue(`${prefix}-${j}`, { durable: true }));
+        batch.push(ch.bindQueue(`${prefix}-${j}`, `${prefix}-x`, `${prefix}-${j}`));
+      }
       await Promise.all(batch);
     }
   } finally {
@@ -313,8 +326,8 @@ async function declareDurableQueues(url: string, n: number, prefix: string): Pro
 }
 
 /** Stops Warren without deleting its data dir, so it can be restarted over the same definitions. */
-async function stopKeepingData(w: WarrenProcess): Promise<void> {
-  process.kill(w.pid, 'SIGTERM');
+async function stopKeepingData(w: WarrenProcess, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+  process.kill(w.pid, signal);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && new ProcessSampler(w.pid).rssMb() !== undefined) {
     await new Promise((r) => setTimeout(r, 20));

@@ -11,6 +11,7 @@ import {
 } from './load-generator.js';
 import { ProcessSampler } from './broker-process.js';
 import { compareClients } from './client-compare.js';
+import { definitionsChurn } from './definitions-churn.js';
 import { Counter, defaultFlow, type FlowSpec, type Topology } from './workload.js';
 
 export interface Metric {
@@ -256,6 +257,23 @@ const queueChurn: Scenario = {
   },
 };
 
+const durableChurn: Scenario = {
+  name: 'durable-churn',
+  description: 'N durable queues (10,000; quick 1,000) declared + bound one by one (each waits for its -ok), then deleted; by 1 client, then by 10 clients in parallel',
+  async run(ctx) {
+    const n = ctx.quick ? 1000 : 10_000;
+    const r = await definitionsChurn(ctx.url, ctx.brokerPid, ctx.prefix, n);
+    return [
+      { name: 'declare+bind, 1 client', value: r.declareBind1, unit: 'ops/s', better: 'higher' },
+      { name: 'delete, 1 client', value: r.delete1, unit: 'ops/s', better: 'higher' },
+      { name: 'broker CPU per operation, 1 client', value: r.cpuPerOp1, unit: 'µs', better: 'lower' },
+      { name: 'declare+bind, 10 clients', value: r.declareBind10, unit: 'ops/s', better: 'higher' },
+      { name: 'delete, 10 clients', value: r.delete10, unit: 'ops/s', better: 'higher' },
+      { name: 'broker CPU per operation, 10 clients', value: r.cpuPerOp10, unit: 'µs', better: 'lower' },
+    ];
+  },
+};
+
 const tcpLoopback: Scenario = {
   name: 'tcp-loopback',
   description: 'raw loopback TCP, one socket pair, 1 MiB writes (the ceiling for 1 MiB messages)',
@@ -299,6 +317,7 @@ export const scenarios: readonly Scenario[] = [
   backlog,
   connectionChurn,
   queueChurn,
+  durableChurn,
   simpleFlow('1mib', '1 producer -> 1 queue -> 1 consumer, 1 MiB, manual ack, prefetch 10', {
     messageSize: MiB, autoAck: false, prefetch: 10, multiAckEvery: 1, maxInFlight: 64,
   }),
