@@ -116,9 +116,9 @@ class MemoryQueue implements QueueIndex {
     return this.entries.bytes;
   }
 
-  enqueue(ref: MsgRef, size: number): number {
+  enqueue(ref: MsgRef, size: number, expiresAt = Infinity, tag = 0, weight = size): number {
     this.store.assertOpen();
-    const seq = this.entries.add(ref, size);
+    const seq = this.entries.add(ref, size, expiresAt, tag, weight);
     this.store.addRef(ref);
     this.store.bump();
     return seq;

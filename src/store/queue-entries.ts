@@ -1,7 +1,10 @@
 /**
  * The in-memory part of a queue index: entries in enqueue order, stored column-wise in typed arrays
  * (13 bytes per entry: f64 ref, u32 size, u8 flags) inside chunks of `perChunk` consecutive seqs,
- * so a backlog of millions costs no JS object per message. Chunk k holds seqs [k*perChunk,
+ * so a backlog of millions costs no JS object per message. Three more columns hold what the broker
+ * attaches to an entry (expiry time, an opaque tag, a weight counted in `bytes`); each is allocated
+ * in a chunk only once an entry of that chunk differs from the default (Infinity, 0, size), so plain
+ * FIFO queues keep paying 13 bytes per entry. Chunk k holds seqs [k*perChunk,
  * (k+1)*perChunk) and mirrors index segment file k of the file store. A chunk is dropped once it
  * can receive no more entries (the tail has passed it) and none of its entries is live; its arrays
  * start small and double, so thousands of near-empty queues stay cheap.
@@ -22,10 +25,21 @@ const NO_F64 = new Float64Array(0);
 const NO_U32 = new Uint32Array(0);
 const NO_U8 = new Uint8Array(0);
 
+/** Per-entry values the broker attaches at enqueue (defaults: never expires, tag 0, weight = size). */
+export interface EntryMeta {
+  expiresAt: number;
+  tag: number;
+  weight: number;
+}
+
 export class Chunk {
   refs: Float64Array;
   sizes: Uint32Array;
   flags: Uint8Array;
+  /** Lazily allocated columns (undefined: every entry has the default). */
+  expires: Float64Array | undefined;
+  tags: Uint32Array | undefined;
+  weights: Uint32Array | undefined;
   /** Slots assigned (highest present slot + 1). */
   filled = 0;
   live = 0;
@@ -43,6 +57,7 @@ export class Chunk {
     this.refs = new Float64Array(capacity);
     this.sizes = new Uint32Array(capacity);
     this.flags = new Uint8Array(capacity);
+    this.expires = this.tags = this.weights = undefined;
     this.resident = true;
   }
 
@@ -50,7 +65,39 @@ export class Chunk {
     this.refs = NO_F64;
     this.sizes = NO_U32;
     this.flags = NO_U8;
+    this.expires = this.tags = this.weights = undefined;
     this.resident = false;
+  }
+
+  /** Store the metadata of `slot`, allocating a column the first time it holds a non-default. */
+  setMeta(slot: number, size: number, expiresAt: number, tag: number, weight: number): void {
+    if (expiresAt !== Infinity || this.expires !== undefined) {
+      if (this.expires === undefined) this.expires = new Float64Array(this.flags.length).fill(Infinity);
+      this.expires[slot] = expiresAt;
+    }
+    if (tag !== 0 || this.tags !== undefined) {
+      this.tags ??= new Uint32Array(this.flags.length);
+      this.tags[slot] = tag;
+    }
+    if (weight !== size || this.weights !== undefined) {
+      if (this.weights === undefined) {
+        this.weights = new Uint32Array(this.flags.length);
+        this.weights.set(this.sizes);
+      }
+      this.weights[slot] = weight;
+    }
+  }
+
+  expiresOf(slot: number): number {
+    return this.expires === undefined ? Infinity : this.expires[slot]!;
+  }
+
+  tagOf(slot: number): number {
+    return this.tags === undefined ? 0 : this.tags[slot]!;
+  }
+
+  weightOf(slot: number): number {
+    return this.weights === undefined ? this.sizes[slot]! : this.weights[slot]!;
   }
 
   ensure(slot: number, max: number): void {
@@ -67,6 +114,21 @@ export class Chunk {
     this.refs = refs;
     this.sizes = sizes;
     this.flags = flags;
+    if (this.expires !== undefined) {
+      const e = new Float64Array(cap).fill(Infinity);
+      e.set(this.expires);
+      this.expires = e;
+    }
+    if (this.tags !== undefined) {
+      const t = new Uint32Array(cap);
+      t.set(this.tags);
+      this.tags = t;
+    }
+    if (this.weights !== undefined) {
+      const w = new Uint32Array(cap);
+      w.set(this.weights);
+      this.weights = w;
+    }
   }
 }
 
@@ -136,14 +198,20 @@ export class QueueEntries {
   }
 
   /** Append at the tail; returns the seq. */
-  add(ref: MsgRef, size: number): number {
+  add(ref: MsgRef, size: number, expiresAt = Infinity, tag = 0, weight = size): number {
     const seq = this.tailSeq++;
-    this.put(seq, ref, size, F_PRESENT);
+    this.put(seq, ref, size, F_PRESENT, expiresAt, tag, weight);
     return seq;
   }
 
+  /** The next add() starts a new chunk (the file store's tail segment has an older entry format). */
+  skipToNextChunk(): void {
+    const k = Math.floor(this.tailSeq / this.perChunk);
+    if (this.tailSeq > k * this.perChunk) this.tailSeq = (k + 1) * this.perChunk;
+  }
+
   /** Place an entry at an explicit seq (recovery). Flags must include F_PRESENT. */
-  put(seq: number, ref: MsgRef, size: number, flags: number): void {
+  put(seq: number, ref: MsgRef, size: number, flags: number, expiresAt = Infinity, tag = 0, weight = size): void {
     const k = Math.floor(seq / this.perChunk);
     const slot = seq - k * this.perChunk;
     const c = this.chunkFor(k);
@@ -156,11 +224,12 @@ export class QueueEntries {
     c.refs[slot] = ref;
     c.sizes[slot] = size;
     c.flags[slot] = flags;
+    c.setMeta(slot, size, expiresAt, tag, weight);
     if (slot >= c.filled) c.filled = slot + 1;
     if ((flags & F_SETTLED) === 0) {
       c.live++;
       this.count++;
-      this.bytes += size;
+      this.bytes += weight;
     }
     if (seq >= this.tailSeq) this.tailSeq = seq + 1;
   }
@@ -211,7 +280,7 @@ export class QueueEntries {
     c.flags[slot] = f | F_SETTLED;
     c.live--;
     this.count--;
-    this.bytes -= c.sizes[slot]!;
+    this.bytes -= c.weightOf(slot);
     const ref = c.refs[slot]!;
     if (c.live === 0) this.maybeDrop(c);
     return ref;
@@ -275,6 +344,9 @@ class EntriesCursor implements QueueCursor {
   ref: MsgRef = -1;
   size = 0;
   delivered = false;
+  expiresAt = Infinity;
+  tag = 0;
+  weight = 0;
   private pos: number;
 
   constructor(private readonly q: QueueEntries, fromSeq: number) {
@@ -310,6 +382,9 @@ class EntriesCursor implements QueueCursor {
           this.ref = c.refs[slot]!;
           this.size = c.sizes[slot]!;
           this.delivered = (f & F_DELIVERED) !== 0;
+          this.expiresAt = c.expiresOf(slot);
+          this.tag = c.tagOf(slot);
+          this.weight = c.weightOf(slot);
           this.pos = this.seq + 1;
           return true;
         }

@@ -5,22 +5,29 @@
  * (as LavinMQ keeps acks per segment) lets a segment and its marks be deleted together as soon as
  * all its entries are settled, whatever happens to older or newer segments.
  *
- * On-disk format (little-endian), version 1:
+ * On-disk format (little-endian), version 2 (version 1 is still read):
  *
  *   <k>.idx header, `headerLen` bytes (a multiple of 16)
  *     0  magic     "WRNQ"
- *     4  version   u16 = 1
+ *     4  version   u16 = 2 (1: older segments, 16-byte entries)
  *     6  headerLen u16
  *     8  E         u32  entries per segment (fixed for the queue's life)
  *    12  k         u32  segment number (file name)
  *    16  nameLen   u32
  *    20  crc       u32  CRC-32 of bytes 0..19 followed by the name bytes
  *    24  name      nameLen bytes UTF-8 (the queue key), zero padding to headerLen
- *   entry for slot s (seq = k*E + s) at headerLen + 16*s:
+ *   version 2 entry for slot s (seq = k*E + s) at headerLen + 32*s:
  *     0  segment   u32  message segment id   } MsgRef = segment * 2^32 + offset
  *     4  offset    u32  record offset        }
  *     8  size      u32  payload length
- *    12  crc       u32  CRC-32 of bytes 0..11
+ *    12  weight    u32  what QueueIndex.bytes sums (the broker: body bytes)
+ *    16  expiresAt f64  ms since the epoch (the broker: when the message's TTL runs out); +Inf = never
+ *    24  tag       u32  opaque to the store (the broker: the delivery count of a returned message)
+ *    28  crc       u32  CRC-32 of bytes 0..27
+ *   version 1 entry at headerLen + 16*s: segment u32 | offset u32 | size u32 | crc u32 (of bytes 0..11),
+ *   read as weight = size, expiresAt = +Inf, tag = 0. A queue's segments may mix versions: when
+ *   the tail segment found at recovery is version 1, the next enqueue starts a new (version 2)
+ *   segment at the next multiple of E, so seqs jump once over the rest of that segment.
  *
  *   <k>.ack: 8-byte header ("WRNA", u16 version = 1, u16 0), then 8-byte marks:
  *     0  word      u32  kind << 28 | slot   (kind 1 = delivered, 2 = settled)
@@ -41,8 +48,11 @@ import { StoreError, type MsgRef, type QueueCursor, type QueueIndex, type StoreL
 
 export const IDX_MAGIC = 0x514e5257; // "WRNQ"
 export const ACK_MAGIC = 0x414e5257; // "WRNA"
-export const IDX_VERSION = 1;
-export const ENTRY_SIZE = 16;
+export const IDX_VERSION = 2;
+/** Entry size of version 2 segments, and of version 1 ones. */
+export const ENTRY_SIZE = 32;
+export const ENTRY_SIZE_V1 = 16;
+const ACK_VERSION = 1;
 export const ACK_HEADER = 8;
 export const MARK_SIZE = 8;
 const KIND_DELIVERED = 1;
@@ -53,6 +63,8 @@ interface IdxSegment {
   readonly k: number;
   readonly idx: AppendFile;
   ack: AppendFile | undefined;
+  /** ENTRY_SIZE, or ENTRY_SIZE_V1 for a segment written by an older version. */
+  readonly entrySize: number;
 }
 
 /** Hooks into the owning store: count a mutation, and know whether the store is open. */
@@ -87,12 +99,15 @@ export class QueueLog implements QueueIndex {
     const n = c.filled;
     c.allocate(Math.max(n, 1));
     if (seg === undefined) return;
-    const buf = Buffer.allocUnsafe(n * ENTRY_SIZE);
+    const es = seg.entrySize;
+    const buf = Buffer.allocUnsafe(n * es);
     seg.idx.readAt(this.header.length, buf, 0, buf.length);
-    for (let s = 0, pos = 0; s < n; s++, pos += ENTRY_SIZE) {
+    for (let s = 0, pos = 0; s < n; s++, pos += es) {
       c.refs[s] = buf.readUInt32LE(pos) * ID_SPAN + buf.readUInt32LE(pos + 4);
-      c.sizes[s] = buf.readUInt32LE(pos + 8);
+      const size = buf.readUInt32LE(pos + 8);
+      c.sizes[s] = size;
       c.flags[s] = F_PRESENT;
+      if (es === ENTRY_SIZE) c.setMeta(s, size, buf.readDoubleLE(pos + 16), buf.readUInt32LE(pos + 24), buf.readUInt32LE(pos + 12));
     }
     const ack = seg.ack;
     if (ack === undefined || ack.size <= ACK_HEADER) return;
@@ -151,7 +166,7 @@ export class QueueLog implements QueueIndex {
     idx.buf.writeUInt32LE(k, o + 12);
     const crc = crc32Range(h, 24, 24 + h.readUInt32LE(16), crc32Range(idx.buf, o, o + 20));
     idx.buf.writeUInt32LE(crc, o + 20);
-    const seg: IdxSegment = { k, idx, ack: undefined };
+    const seg: IdxSegment = { k, idx, ack: undefined, entrySize: ENTRY_SIZE };
     this.segs.set(k, seg);
     return seg;
   }
@@ -161,10 +176,12 @@ export class QueueLog implements QueueIndex {
     if (this.destroyed) throw new StoreError('CLOSED', `store: queue index '${this.name}' was deleted`);
   }
 
-  enqueue(ref: MsgRef, size: number): number {
+  enqueue(ref: MsgRef, size: number, expiresAt = Infinity, tag = 0, weight = size): number {
     this.check();
-    const seq = this.entries.add(ref, size);
     const per = this.entries.perChunk;
+    // A version-1 tail segment (found at recovery) cannot hold version-2 entries: start the next one.
+    if (this.segs.get(Math.floor(this.entries.tailSeq / per))?.entrySize === ENTRY_SIZE_V1) this.entries.skipToNextChunk();
+    const seq = this.entries.add(ref, size, expiresAt, tag, weight);
     const k = Math.floor(seq / per);
     const seg = this.segs.get(k) ?? this.newSegment(k);
     const f = seg.idx;
@@ -174,7 +191,10 @@ export class QueueLog implements QueueIndex {
     b.writeUInt32LE(segId, o);
     b.writeUInt32LE(ref - segId * ID_SPAN, o + 4);
     b.writeUInt32LE(size, o + 8);
-    b.writeUInt32LE(crc32Range(b, o, o + 12), o + 12);
+    b.writeUInt32LE(weight, o + 12);
+    b.writeDoubleLE(expiresAt, o + 16);
+    b.writeUInt32LE(tag >>> 0, o + 24);
+    b.writeUInt32LE(crc32Range(b, o, o + 28), o + 28);
     this.msgs.addRef(ref);
     this.host.bump();
     return seq;
@@ -190,7 +210,7 @@ export class QueueLog implements QueueIndex {
       ack = new AppendFile(this.ctx, this.ackPath(k), 0, false, 256);
       const h = ack.reserve(ACK_HEADER);
       ack.buf.writeUInt32LE(ACK_MAGIC, h);
-      ack.buf.writeUInt16LE(IDX_VERSION, h + 4);
+      ack.buf.writeUInt16LE(ACK_VERSION, h + 4);
       ack.buf.writeUInt16LE(0, h + 6);
       seg.ack = ack;
     }
@@ -264,7 +284,7 @@ export class QueueLog implements QueueIndex {
   // ---------------------------------------------------------------- recovery
 
   /**
-   * Rebuild from the files of `dir`. Reads only index and mark files (16 + 8 bytes per entry),
+   * Rebuild from the files of `dir`. Reads only index and mark files (32 or 16 + 8 bytes per entry),
    * never message bodies. Returns the queue name found in the headers, or undefined if none.
    */
   static recoverName(ctx: FileContext, dir: string): { name: string; perSegment: number } | undefined {
@@ -326,8 +346,10 @@ export class QueueLog implements QueueIndex {
         ops.closeSync(fd);
         throw e;
       }
-      // Header must match ours exactly (same name, same E, this k).
+      // Header must match ours exactly (same name, same E, this k), in version 2 or 1.
+      const version = buf.length >= 6 ? buf.readUInt16LE(4) : 0;
       const expect = Buffer.from(this.header);
+      expect.writeUInt16LE(version === 1 ? 1 : IDX_VERSION, 4);
       expect.writeUInt32LE(k, 12);
       expect.writeUInt32LE(crc32Range(expect, 24, 24 + expect.readUInt32LE(16), crc32Range(expect, 0, 20)), 20);
       if (buf.length < hlen || !buf.subarray(0, hlen).equals(expect)) {
@@ -337,15 +359,21 @@ export class QueueLog implements QueueIndex {
         ops.unlinkSync(this.ackPath(k));
         continue;
       }
+      const es = version === 1 ? ENTRY_SIZE_V1 : ENTRY_SIZE;
       let slots = 0;
       let pos = hlen;
       const maxSlots = per;
-      while (pos + ENTRY_SIZE <= buf.length && slots < maxSlots) {
-        if (crc32Range(buf, pos, pos + 12) !== buf.readUInt32LE(pos + 12)) break;
+      while (pos + es <= buf.length && slots < maxSlots) {
+        if (crc32Range(buf, pos, pos + es - 4) !== buf.readUInt32LE(pos + es - 4)) break;
         const ref = buf.readUInt32LE(pos) * ID_SPAN + buf.readUInt32LE(pos + 4);
-        this.entries.put(k * per + slots, ref, buf.readUInt32LE(pos + 8), F_PRESENT);
+        const size = buf.readUInt32LE(pos + 8);
+        if (es === ENTRY_SIZE) {
+          this.entries.put(k * per + slots, ref, size, F_PRESENT, buf.readDoubleLE(pos + 16), buf.readUInt32LE(pos + 24), buf.readUInt32LE(pos + 12));
+        } else {
+          this.entries.put(k * per + slots, ref, size, F_PRESENT);
+        }
         slots++;
-        pos += ENTRY_SIZE;
+        pos += es;
       }
       const idx = new AppendFile(this.ctx, p, pos, true, 1024);
       if (pos < buf.length) {
@@ -359,7 +387,7 @@ export class QueueLog implements QueueIndex {
       } else {
         ops.closeSync(fd); // reopened on demand: a long backlog must not pin 2 fds per segment
       }
-      const seg: IdxSegment = { k, idx, ack: undefined };
+      const seg: IdxSegment = { k, idx, ack: undefined, entrySize: es };
       this.segs.set(k, seg);
       this.recoverMarks(seg, slots);
       // Validate live entries against the message log and count references, then let the chunk
@@ -415,7 +443,7 @@ export class QueueLog implements QueueIndex {
       got += r;
     }
     let pos = ACK_HEADER;
-    if (got < ACK_HEADER || buf.readUInt32LE(0) !== ACK_MAGIC || buf.readUInt16LE(4) !== IDX_VERSION) {
+    if (got < ACK_HEADER || buf.readUInt32LE(0) !== ACK_MAGIC || buf.readUInt16LE(4) !== ACK_VERSION) {
       this.logger.warn({ queue: this.name, file: p, bytes: got }, 'store: mark file with a missing or bad header deleted');
       ops.closeSync(fd);
       ops.unlinkSync(p);

@@ -58,6 +58,10 @@ export interface QueueCursor {
   readonly size: number;
   /** True if markDelivered was recorded: after a restart the broker sets redelivered=true. */
   readonly delivered: boolean;
+  /** What enqueue() was given (defaults: Infinity, 0, size); kept across restarts. */
+  readonly expiresAt: number;
+  readonly tag: number;
+  readonly weight: number;
 }
 
 /** One durable queue's index: the ordered list of message references still owned by the queue. */
@@ -65,10 +69,15 @@ export interface QueueIndex {
   readonly name: string;
   /** Live (unsettled) entries. */
   readonly count: number;
-  /** Sum of the payload sizes of live entries. */
+  /** Sum of the weights of live entries (a weight defaults to the payload size). */
   readonly bytes: number;
-  /** Add `ref` (from Store.append; `size` = its payload length) at the tail. Returns the entry seq. */
-  enqueue(ref: MsgRef, size: number): number;
+  /**
+   * Add `ref` (from Store.append; `size` = its payload length) at the tail. Returns the entry seq.
+   * The broker may attach, per entry and without reading the record back later: `expiresAt` (a time
+   * in ms, e.g. when a TTL runs out; Infinity = never), an opaque 32-bit `tag` (e.g. a delivery
+   * count) and a `weight` (what `bytes` sums, e.g. the body size). All three survive restarts.
+   */
+  enqueue(ref: MsgRef, size: number, expiresAt?: number, tag?: number, weight?: number): number;
   /** Record that the entry was handed to a consumer (first time only; later calls are free no-ops). */
   markDelivered(seq: number): void;
   /** Ack, reject, purge, expiry, queue-delete: the entry is gone for good. No-op if not live. */

@@ -11,6 +11,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nodeFileOps, type FileOps } from '../../../src/store/file-ops.js';
 import { FileStore, type FileStoreOptions } from '../../../src/store/file-store.js';
+import { crc32Range } from '../../../src/store/crc32.js';
+import { ENTRY_SIZE, ENTRY_SIZE_V1 } from '../../../src/store/queue-log.js';
 import type { QueueLog } from '../../../src/store/queue-log.js';
 import type { MsgRef, Store, StoreLogger } from '../../../src/store/store.js';
 
@@ -265,7 +267,7 @@ describe('file store', () => {
     crash(s);
     const qdir = path.join(dir, 'queues', readdirSync(path.join(dir, 'queues'))[0]!);
     const idx = path.join(qdir, '0.idx');
-    truncateSync(idx, statSync(idx).size - 20); // entry 9 gone, entry 8 torn
+    truncateSync(idx, statSync(idx).size - ENTRY_SIZE - 4); // entry 9 gone, entry 8 torn
     const ack = path.join(qdir, '0.ack');
     truncateSync(ack, statSync(ack).size - 3); // settle mark of entry 1 torn
     const logger = captureLogger();
@@ -287,6 +289,49 @@ describe('file store', () => {
     const s3 = await open();
     expect(drain(s3, 'q').at(-1)).toBe('msg-100');
     expect(drain(s3, 'q')).toHaveLength(9);
+  });
+
+  it('reads version 1 index segments (16-byte entries) and continues in version 2 segments', async () => {
+    const s = await open();
+    publishN(s, 'q', 0, 20);
+    s.queue('q').markDelivered(3);
+    s.queue('q').settle(5);
+    await s.close();
+    // Rewrite q's segments as an older Warren wrote them.
+    const qdir = path.join(dir, 'queues', readdirSync(path.join(dir, 'queues'))[0]!);
+    for (const f of readdirSync(qdir).filter((x) => x.endsWith('.idx'))) {
+      const b = readFileSync(path.join(qdir, f));
+      const hlen = b.readUInt16LE(6);
+      const head = Buffer.from(b.subarray(0, hlen));
+      head.writeUInt16LE(1, 4);
+      const nameLen = head.readUInt32LE(16);
+      head.writeUInt32LE(crc32Range(head, 24, 24 + nameLen, crc32Range(head, 0, 20)), 20);
+      const out = [head];
+      for (let pos = hlen; pos + ENTRY_SIZE <= b.length; pos += ENTRY_SIZE) {
+        const e = Buffer.alloc(ENTRY_SIZE_V1);
+        b.copy(e, 0, pos, pos + 12);
+        e.writeUInt32LE(crc32Range(e, 0, 12), 12);
+        out.push(e);
+      }
+      writeFileSync(path.join(qdir, f), Buffer.concat(out));
+    }
+    const s2 = await open();
+    const seen: Array<[number, boolean, number, number]> = [];
+    const c = s2.queue('q').cursor();
+    while (c.next()) seen.push([c.seq, c.delivered, c.expiresAt, c.weight === c.size ? 1 : 0]);
+    expect(seen.map((x) => x[0])).toEqual([...Array(20).keys()].filter((i) => i !== 5));
+    expect(seen.every(([seq, delivered, exp, w]) => delivered === (seq === 3) && exp === Infinity && w === 1)).toBe(true);
+    // The tail segment (1) is version 1: the next entry starts segment 2, in version 2.
+    const b = body(100);
+    const seq = s2.queue('q').enqueue(s2.append([b]), b.length, 123, 4, 9);
+    expect(seq).toBe(32);
+    await s2.close();
+    const s3 = await open();
+    expect(drain(s3, 'q')).toHaveLength(20);
+    const last = s3.queue('q').cursor(32);
+    expect(last.next()).toBe(true);
+    expect([last.seq, last.expiresAt, last.tag, last.weight]).toEqual([32, 123, 4, 9]);
+    expect(readFileSync(path.join(qdir, '2.idx')).readUInt16LE(4)).toBe(2);
   });
 
   it('keeps delivered marks and order across an unclean stop', async () => {

@@ -273,15 +273,47 @@ describe.each(implementations)('store conformance: %s', (_name, makeHarness) => 
     expect(err).toBeInstanceOf(Error);
   });
 
+  it('keeps each entry\'s expiry, tag and weight, across clean and unclean restarts', async () => {
+    const s = await start();
+    const ref = s.append([Buffer.from('hello world')]);
+    const q = s.queue('meta');
+    const a = q.enqueue(ref, 11, 1_700_000_000_123.5, 0xfffffffe, 5);
+    const b = q.enqueue(ref, 11);
+    const c = q.enqueue(ref, 11, -1, 7, 0);
+    expect(q.bytes).toBe(5 + 11 + 0);
+    const read = (st: Store) => {
+      const out: Array<[number, number, number, number]> = [];
+      const cur = st.queue('meta').cursor();
+      while (cur.next()) out.push([cur.seq, cur.expiresAt, cur.tag, cur.weight]);
+      return out;
+    };
+    const want = [[a, 1_700_000_000_123.5, 0xfffffffe, 5], [b, Infinity, 0, 11], [c, -1, 7, 0]];
+    expect(read(s)).toEqual(want);
+    await synced(s);
+    open.splice(open.indexOf(s), 1); // unclean
+    const s2 = await start();
+    expect(read(s2)).toEqual(want);
+    expect(s2.queue('meta').bytes).toBe(16);
+    s2.queue('meta').settle(a);
+    expect(s2.queue('meta').bytes).toBe(11);
+    await s2.close();
+    open.splice(open.indexOf(s2), 1);
+    const s3 = await start();
+    expect(read(s3)).toEqual(want.slice(1));
+  });
+
   it('matches a model under random enqueue/deliver/settle/restart sequences', async () => {
     type Op =
-      | { t: 'pub'; queues: number[] }
+      | { t: 'pub'; queues: number[]; exp: number; tag: number; weight: number }
       | { t: 'deliver'; q: number; pick: number }
       | { t: 'settle'; q: number; pick: number }
       | { t: 'restart'; clean: boolean }
       | { t: 'delete'; q: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ t: fc.constant('pub' as const), queues: fc.uniqueArray(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 3 }) }) },
+      { weight: 6, arbitrary: fc.record({
+        t: fc.constant('pub' as const), queues: fc.uniqueArray(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 3 }),
+        exp: fc.constantFrom(Infinity, 0, 1.5e12, 42), tag: fc.constantFrom(0, 1, 0xffffffff), weight: fc.constantFrom(-1, 0, 3, 1000),
+      }) },
       { weight: 2, arbitrary: fc.record({ t: fc.constant('deliver' as const), q: fc.integer({ min: 0, max: 2 }), pick: fc.nat() }) },
       { weight: 4, arbitrary: fc.record({ t: fc.constant('settle' as const), q: fc.integer({ min: 0, max: 2 }), pick: fc.nat() }) },
       { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const), clean: fc.boolean() }) },
@@ -292,13 +324,18 @@ describe.each(implementations)('store conformance: %s', (_name, makeHarness) => 
         harness = await makeHarness();
         try {
           let s = await harness.open();
-          const model: Array<Array<{ seq: number; body: string; delivered: boolean }>> = [[], [], []];
+          const model: Array<Array<{ seq: number; body: string; delivered: boolean; exp: number; tag: number; weight: number }>> = [[], [], []];
           let n = 0;
           for (const o of ops) {
             if (o.t === 'pub') {
               const body = `p${n++}`;
               const ref = s.append([Buffer.from(body)]);
-              for (const q of o.queues) model[q]!.push({ seq: s.queue(`q${q}`).enqueue(ref, body.length), body, delivered: false });
+              const weight = o.weight < 0 ? body.length : o.weight; // -1: the default (size)
+              for (const q of o.queues) {
+                const seq = o.weight < 0 ? s.queue(`q${q}`).enqueue(ref, body.length, o.exp, o.tag)
+                  : s.queue(`q${q}`).enqueue(ref, body.length, o.exp, o.tag, weight);
+                model[q]!.push({ seq, body, delivered: false, exp: o.exp, tag: o.tag, weight });
+              }
             } else if (o.t === 'deliver' || o.t === 'settle') {
               const list = model[o.q]!;
               if (list.length === 0) continue;
@@ -323,8 +360,13 @@ describe.each(implementations)('store conformance: %s', (_name, makeHarness) => 
           await s.close();
           s = await harness.open();
           for (let q = 0; q < 3; q++) {
-            const got = liveEntries(s, `q${q}`).map((e) => ({ body: s.readSync(e.ref, e.size).toString(), delivered: e.delivered }));
-            expect(got).toEqual(model[q]!.map((m) => ({ body: m.body, delivered: m.delivered })));
+            const got: Array<{ body: string; delivered: boolean; exp: number; tag: number; weight: number }> = [];
+            const c = s.queue(`q${q}`).cursor();
+            while (c.next()) {
+              got.push({ body: s.readSync(c.ref, c.size).toString(), delivered: c.delivered, exp: c.expiresAt, tag: c.tag, weight: c.weight });
+            }
+            expect(got).toEqual(model[q]!.map((m) => ({ body: m.body, delivered: m.delivered, exp: m.exp, tag: m.tag, weight: m.weight })));
+            expect(s.queue(`q${q}`).bytes).toBe(model[q]!.reduce((n, m) => n + m.weight, 0));
           }
           await s.close();
         } finally {
