@@ -150,7 +150,18 @@ Management commands (over the management HTTP API; \`warren <command> --help\` f
   ping, status, check <check>   health (exit 0 healthy, 69 not)
 Options for them: --url (WARREN_MANAGEMENT_URL), -u/--user, -p/--password, -V/--vhost, --json, --columns`);
 
-if (ADMIN_COMMANDS.has(process.argv[2] ?? '')) {
+/** The command word, skipping the management commands' global options (which may come first). */
+function commandWord(argv: readonly string[]): string | undefined {
+  const withValue = new Set(['--url', '-u', '--user', '-p', '--password', '-V', '--vhost', '--columns', '--timeout']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (withValue.has(a)) i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
+if (ADMIN_COMMANDS.has(commandWord(process.argv.slice(2)) ?? '')) {
   const { runAdmin } = await import('./commands/index.js');
   const code = await runAdmin(process.argv.slice(2));
   // Exit once stdout is flushed (idle keep-alive HTTP sockets must not hold the process).

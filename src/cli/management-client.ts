@@ -111,6 +111,12 @@ export class ManagementClient {
       ? [b.error, b.reason].filter((x) => typeof x === 'string' && x !== '').join(': ')
       : typeof b === 'string' ? b.trim().slice(0, 300) : '';
     const what = `${method} ${path}`;
+    // Operations run on an AMQP channel (publish, get) fail with 400 and the AMQP error as reason.
+    const amqp = typeof b === 'object' && b !== null && typeof b.reason === 'string' ? /^(\d{3}) [A-Z_]+ - /.exec(b.reason) : null;
+    if (r.status === 400 && amqp !== null) {
+      const code = amqp[1] === '404' ? EXIT.notFound : amqp[1] === '403' ? EXIT.noperm : EXIT.dataerr;
+      return new CliError(`${what}: ${String((b as { reason: string }).reason)}`, code);
+    }
     switch (r.status) {
       case 401:
         return new CliError(`access refused for user '${this.options.user}' (${detail || 'HTTP 401'}): check --user/--password `

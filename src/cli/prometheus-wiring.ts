@@ -5,6 +5,7 @@
  * without it loads none of this.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { MessageStats } from '../broker/statistics.js';
 import { PrometheusListener } from '../management/prometheus.js';
 import type { NodeFacts, PrometheusSource, ScrapedConnection } from '../management/prometheus-metrics.js';
@@ -30,7 +31,8 @@ export async function startPrometheus(o: PrometheusWiringOptions): Promise<Runni
       rabbitmqVersion: o.serverConfig.version,
       productName: o.serverConfig.product,
       productVersion: o.version,
-      node: o.serverConfig.clusterName,
+      // The node name the management API reports (management-app.ts defaultNodeName).
+      node: `warren@${hostname()}`,
       cluster: o.serverConfig.clusterName,
       clusterId: `warren-cluster-id-${o.serverConfig.clusterName}`,
     },

@@ -17,7 +17,17 @@ export interface CliTarget {
   amqpPort: number;
 }
 
-export function defineCliScenarios(target: () => CliTarget): void {
+export interface CliScenarioOptions {
+  /**
+   * Put messages into a queue for the get/purge scenario; default: the `warren publish` command
+   * itself (through the default exchange).
+   */
+  put?: (queue: string, bodies: readonly string[]) => Promise<void>;
+  /** Whether the broker has POST /api/exchanges/{vhost}/{name}/publish (default true). */
+  publishEndpoint?: boolean;
+}
+
+export function defineCliScenarios(target: () => CliTarget, options: CliScenarioOptions = {}): void {
   let dir = '';
   beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'warren-cli-')); });
   afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
@@ -49,7 +59,11 @@ export function defineCliScenarios(target: () => CliTarget): void {
     expect((await cli('check', 'nonsense')).code).toBe(64);
   });
 
-  it('declares, lists, publishes to, reads, purges and deletes queues, exchanges and bindings', async () => {
+  const put = options.put ?? (async (queue: string, bodies: readonly string[]) => {
+    for (const b of bodies) await ok('publish', '-k', queue, '--payload', b);
+  });
+
+  it('declares, lists and deletes queues, exchanges and bindings', async () => {
     const q = uniqueName('cli-q');
     const x = uniqueName('cli-x');
     try {
@@ -66,23 +80,12 @@ export function defineCliScenarios(target: () => CliTarget): void {
       expect(exchanges.find((e) => e.name === x)).toMatchObject({ type: 'topic', durable: false });
       const bindings = await json<{ source: string; destination: string; routing_key: string }[]>('list', 'bindings', '-V', '/');
       expect(bindings.some((b) => b.source === x && b.destination === q && b.routing_key === 'a.#')).toBe(true);
-
-      expect((await ok('publish', '-e', x, '-k', 'a.b', '--payload', 'hello')).stdout).toBe('message published\n');
-      expect((await ok('publish', '-e', x, '-k', 'z', '--payload', 'lost')).stdout).toBe('message published but NOT routed (no queue matched)\n');
-      expect(await json('publish', '-k', q, '--payload', 'direct')).toEqual({ routed: true });
-      const got = await json<{ payload: string; routing_key: string; message_count: number }[]>('get', q, '--count', '5');
-      expect(got.map((m) => m.payload)).toEqual(['hello', 'direct']);
-      // The default ackmode puts them back: a second look sees them again.
-      expect((await json<unknown[]>('get', q, '--count', '5'))).toHaveLength(2);
-      const shown = (await ok('get', q, '--columns', 'payload,routing_key')).stdout;
-      expect(shown).toMatch(/^payload\s+routing_key\nhello\s+a\.b\n$/);
-
-      await ok('purge', q);
-      expect(await json<unknown[]>('get', q)).toEqual([]);
       await ok('delete', 'binding', '--source', x, '--destination', q, '--routing-key', 'a.#');
       const again = await cli('delete', 'binding', '--source', x, '--destination', q, '--routing-key', 'a.#');
       expect(again.code).toBe(66);
       expect(again.stderr).toMatch(/no binding/);
+      const inUse = await cli('delete', 'queue', q, '--if-empty', '--if-unused');
+      expect(inUse.code, inUse.stderr).toBe(0);
     } finally {
       await cli('delete', 'exchange', x);
       await cli('delete', 'queue', q);
@@ -90,6 +93,49 @@ export function defineCliScenarios(target: () => CliTarget): void {
     const gone = await cli('delete', 'queue', q);
     expect(gone.code).toBe(66);
     expect(gone.stderr).toMatch(/^Error: not found: DELETE \/api\/queues\/%2F\//);
+  });
+
+  it('gets (peeks at) and purges messages', async () => {
+    const q = uniqueName('cli-m');
+    try {
+      await ok('declare', 'queue', q, '--no-durable');
+      await put(q, ['hello', 'world']);
+      const got = await json<{ payload: string; routing_key: string; payload_encoding: string }[]>('get', q, '--count', '5');
+      expect(got.map((m) => m.payload)).toEqual(['hello', 'world']);
+      // The default ackmode puts them back: a second look sees them again.
+      expect(await json<unknown[]>('get', q, '--count', '5')).toHaveLength(2);
+      const shown = (await ok('get', q, '--columns', 'payload,routing_key')).stdout;
+      expect(shown).toBe(`payload  routing_key\nhello    ${q}\n`);
+      const notEmpty = await cli('delete', 'queue', q, '--if-empty');
+      expect(notEmpty.code).toBe(65);
+      await ok('purge', q);
+      expect(await json<unknown[]>('get', q)).toEqual([]);
+      expect((await cli('purge', uniqueName('cli-none'))).code).toBe(66);
+    } finally {
+      await cli('delete', 'queue', q);
+    }
+  });
+
+  if (options.publishEndpoint !== false) it('publishes through an exchange and says whether the message was routed', async () => {
+    const q = uniqueName('cli-pq');
+    const x = uniqueName('cli-px');
+    try {
+      await ok('declare', 'queue', q, '--no-durable');
+      await ok('declare', 'exchange', x, '--type', 'topic', '--no-durable');
+      await ok('declare', 'binding', '--source', x, '--destination', q, '--routing-key', 'a.#');
+      expect((await ok('publish', '-e', x, '-k', 'a.b', '--payload', 'hello')).stdout).toBe('message published\n');
+      expect((await ok('publish', '-e', x, '-k', 'z', '--payload', 'lost')).stdout).toBe('message published but NOT routed (no queue matched)\n');
+      expect(await json('publish', '-k', q, '--payload', 'direct', '--properties', '{"headers": {"h": 1}}')).toEqual({ routed: true });
+      const got = await json<{ payload: string; routing_key: string; properties: { headers?: unknown } }[]>('get', q, '--count', '5', '--ackmode', 'ack_requeue_false');
+      expect(got.map((m) => [m.payload, m.routing_key])).toEqual([['hello', 'a.b'], ['direct', q]]);
+      expect(got[1]!.properties.headers).toEqual({ h: 1 });
+      const missing = await cli('publish', '-e', uniqueName('cli-nox'), '--payload', 'x');
+      expect(missing.code).toBe(66);
+      expect(missing.stderr).toMatch(/404 NOT_FOUND - no exchange/);
+    } finally {
+      await cli('delete', 'exchange', x);
+      await cli('delete', 'queue', q);
+    }
   });
 
   it('manages vhosts, users, permissions and policies', async () => {
