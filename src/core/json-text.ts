@@ -10,8 +10,12 @@
  * null, bigint a TypeError).
  */
 
-/** JSON.stringify(value), without a depth limit. */
-export function stringifyJson(value: unknown): string {
+/**
+ * JSON.stringify(value), without a depth limit. With `sortKeys`, object keys are written in
+ * sorted order (a canonical form, e.g. to hash arguments); otherwise in insertion order.
+ */
+export function stringifyJson(value: unknown, sortKeys = false): string {
+  if (sortKeys) return stringifyIteratively(value, true);
   try {
     return JSON.stringify(value);
   } catch (e: unknown) {
@@ -30,7 +34,7 @@ interface Open {
 }
 
 /** The iterative path, exported for tests (it must agree with JSON.stringify on shallow input). */
-export function stringifyIteratively(value: unknown): string {
+export function stringifyIteratively(value: unknown, sortKeys = false): string {
   const out: string[] = [];
   const stack: Open[] = [];
   const seen = new Set<object>();
@@ -46,7 +50,9 @@ export function stringifyIteratively(value: unknown): string {
         const array = Array.isArray(v);
         out.push(array ? '[' : '{');
         if (top !== undefined) stack.push(top);
-        top = { array, holder: v as unknown[] | Record<string, unknown>, keys: array ? undefined : Object.keys(v), i: 0, wrote: false };
+        const keys = array ? undefined : Object.keys(v);
+        if (sortKeys) keys?.sort();
+        top = { array, holder: v as unknown[] | Record<string, unknown>, keys, i: 0, wrote: false };
       } else {
         out.push(scalarText(v));
       }

@@ -9,6 +9,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { User } from '../broker/user-store.js';
+import { stringifyJson } from '../core/json-text.js';
 import { fromBrokerError, HttpError, methodNotAllowed, notAuthorised, notFound } from './http-error.js';
 import { closeHttp, listenHttp } from './http-listen.js';
 import { ManagementApp } from './management-app.js';
@@ -106,7 +107,8 @@ export class ManagementServer {
     if (reply.status === 401) headers['www-authenticate'] = REALM;
     let payload: Buffer | undefined;
     if (reply.body !== undefined) {
-      payload = Buffer.from(JSON.stringify(reply.body), 'utf8');
+      // stringifyJson: queue/binding arguments may nest deeper than JSON.stringify's recursion allows.
+      payload = Buffer.from(stringifyJson(reply.body), 'utf8');
       headers['content-type'] = 'application/json';
     }
     headers['content-length'] = String(payload?.length ?? 0);

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { argsFromJson, argsToJson } from '../../broker/definitions-codec.js';
 import type { Binding } from '../../broker/binding.js';
 import { Queue } from '../../broker/queue.js';
+import { stringifyJson } from '../../core/json-text.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { notFound } from '../http-error.js';
 import type { Item } from '../list-query.js';
@@ -43,11 +44,9 @@ export function propertiesKey(routingKey: string, args: Record<string, unknown>)
   return `${quoteBinding(routingKey)}~${quoteBinding(hash)}`;
 }
 
+/** JSON with sorted keys, at any depth (binding arguments may nest thousands of levels). */
 function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  return stringifyJson(v, true) ?? 'null';
 }
 
 export function bindingJson(vhost: string, b: Binding): Item {

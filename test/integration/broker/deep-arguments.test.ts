@@ -163,6 +163,30 @@ describe('queue.declare with deeply nested arguments', () => {
       for (const depth of DEPTHS) expect(await deepSession(port, depth)).toEqual(EXPECTED);
     });
 
+  it.skipIf(onReference)('the management API still lists queues, bindings and definitions (Warren only)', async () => {
+    const broker = await startTestBroker({ managementPort: 0 });
+    const name = uniqueName('deep-mgmt');
+    try {
+      const h = await rawHandshake(broker.port);
+      await rawOpenChannel(h.conn, 1);
+      const table = nestedTable(8_000);
+      h.conn.send(rawMethod(1, 50, 10, declareArgs(name, DURABLE, table)));
+      expect(await answer(h.conn)).toBe('50.11');
+      h.conn.send(rawMethod(1, 50, 20, Buffer.concat([Buffer.from([0, 0, name.length]), Buffer.from(name), Buffer.from([9]),
+        Buffer.from('amq.match'), Buffer.from([0, 0]), table])));
+      expect(await answer(h.conn)).toBe('50.21');
+      h.conn.destroy();
+      const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+      for (const path of ['/api/queues', '/api/bindings', '/api/definitions', `/api/queues/%2F/${name}`]) {
+        const r = await fetch(`${broker.warren!.managementUrl!}${path}`, { headers: auth });
+        expect(r.status, path).toBe(200);
+        expect(await r.text(), path).toContain(name);
+      }
+    } finally {
+      await broker.close();
+    }
+  });
+
   it.skipIf(onReference)('the deep durable queue and its arguments survive a restart (Warren only: the reference cannot be restarted)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'warren-deep-'));
     const name = uniqueName('deep-restart');

@@ -32,6 +32,22 @@ describe('stringifyJson', () => {
     expect(() => stringifyIteratively(circular)).toThrow(TypeError);
   });
 
+  it('sortKeys: the canonical form (sorted keys at every level) of any JSON value, at any depth', () => {
+    // The recursive reference (what the management API's binding keys used before): keys sorted as strings.
+    const canonical = (v: unknown): string => {
+      if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+      if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+      const o = v as Record<string, unknown>;
+      return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+    };
+    fc.assert(fc.property(fc.jsonValue(), (v) => {
+      expect(stringifyJson(v, true)).toBe(canonical(v));
+    }), { numRuns: 1000 });
+    let deep: unknown = { z: 1, a: 2 };
+    for (let i = 0; i < 50_000; i++) deep = { y: deep, b: i };
+    expect(stringifyJson(deep, true).startsWith('{"b":49999,"y":{"b":49998,"y":')).toBe(true);
+  });
+
   it('writes documents nested 100,000 levels deep, and JSON.parse reads them back', () => {
     let o: unknown = { leaf: [1, 'x'] };
     for (let i = 0; i < 100_000; i++) o = i % 2 === 0 ? { a: o, b: i } : [o];
