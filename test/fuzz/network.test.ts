@@ -1,6 +1,6 @@
 /**
  * The network fuzzer on every `npm test` (issue 11): a bounded campaign (WARREN_FUZZ_SECONDS,
- * default 45 s) of mutated session traces against Warren as a child process, with the canary
+ * default 40 s) of mutated session traces against Warren as a child process, with the canary
  * running. A new seed each run explores new inputs (WARREN_FUZZ_SEED fixes it); a failure prints
  * the seed and the connection index, and `npm run fuzz -- --seed S --replay i` replays it. Add it
  * to regressions.test.ts once fixed. Needs the build (npm test builds first).
@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCampaign } from '../../fuzz/engine/campaign.js';
 
-const seconds = Number(process.env['WARREN_FUZZ_SECONDS'] ?? 45);
+const seconds = Number(process.env['WARREN_FUZZ_SECONDS'] ?? 40);
 const seed = process.env['WARREN_FUZZ_SEED'] === undefined ? Math.floor(Math.random() * 2 ** 32) : Number(process.env['WARREN_FUZZ_SEED']) >>> 0;
 
 describe('network fuzzing', () => {
