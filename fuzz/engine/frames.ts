@@ -5,13 +5,10 @@
  * from Warren's generated writers (valid by construction); content headers and bodies are built here.
  */
 import type { FieldTable, FieldValue } from '../../src/core/field-value.js';
+import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD } from '../../src/protocol/frame-constants.js';
 import { FrameWriter } from '../../src/protocol/frame-writer.js';
 
-export const FRAME_METHOD = 1;
-export const FRAME_HEADER = 2;
-export const FRAME_BODY = 3;
-export const FRAME_HEARTBEAT = 8;
-export const FRAME_END = 0xce;
+export { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD };
 export const PROTOCOL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]);
 
 export interface Frame {
