@@ -4,6 +4,7 @@
  * layer rule) and the listener itself. Imported lazily by startWarren, only when the API is
  * enabled, so `warren start --management-port 0` loads none of it.
  */
+import { brokerStatisticsSource } from '../management/broker-statistics.js';
 import { defaultNodeName, ManagementApp, type Listener as ListenerFact, type NodeInfo } from '../management/management-app.js';
 import { ManagementServer } from '../management/management-server.js';
 import { managementRouter } from '../management/routes/index.js';
@@ -42,7 +43,7 @@ export async function startManagement(o: ManagementWiringOptions): Promise<Runni
     diskFreeLimit: o.diskFreeLimit,
     allowRemoteLoopbackUsers: o.serverConfig.allowRemoteLoopbackUsers,
   };
-  const app = new ManagementApp(o.broker, node, MANAGEMENT_CODEC, o.statistics);
+  const app = new ManagementApp(o.broker, node, MANAGEMENT_CODEC, o.statistics ?? brokerStatisticsSource(o.broker));
   const server = new ManagementServer(app, managementRouter(), o.logger);
   const port = await server.listen(o.port, o.host);
   listeners.push({ protocol: 'http', host: o.host, port });

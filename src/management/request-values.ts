@@ -29,6 +29,8 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
     });
     req.on('end', () => resolve(Buffer.concat(parts)));
     req.on('error', reject);
+    // A client that goes away mid-body: nothing to answer, but do not leave the request pending.
+    req.on('close', () => { if (!req.complete) reject(new HttpError(400, 'bad_request', 'request aborted')); });
   });
 }
 
