@@ -9,7 +9,7 @@ import { defaultNodeName, ManagementApp, type Listener as ListenerFact, type Nod
 import { ManagementServer } from '../management/management-server.js';
 import { managementRouter } from '../management/routes/index.js';
 import type { StatisticsSource } from '../management/statistics-source.js';
-import { diskFree, type HttpWiringOptions } from './http-wiring.js';
+import { diskFree, maxFds, openFds, type HttpWiringOptions } from './http-wiring.js';
 import { MANAGEMENT_CODEC } from './management-codec.js';
 
 export interface ManagementWiringOptions extends HttpWiringOptions {
@@ -41,6 +41,7 @@ export async function startManagement(o: ManagementWiringOptions): Promise<Runni
     listeners,
     diskFree: () => diskFree(o.dataDir),
     diskFreeLimit: o.diskFreeLimit,
+    fds: () => ({ used: openFds(), total: maxFds() }),
     allowRemoteLoopbackUsers: o.serverConfig.allowRemoteLoopbackUsers,
   };
   const app = new ManagementApp(o.broker, node, MANAGEMENT_CODEC, o.statistics ?? brokerStatisticsSource(o.broker));

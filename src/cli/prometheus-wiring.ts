@@ -4,13 +4,12 @@
  * connections. Imported lazily by startWarren, only when Prometheus is enabled, so `warren start`
  * without it loads none of this.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { MessageStats } from '../broker/statistics.js';
 import { PrometheusListener } from '../management/prometheus.js';
 import type { NodeFacts, PrometheusSource, ScrapedConnection } from '../management/prometheus-metrics.js';
 import type { Listener } from '../server/listener.js';
-import { diskFree, type HttpWiringOptions } from './http-wiring.js';
+import { diskFree, maxFds, openFds, type HttpWiringOptions } from './http-wiring.js';
 
 export interface PrometheusWiringOptions extends HttpWiringOptions {
   listener: Listener;
@@ -64,23 +63,4 @@ export async function startPrometheus(o: PrometheusWiringOptions): Promise<Runni
 
 function* connectionsOf(listener: Listener): Iterable<ScrapedConnection> {
   for (const c of listener.connections) yield { id: c.id, snapshot: () => ({}), channels: () => [] };
-}
-
-/** Open file descriptors (Linux: entries of /proc/self/fd, minus the one listing them). */
-function openFds(): number | undefined {
-  try {
-    return readdirSync('/proc/self/fd').length - 1;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The soft limit on open files (Linux: /proc/self/limits). */
-function maxFds(): number | undefined {
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    return m === null ? undefined : Number(m[1]);
-  } catch {
-    return undefined;
-  }
 }

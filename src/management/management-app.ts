@@ -61,6 +61,8 @@ export interface NodeInfo {
   /** Free disk bytes now, undefined when unknown (memory store). */
   diskFree(): number | undefined;
   diskFreeLimit: number;
+  /** Open file descriptors and their limit, undefined where the OS does not say. */
+  fds(): { used: number | undefined; total: number | undefined };
   /** Whether loopback-only users (guest) may use the API from elsewhere. */
   allowRemoteLoopbackUsers: boolean;
 }

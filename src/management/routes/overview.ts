@@ -92,26 +92,29 @@ function managementPort(ctx: RouteContext): number {
 function nodeJson(ctx: RouteContext): Item {
   const app = ctx.app;
   const node = app.node;
-  const mem = process.memoryUsage();
+  const rss = process.memoryUsage.rss();
   const meter = app.broker.meter;
   const diskFree = node.diskFree();
   const sockets = app.broker.connections.size;
+  const fds = node.fds();
   return {
     name: node.name,
     type: 'disc',
     running: true,
     os_pid: String(process.pid),
-    mem_used: mem.rss,
-    mem_limit: meter.highWatermark,
+    mem_used: rss,
+    // Publishers are blocked when held message bytes pass the watermark: the RSS at which that
+    // happens is the watermark plus what the process holds besides messages (as Prometheus says).
+    mem_limit: meter.highWatermark + Math.max(0, rss - meter.used),
     mem_alarm: meter.memoryAlarmOn,
     mem_calculation_strategy: 'rss',
     disk_free: diskFree ?? 0,
     disk_free_limit: node.diskFreeLimit,
     disk_free_alarm: meter.diskAlarmOn,
-    fd_used: sockets,
-    fd_total: 1024,
+    fd_used: fds.used ?? sockets,
+    fd_total: fds.total ?? 1024,
     sockets_used: sockets,
-    sockets_total: 829,
+    sockets_total: fds.total ?? 1024,
     proc_used: 0,
     proc_total: 1048576,
     uptime: Date.now() - node.startedAt,
