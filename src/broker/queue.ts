@@ -1,34 +1,31 @@
 /**
- * A queue: ready entries in delivery order, its consumers served by priority then round robin
- * with prefetch credit, and counters for unacked deliveries. Socket-free: consumers are reached
- * through their DeliverySink, dead letters and expiry through QueueHooks (the vhost).
+ * A queue's semantics (RabbitMQ's queue process, rabbit_amqqueue_process): its consumers, served
+ * by priority then round robin with prefetch credit (or single active consumer); length limits
+ * (x-max-length, x-max-length-bytes with x-overflow drop-head / reject-publish /
+ * reject-publish-dlx); TTL (x-message-ttl, per-message expiration: messages expire at the head
+ * only); queue expiry (x-expires); quorum rules (x-delivery-limit, x-delivery-count, returns to the
+ * back); and every dead-letter decision. Socket-free: consumers are reached through their
+ * DeliverySink, dead letters and expiry through QueueHooks (the vhost).
  *
- * RabbitMQ semantics kept here: TTL (x-message-ttl, per-message expiration) expires messages only
- * at the head; length limits (x-max-length, x-max-length-bytes) count ready messages, with
- * x-overflow drop-head / reject-publish / reject-publish-dlx; priority queues (x-max-priority);
- * single active consumer; queue expiry (x-expires); quorum delivery limits (x-delivery-limit).
+ * Messages themselves live in the queue's BackingQueue (backing-queue.ts: ready list, paging,
+ * store index): this file decides what happens to them, the backing queue keeps them.
  *
- * Storage: a persistent message in a durable queue is written to the store (once per message,
- * whatever the fanout) and recorded in the queue's store index; acks, rejects, purges, expiry and
- * deletes settle it there. When held messages pass the paging threshold, new messages of a plain
- * FIFO queue go to the store only ("paged": counted in `pagedCount`) and are read back in order as
- * consumers catch up; a recovered queue starts fully paged, so startup reads no bodies.
- *
- * Invariants: ready entries are sorted by seq and precede every paged one; an entry is either
- * ready, paged, held unacked by one channel, or settled; `meter` counts each in-memory message
- * once per queue holding it.
+ * Invariants: an entry is ready (in the backing queue), held unacked by one channel, or settled;
+ * `unackedCount` counts the held ones; timers never hold the process open and accept any delay
+ * (LongTimer).
  */
 import { AmqpError } from '../core/amqp-error.js';
 import { fv, type FieldTable } from '../core/field-value.js';
+import { LongTimer } from '../core/long-timer.js';
 import { ReplyCode } from '../core/reply-code.js';
 import type { QueueIndex } from '../store/store.js';
+import { createBackingQueue, type BackingQueue } from './backing-queue.js';
 import type { Consumer } from './consumer.js';
 import type { MemoryMeter } from './memory-meter.js';
 import type { Message } from './message.js';
 import type { Persistence } from './persistence.js';
 import type { QueueArguments } from './queue-arguments.js';
-import { QueueEntry } from './queue-entry.js';
-import { FifoReady, PriorityReady, type ReadyList } from './ready-list.js';
+import type { QueueEntry } from './queue-entry.js';
 
 export interface QueueOptions {
   durable: boolean;
@@ -52,9 +49,6 @@ export interface QueueHooks {
   unused(q: Queue): void;
 }
 
-/** How many paged entries one page-in reads at most. */
-const PAGE_BATCH = 512;
-
 export class Queue {
   readonly consumers: Consumer[] = [];
   /** Deliveries not yet acked (consumers and basic.get). */
@@ -63,37 +57,24 @@ export class Queue {
   /** Set once a consumer has subscribed: auto-delete applies only after that. */
   hadConsumer = false;
   hooks: QueueHooks | undefined;
+  /** Where the messages are kept (memory, store, paging). */
+  readonly backing: BackingQueue;
 
-  private readonly ready: ReadyList;
-  private readyBytes = 0;
-  private nextSeq = 1;
   private rr = 0;
   private dispatching = false;
-  private ttlTimer: NodeJS.Timeout | undefined;
-  private ttlTimerAt = Infinity;
-  private expiryTimer: NodeJS.Timeout | undefined;
-
-  // ---- storage ----
-  private index: QueueIndex | undefined;
-  /** Entries that live only in the store index, after every ready entry. */
-  private pagedCount = 0;
-  private pagedBytes = 0;
-  /** Store seq from which paged entries start. */
-  private pageFromStoreSeq = 0;
-  /** Only plain FIFO queues without TTL or length limits page (the others need every entry's data). */
-  private readonly canPage: boolean;
+  /** Follows the head's expiry (created on first use: most queues have no TTL). */
+  private ttlTimer: LongTimer | undefined;
+  /** x-expires (created on first use). */
+  private expiryTimer: LongTimer | undefined;
 
   constructor(
     readonly name: string,
     readonly vhost: string,
     readonly options: QueueOptions,
-    private readonly meter: MemoryMeter,
-    private readonly persistence: Persistence | undefined,
+    meter: MemoryMeter,
+    persistence: Persistence | undefined,
   ) {
-    const s = options.settings;
-    this.ready = s.maxPriority !== undefined && s.maxPriority > 0 ? new PriorityReady(s.maxPriority) : new FifoReady();
-    this.canPage = persistence !== undefined && s.maxPriority === undefined && s.messageTtl === undefined
-      && s.maxLength === undefined && s.maxLengthBytes === undefined && s.deliveryLimit === undefined;
+    this.backing = createBackingQueue(this, options.settings, meter, persistence);
     this.touch();
   }
 
@@ -101,14 +82,11 @@ export class Queue {
   get exclusive(): boolean { return this.options.exclusiveOwner >= 0; }
   get autoDelete(): boolean { return this.options.autoDelete; }
   get settings(): QueueArguments { return this.options.settings; }
-  get messageCount(): number { return this.ready.length + this.pagedCount; }
+  /** Ready messages (in memory or paged), as queue.declare-ok and basic.get-ok count them. */
+  get messageCount(): number { return this.backing.length; }
   get consumerCount(): number { return this.consumers.length; }
   /** The store key of this queue's index. */
   get storeKey(): string { return `${this.vhost}\u0000${this.name}`; }
-
-  private storeIndex(p: Persistence): QueueIndex {
-    return (this.index ??= p.store.queue(this.storeKey));
-  }
 
   // ------------------------------------------------------------------------------------------
   // Enqueue
@@ -131,27 +109,13 @@ export class Queue {
       this.deadLetter(msg, 'expired');
       return true;
     }
-    const p = this.persistence;
-    let storeSeq = -1;
-    if (p !== undefined) {
-      const paging = this.canPage && (this.pagedCount > 0 || this.meter.used > p.options.pagingThreshold);
-      if (paging || (this.options.durable && msg.persistent)) {
-        storeSeq = this.storeIndex(p).enqueue(p.record(msg), msg.storeSize);
-        if (paging && !msg.persistent) p.pagedTransient(this.storeKey);
-        if (paging) {
-          if (this.pagedCount === 0) this.pageFromStoreSeq = storeSeq;
-          this.pagedCount++;
-          this.pagedBytes += msg.body.length;
-          if (this.consumers.length > 0) this.dispatch();
-          return true;
-        }
-      }
+    const e = this.backing.publish(msg);
+    if (e === undefined) {
+      // Paged out (only plain FIFO queues page): nothing to expire or drop here.
+      if (this.consumers.length > 0) this.dispatch();
+      return true;
     }
-    this.meter.add(msg.memorySize);
-    const e = new QueueEntry(this, msg, this.nextSeq++, 0, storeSeq);
     e.expiresAt = expiresAt;
-    this.ready.push(e);
-    this.readyBytes += msg.body.length;
     if (s.overflow === 'drop-head') this.dropOverflow();
     if (this.consumers.length > 0) this.dispatch();
     if (expiresAt !== Infinity) this.expireHead();
@@ -160,16 +124,18 @@ export class Queue {
 
   private wouldOverflow(extraBytes: number): boolean {
     const s = this.options.settings;
-    if (s.maxLength !== undefined && this.messageCount >= s.maxLength) return true;
-    return s.maxLengthBytes !== undefined && this.readyBytes + this.pagedBytes + extraBytes > s.maxLengthBytes;
+    if (s.maxLength !== undefined && this.backing.length >= s.maxLength) return true;
+    return s.maxLengthBytes !== undefined && this.backing.bytes + extraBytes > s.maxLengthBytes;
   }
 
   /** drop-head: remove the oldest ready messages until the limits hold (dead-lettered as maxlen). */
   private dropOverflow(): void {
     const s = this.options.settings;
-    while (this.ready.length > 0 && ((s.maxLength !== undefined && this.messageCount > s.maxLength)
-      || (s.maxLengthBytes !== undefined && this.readyBytes > s.maxLengthBytes))) {
-      this.discardHead('maxlen');
+    const b = this.backing;
+    while (b.length > 0 && ((s.maxLength !== undefined && b.length > s.maxLength)
+      || (s.maxLengthBytes !== undefined && b.bytes > s.maxLengthBytes))) {
+      if (b.head() === undefined) break;
+      this.deadLetter(b.drop().msg, 'maxlen');
     }
   }
 
@@ -198,93 +164,25 @@ export class Queue {
   // TTL: RabbitMQ expires messages at the head only; a timer follows the head's expiry.
 
   private expireHead(): void {
-    let head = this.ready.peek();
+    const b = this.backing;
+    let head = b.head();
     if (head === undefined || head.expiresAt === Infinity) return;
     const now = Date.now();
     while (head !== undefined && head.expiresAt < now) {
-      this.discardHead('expired');
-      head = this.ready.peek();
+      this.deadLetter(b.drop().msg, 'expired');
+      head = b.head();
     }
     if (head !== undefined && head.expiresAt !== Infinity) this.armTtlTimer(head.expiresAt);
   }
 
   private armTtlTimer(at: number): void {
-    if (this.ttlTimer !== undefined && this.ttlTimerAt <= at) return;
-    if (this.ttlTimer !== undefined) clearTimeout(this.ttlTimer);
-    this.ttlTimerAt = at;
-    this.ttlTimer = setTimeout(() => {
-      this.ttlTimer = undefined;
-      this.ttlTimerAt = Infinity;
-      this.expireHead();
-    }, Math.max(0, at - Date.now()) + 1);
-    this.ttlTimer.unref();
-  }
-
-  /** Remove the head ready entry for good, dead-lettering it when a DLX is set. */
-  private discardHead(reason: DeadLetterReason): void {
-    const e = this.ready.shift()!;
-    this.readyBytes -= e.msg.body.length;
-    this.meter.sub(e.msg.memorySize);
-    if (e.storeSeq >= 0) this.index!.settle(e.storeSeq);
-    this.deadLetter(this.forDeadLetter(e), reason);
-  }
-
-  /** The message as it leaves the queue: without the x-delivery-count bookkeeping header. */
-  private forDeadLetter(e: QueueEntry): Message {
-    return e.msg;
+    const t = (this.ttlTimer ??= new LongTimer(() => this.expireHead()));
+    // Due strictly after `at` (expiry is `expiresAt < now`).
+    if (!t.armed || t.at > at + 1) t.fireAt(at + 1);
   }
 
   private deadLetter(msg: Message, reason: DeadLetterReason): void {
     if (this.options.settings.deadLetterExchange !== undefined) this.hooks?.deadLetter(this, msg, reason);
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Paging
-
-  /** The head ready entry, paging entries in from the store when memory holds none. */
-  private head(): QueueEntry | undefined {
-    if (this.ready.length === 0 && this.pagedCount > 0) this.pageIn();
-    return this.ready.peek();
-  }
-
-  /** Read up to PAGE_BATCH paged entries back into memory, in order. */
-  private pageIn(): void {
-    const p = this.persistence;
-    if (p === undefined || this.index === undefined) {
-      this.pagedCount = this.pagedBytes = 0;
-      return;
-    }
-    const cursor = this.index.cursor(this.pageFromStoreSeq);
-    let n = 0;
-    let more = true;
-    while (n < PAGE_BATCH && this.pagedCount > 0) {
-      if (!cursor.next()) { more = false; break; }
-      const storeSeq = cursor.seq;
-      this.pageFromStoreSeq = storeSeq + 1;
-      this.pagedCount--;
-      let rec;
-      try {
-        rec = p.load(cursor.ref, cursor.size);
-      } catch (err: unknown) {
-        // A record that fails its checksum (or whose segment is gone) loses that message only.
-        p.unreadable(this.storeKey, storeSeq, err);
-        this.pagedBytes -= cursor.size;
-        this.index.settle(storeSeq);
-        continue;
-      }
-      this.pagedBytes -= rec.msg.body.length;
-      if (!rec.persistent && rec.bootId !== p.bootId) {
-        // A transient message paged out by an earlier run: it must not survive the restart.
-        this.index.settle(storeSeq);
-        continue;
-      }
-      this.meter.add(rec.msg.memorySize);
-      this.ready.push(new QueueEntry(this, rec.msg, this.nextSeq++, cursor.delivered ? 1 : 0, storeSeq));
-      this.readyBytes += rec.msg.body.length;
-      n++;
-      if (n >= 16 && this.meter.used > p.options.pagingThreshold) break;
-    }
-    if (!more || this.pagedCount <= 0) this.pagedCount = this.pagedBytes = 0;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -294,11 +192,12 @@ export class Queue {
   dispatch(): void {
     if (this.dispatching || this.deleted) return;
     this.dispatching = true;
+    const b = this.backing;
     try {
-      while (this.ready.length > 0 || this.pagedCount > 0) {
+      while (b.length > 0) {
         const c = this.nextConsumer();
         if (c === undefined) break;
-        const head = this.head();
+        const head = b.head();
         if (head === undefined) break;
         if (head.expiresAt !== Infinity && head.expiresAt < Date.now()) {
           this.expireHead();
@@ -318,16 +217,8 @@ export class Queue {
 
   /** Take the head entry for a consumer or basic.get, counted as delivered. */
   private take(noAck: boolean): QueueEntry {
-    const e = this.ready.shift()!;
-    this.readyBytes -= e.msg.body.length;
-    e.deliveries++;
-    if (noAck) {
-      this.meter.sub(e.msg.memorySize);
-      if (e.storeSeq >= 0) this.index!.settle(e.storeSeq);
-    } else {
-      this.unackedCount++;
-      if (e.storeSeq >= 0 && e.deliveries === 1) this.index!.markDelivered(e.storeSeq);
-    }
+    const e = this.backing.fetch(noAck);
+    if (!noAck) this.unackedCount++;
     return e;
   }
 
@@ -367,7 +258,7 @@ export class Queue {
   get(noAck: boolean): QueueEntry | undefined {
     this.touch();
     this.expireHead();
-    if (this.head() === undefined) return undefined;
+    if (this.backing.head() === undefined) return undefined;
     return this.take(noAck);
   }
 
@@ -377,14 +268,13 @@ export class Queue {
   /** An unacked entry was acked: forget it. */
   settle(e: QueueEntry): void {
     this.release(e);
-    this.meter.sub(e.msg.memorySize);
-    if (e.storeSeq >= 0 && this.index !== undefined && !this.deleted) this.index.settle(e.storeSeq);
+    this.backing.ack(e);
   }
 
   /** basic.reject / nack with requeue=false: settle and dead-letter (reason rejected). */
   reject(e: QueueEntry): void {
     this.settle(e);
-    if (!this.deleted) this.deadLetter(this.forDeadLetter(e), 'rejected');
+    if (!this.deleted) this.deadLetter(e.msg, 'rejected');
   }
 
   private release(e: QueueEntry): void {
@@ -409,15 +299,8 @@ export class Queue {
       return;
     }
     this.release(e);
-    if (this.options.settings.queueType === 'quorum') {
-      // Quorum queues put returned messages at the back.
-      const back = new QueueEntry(this, e.msg, this.nextSeq++, e.deliveries, e.storeSeq);
-      back.expiresAt = e.expiresAt;
-      this.ready.push(back);
-    } else {
-      this.ready.requeue(e);
-    }
-    this.readyBytes += e.msg.body.length;
+    // Quorum queues put returned messages at the back.
+    this.backing.requeue(e, this.options.settings.queueType === 'quorum');
     if (this.options.settings.overflow === 'drop-head') this.dropOverflow();
     // A message that outlived its TTL while unacked expires as it comes back (dead-lettered).
     if (e.expiresAt !== Infinity) this.expireHead();
@@ -472,13 +355,10 @@ export class Queue {
   touch(): void {
     const expires = this.options.settings.expires;
     if (expires === undefined || this.deleted) return;
-    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = undefined;
-      if (this.consumers.length > 0) return;
-      this.hooks?.expire(this);
-    }, expires);
-    this.expiryTimer.unref();
+    const t = (this.expiryTimer ??= new LongTimer(() => {
+      if (this.consumers.length === 0) this.hooks?.expire(this);
+    }));
+    t.fireIn(expires);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -486,77 +366,31 @@ export class Queue {
 
   /** Drop every ready and paged message; returns how many. Unacked ones stay with their channels. */
   purge(): number {
-    const n = this.messageCount;
-    for (let e = this.ready.shift(); e !== undefined; e = this.ready.shift()) {
-      this.meter.sub(e.msg.memorySize);
-      if (e.storeSeq >= 0) this.index!.settle(e.storeSeq);
-    }
-    this.readyBytes = 0;
-    if (this.pagedCount > 0 && this.index !== undefined) {
-      const cursor = this.index.cursor(this.pageFromStoreSeq);
-      const seqs: number[] = [];
-      while (cursor.next()) seqs.push(cursor.seq);
-      for (const s of seqs) this.index.settle(s);
-    }
-    this.pagedCount = this.pagedBytes = 0;
-    return n;
+    return this.backing.purge();
   }
 
   /** Mark deleted, drop messages, release the store index and tell consumers' channels. */
   destroy(): number {
     const n = this.purge();
     this.deleted = true;
-    if (this.ttlTimer !== undefined) clearTimeout(this.ttlTimer);
-    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
-    this.ttlTimer = this.expiryTimer = undefined;
-    if (this.index !== undefined && this.persistence !== undefined) {
-      this.persistence.store.deleteQueue(this.storeKey);
-      this.index = undefined;
-    }
+    this.ttlTimer?.cancel();
+    this.expiryTimer?.cancel();
+    this.backing.delete();
     const cs = this.consumers.splice(0);
     for (const c of cs) c.sink.cancelledByBroker(c);
     return n;
   }
 
-  /**
-   * After a restart. Plain FIFO queues leave every live entry paged (read back on demand); the
-   * others read their entries now, as they need each message's priority and expiry.
-   */
+  /** After a restart: messages back from the store (see BackingQueue.recover). */
   recover(index: QueueIndex, dropTransient: boolean): void {
-    this.index = index;
-    if (dropTransient && this.persistence !== undefined) {
-      // Transient messages were paged into this index before the restart: they must not survive.
-      const p = this.persistence;
-      const c = index.cursor();
-      const gone: number[] = [];
-      while (c.next()) {
-        try {
-          if (!p.load(c.ref, c.size).persistent) gone.push(c.seq);
-        } catch (err: unknown) {
-          p.unreadable(this.storeKey, c.seq, err);
-          gone.push(c.seq);
-        }
-      }
-      for (const seq of gone) index.settle(seq);
+    this.backing.recover(index, dropTransient);
+    const ttl = this.options.settings.messageTtl;
+    if (ttl !== undefined && !this.backing.canPage) {
+      const at = Date.now() + ttl;
+      // The original enqueue time is not recorded: recovered messages get a fresh queue TTL.
+      this.backing.forEachReady((e) => { e.expiresAt = at; });
+      this.expireHead();
     }
-    this.pagedCount = index.count;
-    this.pagedBytes = index.bytes;
-    this.pageFromStoreSeq = 0;
-    if (!this.canPage) {
-      while (this.pagedCount > 0) this.pageIn();
-      if (this.options.settings.messageTtl !== undefined) {
-        const at = Date.now() + this.options.settings.messageTtl;
-        // The original enqueue time is not recorded: recovered messages get a fresh queue TTL.
-        this.forEachReady((e) => { e.expiresAt = at; });
-        this.expireHead();
-      }
-    }
-  }
-
-  private forEachReady(fn: (e: QueueEntry) => void): void {
-    const all: QueueEntry[] = [];
-    for (let e = this.ready.shift(); e !== undefined; e = this.ready.shift()) all.push(e);
-    for (const e of all) { fn(e); this.ready.push(e); }
   }
 }
 
