@@ -264,9 +264,11 @@ export class Broker {
     for (const v of this.vhosts.values()) {
       for (const x of v.exchanges.values()) {
         if (!x.delayed || !x.durable) continue;
-        const key = DelayedDelivery.storeKey(x);
-        live.add(key);
-        if (stored.has(key)) v.delayed.recover(x, p.store.queue(key));
+        // The exchange's single index (older versions) and its lanes (one per delay).
+        const prefix = DelayedDelivery.storeKey(x);
+        const keys = [...stored].filter((k) => k === prefix || k.startsWith(`${prefix}\u0000`));
+        for (const k of keys) live.add(k);
+        if (keys.length > 0) v.delayed.recover(x, keys, (k) => p.store.queue(k), (k) => transientPaged.has(k));
       }
       for (const q of v.queues.values()) {
         live.add(q.storeKey);

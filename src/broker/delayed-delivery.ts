@@ -1,23 +1,45 @@
 /**
  * Delayed delivery for exchanges of type x-delayed-message (the semantics of RabbitMQ's
  * rabbitmq-delayed-message-exchange plugin: the x-delay header holds milliseconds; routing follows
- * x-delayed-type once the delay has passed). Unlike the plugin there is no practical cap: pending
- * messages sit in a binary heap ordered by due time with one timer for the earliest; persistent
- * messages on durable exchanges are kept in the store (their bodies leave memory until due) and
- * survive restarts. Delays of any length are honoured: the one timer is a LongTimer (Node timers
- * cannot wait longer than 2^31-1 ms and would otherwise fire at once).
+ * x-delayed-type once the delay has passed). Unlike the plugin there is no practical cap, and the
+ * pending messages page to the store like a queue's (issue 16).
+ *
+ * Lanes: with a store, pending messages are kept in one store index per exchange and distinct
+ * delay ("lane", key `<storeKey>\u0000d<delay>`). Within a lane, due = publish time + delay grows
+ * with insertion order, so a lane is a FIFO whose head is the next one due: memory holds one head
+ * per lane (a binary heap of lanes by due), never one object per message, whatever the backlog.
+ * Each entry keeps its due time in the index (QueueIndex expiresAt), so recovery reads no record.
+ * Persistent messages on durable exchanges survive restarts; the others are written to a lane only
+ * when the memory meter is past the paging threshold (tagged transient: dropped at recovery) and
+ * otherwise wait in memory (counted by the meter).
+ *
+ * The memory heap (by due, then arrival) holds what has no lane: messages without a store, transient
+ * ones under the budget, delays beyond MAX_LANES distinct values per exchange (bodies still in the
+ * store when durable), and entries of the single index older Warren versions wrote (read once at
+ * recovery). One LongTimer follows the earliest due (Node timers cannot wait longer than 2^31-1 ms).
+ * Due messages are released in batches of RELEASE_BATCH per turn, so a burst due at once never
+ * monopolises the event loop.
  */
 import { LongTimer } from '../core/long-timer.js';
-import type { QueueIndex } from '../store/store.js';
+import type { QueueCursor, QueueIndex } from '../store/store.js';
 import type { Exchange } from './exchange.js';
+import type { MemoryMeter } from './memory-meter.js';
 import type { Message } from './message.js';
 import type { Persistence } from './persistence.js';
+
+/** Entry tags (as backing queues use them): written with expiry metadata / not surviving a restart. */
+const TAG_V2 = 0x80000000;
+const TAG_TRANSIENT = 0x40000000;
+/** Distinct delays per exchange kept as lanes; more go to the memory heap. */
+export const MAX_LANES = 1024;
+/** Messages released per turn at most. */
+const RELEASE_BATCH = 2048;
 
 interface Pending {
   due: number;
   order: number;
   exchange: Exchange;
-  /** In memory (transient), or undefined when it waits in the store. */
+  /** In memory, or undefined when it waits in the store. */
   msg: Message | undefined;
   ref: number;
   size: number;
@@ -25,48 +47,153 @@ interface Pending {
   storeSeq: number;
 }
 
+interface Lane {
+  readonly key: string;
+  readonly exchange: Exchange;
+  readonly index: QueueIndex;
+  readonly cursor: QueueCursor;
+  /** Entries still pending. */
+  count: number;
+  /** Due of the last entry appended (dues never go back within a lane). */
+  lastDue: number;
+  /** Due of the head (valid while count > 0). */
+  due: number;
+  pos: number;
+}
+
 export type Release = (x: Exchange, msg: Message) => void;
 
 export class DelayedDelivery {
   private readonly heap: Pending[] = [];
+  private readonly lanes = new Map<string, Lane>();
+  private readonly laneHeap: Lane[] = [];
+  private readonly lanesPerExchange = new Map<Exchange, number>();
+  private laneMessages = 0;
   private order = 0;
   private readonly timer = new LongTimer(() => this.fire());
+  private releasing = false;
 
-  constructor(private readonly persistence: Persistence | undefined, private readonly release: Release) {}
+  constructor(
+    private readonly persistence: Persistence | undefined,
+    private readonly release: Release,
+    private readonly meter?: MemoryMeter,
+  ) {}
 
+  /** Messages pending (in memory and in lanes). */
   get size(): number {
-    return this.heap.length;
+    return this.heap.length + this.laneMessages;
   }
 
   static storeKey(x: Exchange): string {
     return `\u0001delayed\u0000${x.vhost}\u0000${x.name}`;
   }
 
+  private static laneKey(x: Exchange, delay: number): string {
+    return `${DelayedDelivery.storeKey(x)}\u0000d${delay}`;
+  }
+
   schedule(x: Exchange, msg: Message, due: number): void {
     const p = this.persistence;
+    const kept = x.durable && msg.persistent;
+    const paging = p !== undefined && (kept || this.meter === undefined || this.meter.used > p.options.pagingThreshold);
+    if (p !== undefined && paging) {
+      const delay = Math.max(0, due - msg.publishedAt);
+      const lane = this.lane(x, delay, p);
+      if (lane !== undefined) {
+        const at = Math.max(due, lane.lastDue);
+        lane.lastDue = at;
+        lane.index.enqueue(p.record(msg), msg.storeSize, at, kept ? TAG_V2 : TAG_V2 | TAG_TRANSIENT, msg.body.length);
+        if (!kept) p.pagedTransient(lane.key);
+        this.laneMessages++;
+        if (lane.count++ === 0) this.advance(lane);
+        this.arm();
+        return;
+      }
+    }
     let pending: Pending;
-    if (p !== undefined && x.durable && msg.persistent) {
+    if (p !== undefined && kept) {
+      // No lane left for this delay: the record and its index entry keep it durable.
       const index = p.store.queue(DelayedDelivery.storeKey(x));
       const ref = p.record(msg);
-      const storeSeq = index.enqueue(ref, msg.storeSize);
+      const storeSeq = index.enqueue(ref, msg.storeSize, due, TAG_V2, msg.body.length);
       pending = { due, order: this.order++, exchange: x, msg: undefined, ref, size: msg.storeSize, index, storeSeq };
     } else {
+      this.meter?.add(msg.memorySize);
       pending = { due, order: this.order++, exchange: x, msg, ref: -1, size: 0, index: undefined, storeSeq: -1 };
     }
     this.push(pending);
     this.arm();
   }
 
-  /** After a restart: reschedule what a durable delayed exchange still holds in the store. */
-  recover(x: Exchange, index: QueueIndex): void {
+  /** The lane of (x, delay), created on first use; undefined when x has MAX_LANES already. */
+  private lane(x: Exchange, delay: number, p: Persistence): Lane | undefined {
+    const key = DelayedDelivery.laneKey(x, delay);
+    let lane = this.lanes.get(key);
+    if (lane === undefined) {
+      const n = this.lanesPerExchange.get(x) ?? 0;
+      if (n >= MAX_LANES) return undefined;
+      lane = this.openLane(key, x, p.store.queue(key));
+    }
+    return lane;
+  }
+
+  private openLane(key: string, x: Exchange, index: QueueIndex): Lane {
+    const lane: Lane = { key, exchange: x, index, cursor: index.cursor(), count: 0, lastDue: -Infinity, due: Infinity, pos: -1 };
+    this.lanes.set(key, lane);
+    this.lanesPerExchange.set(x, (this.lanesPerExchange.get(x) ?? 0) + 1);
+    return lane;
+  }
+
+  /** Move a lane's head to its next pending entry and re-place the lane in the lane heap. */
+  private advance(lane: Lane): void {
+    if (lane.count > 0 && lane.cursor.next()) {
+      lane.due = lane.cursor.expiresAt;
+      if (lane.pos < 0) this.lanePush(lane);
+      else this.laneFix(lane.pos);
+    } else {
+      lane.count = 0;
+      lane.due = Infinity;
+      if (lane.pos >= 0) this.laneRemove(lane.pos);
+    }
+  }
+
+  /**
+   * After a restart: reschedule what a durable delayed exchange still holds in the store. `keys`
+   * are the exchange's stored index keys (its lanes, and the single index of older versions).
+   */
+  recover(x: Exchange, keys: readonly string[], open: (key: string) => QueueIndex, dropTransient: (key: string) => boolean): void {
     const p = this.persistence;
     if (p === undefined) return;
-    const c = index.cursor();
-    while (c.next()) {
-      const rec = p.load(c.ref, c.size);
-      const delay = delayOf(rec.msg);
-      this.push({ due: rec.msg.publishedAt + delay, order: this.order++, exchange: x, msg: undefined, ref: c.ref, size: c.size,
-        index, storeSeq: c.seq });
+    const legacy = DelayedDelivery.storeKey(x);
+    for (const key of keys) {
+      const index = open(key);
+      if (dropTransient(key)) {
+        const c = index.cursor();
+        while (c.next()) if ((c.tag & TAG_TRANSIENT) !== 0) index.settle(c.seq);
+      }
+      if (key === legacy) {
+        const c = index.cursor();
+        while (c.next()) {
+          // Entries of the single index: older versions stored no due time (read the record).
+          let due = c.expiresAt;
+          if ((c.tag & TAG_V2) === 0) {
+            try {
+              const rec = p.load(c.ref, c.size);
+              due = rec.msg.publishedAt + delayOf(rec.msg);
+            } catch (err: unknown) {
+              p.unreadable(key, c.seq, err);
+              index.settle(c.seq);
+              continue;
+            }
+          }
+          this.push({ due, order: this.order++, exchange: x, msg: undefined, ref: c.ref, size: c.size, index, storeSeq: c.seq });
+        }
+        continue;
+      }
+      const lane = this.openLane(key, x, index);
+      lane.count = index.count;
+      this.laneMessages += lane.count;
+      this.advance(lane);
     }
     this.arm();
   }
@@ -74,9 +201,19 @@ export class DelayedDelivery {
   /** Drop everything pending for a deleted exchange. */
   dropExchange(x: Exchange): void {
     const keep = this.heap.filter((e) => e.exchange !== x);
+    for (const e of this.heap) if (e.exchange === x && e.msg !== undefined && e.index === undefined) this.meter?.sub(e.msg.memorySize);
     this.heap.length = 0;
     for (const e of keep) this.push(e);
-    if (this.persistence !== undefined) this.persistence.store.deleteQueue(DelayedDelivery.storeKey(x));
+    const p = this.persistence;
+    for (const lane of [...this.lanes.values()]) {
+      if (lane.exchange !== x) continue;
+      if (lane.pos >= 0) this.laneRemove(lane.pos);
+      this.laneMessages -= lane.count;
+      this.lanes.delete(lane.key);
+      p?.store.deleteQueue(lane.key);
+    }
+    this.lanesPerExchange.delete(x);
+    p?.store.deleteQueue(DelayedDelivery.storeKey(x));
   }
 
   stop(): void {
@@ -84,26 +221,68 @@ export class DelayedDelivery {
   }
 
   private arm(): void {
-    const first = this.heap[0];
-    if (first === undefined) return;
-    if (this.timer.at <= first.due) return;
-    this.timer.fireAt(first.due);
+    if (this.releasing) return;
+    const first = Math.min(this.heap[0]?.due ?? Infinity, this.laneHeap[0]?.due ?? Infinity);
+    if (first === Infinity) return;
+    if (this.timer.at <= first) return;
+    this.timer.fireAt(first);
   }
 
   private fire(): void {
     const now = Date.now();
-    while (this.heap.length > 0 && this.heap[0]!.due <= now) {
-      const e = this.pop()!;
-      if (e.exchange.deleted) continue;
-      let msg = e.msg;
-      if (msg === undefined && this.persistence !== undefined) msg = this.persistence.load(e.ref, e.size).msg;
-      if (msg !== undefined) this.release(e.exchange, msg);
-      if (e.index !== undefined) e.index.settle(e.storeSeq);
+    const p = this.persistence;
+    this.releasing = true;
+    let n = 0;
+    try {
+      for (; n < RELEASE_BATCH; n++) {
+        const mem = this.heap[0];
+        const lane = this.laneHeap[0];
+        const memDue = mem?.due ?? Infinity;
+        const laneDue = lane?.due ?? Infinity;
+        if (Math.min(memDue, laneDue) > now) break;
+        if (mem !== undefined && memDue <= laneDue) {
+          this.pop();
+          if (mem.msg !== undefined && mem.index === undefined) this.meter?.sub(mem.msg.memorySize);
+          if (mem.exchange.deleted) continue;
+          let msg = mem.msg;
+          if (msg === undefined && p !== undefined) msg = this.load(p, mem.ref, mem.size, mem.index, mem.storeSeq);
+          if (msg !== undefined) this.release(mem.exchange, msg);
+          if (mem.index !== undefined) mem.index.settle(mem.storeSeq);
+        } else if (lane !== undefined && p !== undefined) {
+          const c = lane.cursor;
+          const msg = this.load(p, c.ref, c.size, lane.index, c.seq);
+          const seq = c.seq;
+          lane.count--;
+          this.laneMessages--;
+          if (msg !== undefined && !lane.exchange.deleted) this.release(lane.exchange, msg);
+          lane.index.settle(seq);
+          this.advance(lane);
+        }
+      }
+    } finally {
+      this.releasing = false;
+    }
+    if (n >= RELEASE_BATCH) {
+      // More are due: continue on the next turn, after other work.
+      this.timer.fireAt(now);
+      return;
     }
     this.arm();
   }
 
-  // Binary heap by (due, order).
+  /** A stored message, or undefined (logged) when unreadable or a transient one of an earlier run. */
+  private load(p: Persistence, ref: number, size: number, index: QueueIndex | undefined, seq: number): Message | undefined {
+    try {
+      const rec = p.load(ref, size);
+      if (!rec.persistent && rec.bootId !== p.bootId) return undefined;
+      return rec.msg;
+    } catch (err: unknown) {
+      p.unreadable(index?.name ?? 'delayed', seq, err);
+      return undefined;
+    }
+  }
+
+  // Binary heap of pending messages by (due, order).
   private less(a: Pending, b: Pending): boolean {
     return a.due < b.due || (a.due === b.due && a.order < b.order);
   }
@@ -140,6 +319,62 @@ export class DelayedDelivery {
       }
     }
     return top;
+  }
+
+  // Binary heap of lanes by head due; each lane knows its position.
+  private laneSwap(i: number, j: number): void {
+    const h = this.laneHeap;
+    const a = h[i]!;
+    const b = h[j]!;
+    h[i] = b;
+    h[j] = a;
+    b.pos = i;
+    a.pos = j;
+  }
+
+  private lanePush(lane: Lane): void {
+    lane.pos = this.laneHeap.length;
+    this.laneHeap.push(lane);
+    this.laneUp(lane.pos);
+  }
+
+  private laneUp(i: number): void {
+    const h = this.laneHeap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.due <= h[i]!.due) break;
+      this.laneSwap(i, parent);
+      i = parent;
+    }
+  }
+
+  private laneDown(i: number): void {
+    const h = this.laneHeap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l]!.due < h[m]!.due) m = l;
+      if (r < h.length && h[r]!.due < h[m]!.due) m = r;
+      if (m === i) return;
+      this.laneSwap(i, m);
+      i = m;
+    }
+  }
+
+  private laneFix(i: number): void {
+    this.laneUp(i);
+    this.laneDown(i);
+  }
+
+  private laneRemove(i: number): void {
+    const h = this.laneHeap;
+    const lane = h[i]!;
+    const last = h.length - 1;
+    if (i !== last) this.laneSwap(i, last);
+    h.pop();
+    lane.pos = -1;
+    if (i < h.length) this.laneFix(i);
   }
 }
 

@@ -79,7 +79,7 @@ export class Vhost {
 
   constructor(readonly name: string, private readonly meter: MemoryMeter, private readonly persistence?: Persistence,
     private readonly policies: readonly Policy[] = []) {
-    this.delayed = new DelayedDelivery(persistence, (x, msg) => { this.publisher.release(x, msg, this.internalResult); });
+    this.delayed = new DelayedDelivery(persistence, (x, msg) => { this.publisher.release(x, msg, this.internalResult); }, meter);
     this.publisher = new Publisher(this, persistence, this.delayed);
     this.addExchange(new Exchange('', name, 'direct', true, false, false, EMPTY_TABLE));
     for (const [n, t] of [['amq.direct', 'direct'], ['amq.fanout', 'fanout'], ['amq.topic', 'topic'],
