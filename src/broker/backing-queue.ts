@@ -7,21 +7,37 @@
  * queue only holds, pages, and settles in the store.
  *
  * The seam (`BackingQueue`): publish, head, fetch, drop, ack, requeue, purge, recover, delete and
- * the counts. Another kind of backing store (for example one that pages priority or TTL queues,
- * keeping each entry's priority and expiry beside its store reference) implements the same
- * interface; `createBackingQueue` picks one from the queue's settings.
+ * the counts; `createBackingQueue` picks the implementation from the queue's settings.
  *
- * Storage rules of this implementation (`StoreBackedQueue`): a persistent message in a durable
- * queue is written to the store (once per message, whatever the fanout) and recorded in the
- * queue's index; acks, drops, purges and deletes settle it there. When the memory meter passes
- * the paging threshold, new messages of a plain FIFO queue go to the store only ("paged") and are
- * read back in order as the head is needed; a recovered FIFO queue starts fully paged, so startup
- * reads no bodies. Queues with priorities, TTL, length or delivery limits keep everything in memory
- * (they need each entry's data), which `canPage` states.
+ * Every queue kind pages (issue 16): FIFO queues and each priority level of a priority queue,
+ * with each message's expiry and delivery count kept beside its store reference, so TTL, length
+ * limits, priorities and quorum delivery limits work past --queue-memory-budget exactly as they do
+ * in memory, and survive restarts.
  *
- * Invariants: ready entries are sorted by seq (within a priority level) and precede every paged
- * one; an entry is ready, paged, fetched (unacked) or settled; the meter counts each in-memory
- * message once per queue holding it, from publish (or page-in) until drop, no-ack fetch or ack.
+ * Layout (`StoreBackedQueue`): one Level per priority (a FIFO queue has one). A level is a FIFO:
+ * `ready` entries in memory (sorted by seq) followed by `pagedCount` entries that live only in the
+ * level's store index (from store seq `pageFrom` on). Level 0 uses the queue's store key (so data
+ * written before levels existed is read as is); level L > 0 uses `<key>\u0000p<L>`. A persistent
+ * message in a durable queue is written to the store once (whatever the fanout) and recorded in
+ * its level's index; acks, drops, purges and deletes settle it there. A level starts paging when
+ * the broker's memory meter passes the paging threshold (new messages go to the store only) and
+ * keeps paging until its paged part has been read back, so order is never broken. A recovered
+ * queue starts fully paged: startup reads no bodies.
+ *
+ * What a store entry carries (QueueIndex.enqueue's metadata):
+ *   expiresAt  the message's expiry (a queue TTL counts from the original enqueue, as in RabbitMQ)
+ *   weight     body bytes (x-max-length-bytes counts bodies)
+ *   tag        TAG_V2 (entry written with this metadata) | TAG_TRANSIENT (gone after a restart)
+ *              | returns so far (quorum queues re-enqueue a returned message at the back)
+ * Entries written by older versions (no TAG_V2) get a fresh queue TTL at recovery, their priority
+ * from the record (a priority queue's are moved to their level's index once), and the transient
+ * check from the record's boot id, as before.
+ *
+ * Invariants: in a level, every ready entry precedes every paged one, and while pagedCount > 0
+ * every store entry with seq >= pageFrom is paged; an entry is ready, paged, fetched (unacked) or
+ * settled; the meter counts each in-memory message once per queue holding it (ready or fetched),
+ * from publish or page-in until drop, no-ack fetch, ack or paging out; `length`/`bytes` count ready
+ * and paged messages, not fetched ones.
  */
 import type { QueueIndex } from '../store/store.js';
 import type { MemoryMeter } from './memory-meter.js';
@@ -30,7 +46,7 @@ import type { Persistence } from './persistence.js';
 import type { QueueArguments } from './queue-arguments.js';
 import { QueueEntry } from './queue-entry.js';
 import type { Queue } from './queue.js';
-import { FifoReady, PriorityReady, type ReadyList } from './ready-list.js';
+import { FifoReady } from './ready-list.js';
 
 /** What a queue asks of its backing store. */
 export interface BackingQueue {
@@ -38,233 +54,450 @@ export interface BackingQueue {
   readonly length: number;
   /** Body bytes of the messages held (for x-max-length-bytes). */
   readonly bytes: number;
-  /** Whether this store pages messages out under memory pressure. */
+  /** Whether this store pages messages out under memory pressure (it has a store to page to). */
   readonly canPage: boolean;
   /**
-   * Take a new message. Returns its entry when it is held in memory (the queue then sets its
-   * expiry), undefined when it was paged out.
+   * Take a new message expiring at `expiresAt` (Infinity: never). Returns its entry when it is held
+   * in memory, undefined when it was paged out.
    */
-  publish(msg: Message): QueueEntry | undefined;
+  publish(msg: Message, expiresAt: number): QueueEntry | undefined;
   /** The next message to deliver, paging messages back in when memory holds none; undefined when empty. */
   head(): QueueEntry | undefined;
+  /** When the head expires (Infinity: never, or empty), without reading a paged head back. */
+  headExpiresAt(): number;
   /** Remove the head for delivery (counted as delivered). noAck: settled at once, else held until ack/requeue. */
   fetch(noAck: boolean): QueueEntry;
   /** Remove the head for good (expiry, overflow): settled in the store; the caller may dead-letter it. */
   drop(): QueueEntry;
+  /**
+   * Drop the expired messages at the head that are paged out, without reading them (nobody needs
+   * their contents: no dead-letter exchange). Stops at a head in memory or not expired. Returns how many.
+   */
+  dropExpiredUnread(now: number): number;
   /** A fetched entry was acknowledged (or rejected): forget it, in memory and in the store. */
   ack(e: QueueEntry): void;
   /** A fetched entry comes back: to its original position, or to the back (`back`, quorum queues). */
   requeue(e: QueueEntry, back: boolean): QueueEntry;
   /** Drop every held message (ready and paged); returns how many. Fetched ones are untouched. */
   purge(): number;
-  /** After a restart: adopt the store index with what it still holds. */
-  recover(index: QueueIndex, dropTransient: boolean): void;
-  /** Visit every in-memory ready entry in order (recovery sets expiries). */
-  forEachReady(fn: (e: QueueEntry) => void): void;
-  /** The queue is deleted: release the store index. */
+  /** The store keys this queue's indexes use (the broker keeps them across restarts). */
+  storeKeys(): string[];
+  /**
+   * After a restart: adopt the store indexes (by key; undefined when there is none) with what they
+   * still hold; `dropTransient(key)` says which ones may hold transient messages of an earlier run.
+   */
+  recover(indexOf: (key: string) => QueueIndex | undefined, dropTransient: (key: string) => boolean): void;
+  /** The queue is deleted: release the store indexes. */
   delete(): void;
 }
-
-/** How many paged entries one page-in reads at most. */
-const PAGE_BATCH = 512;
 
 export function createBackingQueue(owner: Queue, settings: QueueArguments, meter: MemoryMeter,
   persistence: Persistence | undefined): BackingQueue {
   return new StoreBackedQueue(owner, settings, meter, persistence);
 }
 
+/** The entry carries this version's metadata (expiry, transient flag, returns). */
+export const TAG_V2 = 0x80000000;
+/** A transient message (or any message of a non-durable queue) paged out: it must not survive a restart. */
+export const TAG_TRANSIENT = 0x40000000;
+/** Returns so far (quorum delivery count), stored when a returned message is re-enqueued. */
+export const TAG_RETURNS = 0x00ffffff;
+
+/** How many paged entries one page-in reads at most. */
+const PAGE_BATCH = 512;
+
+class Level {
+  readonly ready = new FifoReady();
+  readyBytes = 0;
+  index: QueueIndex | undefined;
+  pagedCount = 0;
+  pagedBytes = 0;
+  /** Store seq from which paged entries start (meaningful while pagedCount > 0). */
+  pageFrom = 0;
+
+  constructor(readonly key: string) {}
+
+  get length(): number {
+    return this.ready.length + this.pagedCount;
+  }
+}
+
 export class StoreBackedQueue implements BackingQueue {
-  private readonly ready: ReadyList;
-  private readyBytes = 0;
+  private readonly levels: Level[];
+  private readonly top: number;
+  private held = 0;
+  private heldBytes = 0;
   private nextSeq = 1;
-  private index: QueueIndex | undefined;
-  /** Entries that live only in the store index, after every ready entry. */
-  private pagedCount = 0;
-  private pagedBytes = 0;
-  /** Store seq from which paged entries start. */
-  private pageFromStoreSeq = 0;
+  /** Expiry given to entries recovered without one (written before expiries were stored). */
+  private legacyExpiry = Infinity;
   readonly canPage: boolean;
 
   constructor(
     private readonly owner: Queue,
-    settings: QueueArguments,
+    private readonly settings: QueueArguments,
     private readonly meter: MemoryMeter,
     private readonly persistence: Persistence | undefined,
   ) {
-    const prioritized = settings.maxPriority !== undefined && settings.maxPriority > 0;
-    this.ready = prioritized ? new PriorityReady(settings.maxPriority!) : new FifoReady();
-    this.canPage = persistence !== undefined && settings.maxPriority === undefined && settings.messageTtl === undefined
-      && settings.maxLength === undefined && settings.maxLengthBytes === undefined && settings.deliveryLimit === undefined;
+    const n = settings.maxPriority !== undefined && settings.maxPriority > 0 ? settings.maxPriority + 1 : 1;
+    this.levels = [];
+    for (let i = 0; i < n; i++) this.levels.push(new Level(i === 0 ? owner.storeKey : `${owner.storeKey}\u0000p${i}`));
+    this.top = n - 1;
+    this.canPage = persistence !== undefined;
   }
 
-  get length(): number { return this.ready.length + this.pagedCount; }
-  get bytes(): number { return this.readyBytes + this.pagedBytes; }
+  get length(): number { return this.held; }
+  get bytes(): number { return this.heldBytes; }
 
-  private storeIndex(p: Persistence): QueueIndex {
-    return (this.index ??= p.store.queue(this.owner.storeKey));
+  /** Every store key this queue may use (the broker keeps them across restarts). */
+  storeKeys(): string[] {
+    return this.levels.map((l) => l.key);
   }
 
-  publish(msg: Message): QueueEntry | undefined {
+  private levelOf(msg: Message): Level {
+    // Priorities above the maximum count as the maximum (RabbitMQ's priority queues).
+    return this.levels[Math.min(this.top, Math.max(0, msg.priority))]!;
+  }
+
+  private indexOf(l: Level, p: Persistence): QueueIndex {
+    return (l.index ??= p.store.queue(l.key));
+  }
+
+  private transientTag(msg: Message): number {
+    return msg.persistent && this.owner.durable ? TAG_V2 : TAG_V2 | TAG_TRANSIENT;
+  }
+
+  publish(msg: Message, expiresAt = Infinity): QueueEntry | undefined {
+    const l = this.levelOf(msg);
     const p = this.persistence;
     let storeSeq = -1;
+    const body = msg.body.length;
+    this.held++;
+    this.heldBytes += body;
     if (p !== undefined) {
-      const paging = this.canPage && (this.pagedCount > 0 || this.meter.used > p.options.pagingThreshold);
+      const paging = l.pagedCount > 0 || this.meter.used > p.options.pagingThreshold;
       if (paging || (this.owner.durable && msg.persistent)) {
-        storeSeq = this.storeIndex(p).enqueue(p.record(msg), msg.storeSize);
+        const tag = this.transientTag(msg);
+        storeSeq = this.indexOf(l, p).enqueue(p.record(msg), msg.storeSize, expiresAt, tag, body);
         if (paging) {
-          if (!msg.persistent) p.pagedTransient(this.owner.storeKey);
-          if (this.pagedCount === 0) this.pageFromStoreSeq = storeSeq;
-          this.pagedCount++;
-          this.pagedBytes += msg.body.length;
+          if ((tag & TAG_TRANSIENT) !== 0) p.pagedTransient(l.key);
+          if (l.pagedCount === 0) l.pageFrom = storeSeq;
+          l.pagedCount++;
+          l.pagedBytes += body;
           return undefined;
         }
       }
     }
     this.meter.add(msg.memorySize);
     const e = new QueueEntry(this.owner, msg, this.nextSeq++, 0, storeSeq);
-    this.ready.push(e);
-    this.readyBytes += msg.body.length;
+    e.expiresAt = expiresAt;
+    l.ready.push(e);
+    l.readyBytes += body;
     return e;
   }
 
+  /** The highest level holding messages, with its head in memory; undefined when empty. */
+  private headLevel(): Level | undefined {
+    for (let i = this.top; i >= 0; i--) {
+      const l = this.levels[i]!;
+      if (l.ready.length === 0 && l.pagedCount > 0) this.pageIn(l);
+      if (l.ready.length > 0) return l;
+    }
+    return undefined;
+  }
+
   head(): QueueEntry | undefined {
-    if (this.ready.length === 0 && this.pagedCount > 0) this.pageIn();
-    return this.ready.peek();
+    return this.headLevel()?.ready.peek();
+  }
+
+  headExpiresAt(): number {
+    for (let i = this.top; i >= 0; i--) {
+      const l = this.levels[i]!;
+      if (l.ready.length > 0) return l.ready.peek()!.expiresAt;
+      if (l.pagedCount > 0 && l.index !== undefined) {
+        const c = l.index.cursor(l.pageFrom);
+        if (c.next()) return this.expiryOf(c.expiresAt, c.tag);
+      }
+    }
+    return Infinity;
+  }
+
+  private shift(): { e: QueueEntry; l: Level } {
+    const l = this.headLevel();
+    if (l === undefined) throw new Error('backing queue: fetch from an empty queue');
+    const e = l.ready.shift()!;
+    l.readyBytes -= e.msg.body.length;
+    this.held--;
+    this.heldBytes -= e.msg.body.length;
+    return { e, l };
   }
 
   fetch(noAck: boolean): QueueEntry {
-    const e = this.ready.shift()!;
-    this.readyBytes -= e.msg.body.length;
+    const { e, l } = this.shift();
     e.deliveries++;
     if (noAck) {
       this.meter.sub(e.msg.memorySize);
-      if (e.storeSeq >= 0) this.index!.settle(e.storeSeq);
-    } else if (e.storeSeq >= 0 && e.deliveries === 1) {
-      this.index!.markDelivered(e.storeSeq);
+      if (e.storeSeq >= 0) l.index!.settle(e.storeSeq);
+    } else if (e.storeSeq >= 0) {
+      l.index!.markDelivered(e.storeSeq);
     }
     return e;
   }
 
   drop(): QueueEntry {
-    const e = this.ready.shift()!;
-    this.readyBytes -= e.msg.body.length;
+    const { e, l } = this.shift();
     this.meter.sub(e.msg.memorySize);
-    if (e.storeSeq >= 0) this.index!.settle(e.storeSeq);
+    if (e.storeSeq >= 0) l.index!.settle(e.storeSeq);
     return e;
+  }
+
+  /**
+   * Drop expired messages at the head of the queue without reading them (no dead-letter exchange:
+   * nobody needs their contents). Stops at the first message that has not expired or at a head that
+   * is in memory (the caller drops those). Returns how many were dropped.
+   */
+  dropExpiredUnread(now: number): number {
+    let n = 0;
+    for (let i = this.top; i >= 0; i--) {
+      const l = this.levels[i]!;
+      if (l.length === 0) continue;
+      if (l.ready.length > 0 || l.index === undefined) return n;
+      const c = l.index.cursor(l.pageFrom);
+      while (l.pagedCount > 0 && c.next()) {
+        if (!this.expiredAt(c.expiresAt, c.tag, now)) return n;
+        l.pageFrom = c.seq + 1;
+        l.pagedCount--;
+        l.pagedBytes -= c.weight;
+        this.held--;
+        this.heldBytes -= c.weight;
+        l.index.settle(c.seq);
+        n++;
+      }
+      if (l.pagedCount > 0) return n;
+      l.pagedBytes = 0;
+    }
+    return n;
+  }
+
+  private expiryOf(expiresAt: number, tag: number): number {
+    return (tag & TAG_V2) !== 0 ? expiresAt : this.legacyExpiry;
+  }
+
+  private expiredAt(expiresAt: number, tag: number, now: number): boolean {
+    return this.expiryOf(expiresAt, tag) < now;
   }
 
   ack(e: QueueEntry): void {
     this.meter.sub(e.msg.memorySize);
-    if (e.storeSeq >= 0 && this.index !== undefined) this.index.settle(e.storeSeq);
+    if (e.storeSeq >= 0) this.levelOf(e.msg).index?.settle(e.storeSeq);
   }
 
   requeue(e: QueueEntry, back: boolean): QueueEntry {
-    let entry = e;
-    if (back) {
-      entry = new QueueEntry(this.owner, e.msg, this.nextSeq++, e.deliveries, e.storeSeq);
-      entry.expiresAt = e.expiresAt;
-      this.ready.push(entry);
-    } else {
-      this.ready.requeue(e);
+    const l = this.levelOf(e.msg);
+    const body = e.msg.body.length;
+    this.held++;
+    this.heldBytes += body;
+    if (!back) {
+      // Classic queues: back to its original position (ready entries precede paged ones).
+      l.ready.requeue(e);
+      l.readyBytes += body;
+      return e;
     }
-    this.readyBytes += e.msg.body.length;
+    // Quorum queues: to the back, in the store too when it is there (the order survives a restart),
+    // and out of memory when the level is paging.
+    const p = this.persistence;
+    const paging = p !== undefined && (l.pagedCount > 0 || this.meter.used > p.options.pagingThreshold);
+    let storeSeq = -1;
+    if (p !== undefined && (paging || e.storeSeq >= 0)) {
+      const returns = Math.min(e.deliveries, TAG_RETURNS);
+      const index = this.indexOf(l, p);
+      storeSeq = index.enqueue(p.record(e.msg), e.msg.storeSize, e.expiresAt, this.transientTag(e.msg) | returns, body);
+      if (e.storeSeq >= 0) index.settle(e.storeSeq);
+      if (paging) {
+        if (!(e.msg.persistent && this.owner.durable)) p.pagedTransient(l.key);
+        this.meter.sub(e.msg.memorySize);
+        if (l.pagedCount === 0) l.pageFrom = storeSeq;
+        l.pagedCount++;
+        l.pagedBytes += body;
+        return e;
+      }
+    }
+    const entry = new QueueEntry(this.owner, e.msg, this.nextSeq++, e.deliveries, storeSeq);
+    entry.expiresAt = e.expiresAt;
+    l.ready.push(entry);
+    l.readyBytes += body;
     return entry;
   }
 
-  /** Read up to PAGE_BATCH paged entries back into memory, in order. */
-  private pageIn(): void {
+  /** Read up to PAGE_BATCH paged entries of a level back into memory, in order. */
+  private pageIn(l: Level): void {
     const p = this.persistence;
-    if (p === undefined || this.index === undefined) {
-      this.pagedCount = this.pagedBytes = 0;
+    const index = l.index;
+    if (p === undefined || index === undefined) {
+      this.forgetPaged(l);
       return;
     }
-    const cursor = this.index.cursor(this.pageFromStoreSeq);
+    const cursor = index.cursor(l.pageFrom);
     let n = 0;
-    let more = true;
-    while (n < PAGE_BATCH && this.pagedCount > 0) {
-      if (!cursor.next()) { more = false; break; }
+    while (n < PAGE_BATCH && l.pagedCount > 0) {
+      if (!cursor.next()) {
+        this.forgetPaged(l);
+        break;
+      }
       const storeSeq = cursor.seq;
-      this.pageFromStoreSeq = storeSeq + 1;
-      this.pagedCount--;
+      const tag = cursor.tag;
+      l.pageFrom = storeSeq + 1;
+      l.pagedCount--;
+      l.pagedBytes -= cursor.weight;
+      this.held--;
+      this.heldBytes -= cursor.weight;
       let rec;
       try {
         rec = p.load(cursor.ref, cursor.size);
       } catch (err: unknown) {
         // A record that fails its checksum (or whose segment is gone) loses that message only.
-        p.unreadable(this.owner.storeKey, storeSeq, err);
-        this.pagedBytes -= cursor.size;
-        this.index.settle(storeSeq);
+        p.unreadable(l.key, storeSeq, err);
+        index.settle(storeSeq);
         continue;
       }
-      this.pagedBytes -= rec.msg.body.length;
       if (!rec.persistent && rec.bootId !== p.bootId) {
         // A transient message paged out by an earlier run: it must not survive the restart.
-        this.index.settle(storeSeq);
+        index.settle(storeSeq);
         continue;
       }
+      const body = rec.msg.body.length;
+      const returns = (tag & TAG_V2) !== 0 ? tag & TAG_RETURNS : 0;
+      const e = new QueueEntry(this.owner, rec.msg, this.nextSeq++, returns + (cursor.delivered ? 1 : 0), storeSeq);
+      e.expiresAt = this.expiryOf(cursor.expiresAt, tag);
       this.meter.add(rec.msg.memorySize);
-      this.ready.push(new QueueEntry(this.owner, rec.msg, this.nextSeq++, cursor.delivered ? 1 : 0, storeSeq));
-      this.readyBytes += rec.msg.body.length;
+      l.ready.push(e);
+      l.readyBytes += body;
+      this.held++;
+      this.heldBytes += body;
       n++;
       if (n >= 16 && this.meter.used > p.options.pagingThreshold) break;
     }
-    if (!more || this.pagedCount <= 0) this.pagedCount = this.pagedBytes = 0;
+    if (l.pagedCount <= 0) this.forgetPaged(l);
+  }
+
+  private forgetPaged(l: Level): void {
+    this.held -= l.pagedCount;
+    this.heldBytes -= l.pagedBytes;
+    l.pagedCount = 0;
+    l.pagedBytes = 0;
   }
 
   purge(): number {
-    const n = this.length;
-    for (let e = this.ready.shift(); e !== undefined; e = this.ready.shift()) {
-      this.meter.sub(e.msg.memorySize);
-      if (e.storeSeq >= 0) this.index!.settle(e.storeSeq);
+    const n = this.held;
+    for (const l of this.levels) {
+      for (let e = l.ready.shift(); e !== undefined; e = l.ready.shift()) {
+        this.meter.sub(e.msg.memorySize);
+        if (e.storeSeq >= 0) l.index!.settle(e.storeSeq);
+      }
+      l.readyBytes = 0;
+      if (l.pagedCount > 0 && l.index !== undefined) {
+        // The cursor tolerates settles between steps: no list of seqs, whatever the backlog.
+        const c = l.index.cursor(l.pageFrom);
+        while (c.next()) l.index.settle(c.seq);
+      }
+      l.pagedCount = 0;
+      l.pagedBytes = 0;
     }
-    this.readyBytes = 0;
-    if (this.pagedCount > 0 && this.index !== undefined) {
-      const cursor = this.index.cursor(this.pageFromStoreSeq);
-      const seqs: number[] = [];
-      while (cursor.next()) seqs.push(cursor.seq);
-      for (const s of seqs) this.index.settle(s);
-    }
-    this.pagedCount = this.pagedBytes = 0;
+    this.held = 0;
+    this.heldBytes = 0;
     return n;
   }
 
   /**
-   * After a restart. A store that pages leaves every live entry paged (read back on demand); the
-   * others read their entries now, as their queue needs each message's priority and expiry.
+   * After a restart: every level adopts its store index (left paged: no body is read, except for
+   * entries written before expiries and levels were stored).
    */
-  recover(index: QueueIndex, dropTransient: boolean): void {
-    this.index = index;
-    if (dropTransient && this.persistence !== undefined) {
-      // Transient messages were paged into this index before the restart: they must not survive.
-      const p = this.persistence;
-      const c = index.cursor();
-      const gone: number[] = [];
-      while (c.next()) {
-        try {
-          if (!p.load(c.ref, c.size).persistent) gone.push(c.seq);
-        } catch (err: unknown) {
-          p.unreadable(this.owner.storeKey, c.seq, err);
-          gone.push(c.seq);
-        }
-      }
-      for (const seq of gone) index.settle(seq);
+  recover(indexOf: (key: string) => QueueIndex | undefined, dropTransient: (key: string) => boolean): void {
+    const ttl = this.settings.messageTtl;
+    if (ttl !== undefined) this.legacyExpiry = Date.now() + ttl;
+    const p = this.persistence;
+    for (const l of this.levels) {
+      const index = indexOf(l.key);
+      if (index === undefined) continue;
+      l.index = index;
+      if (p !== undefined && dropTransient(l.key)) this.dropTransient(l, index, p);
     }
-    this.pagedCount = index.count;
-    this.pagedBytes = index.bytes;
-    this.pageFromStoreSeq = 0;
-    if (!this.canPage) while (this.pagedCount > 0) this.pageIn();
+    if (p !== undefined && this.top > 0 && this.levels[0]!.index !== undefined) this.migrateLegacyPriorities(p);
+    if (this.settings.queueType === 'quorum') for (const l of this.levels) if (l.index !== undefined) this.returnDelivered(l.index);
+    for (const l of this.levels) {
+      if (l.index === undefined) continue;
+      l.pagedCount = l.index.count;
+      l.pagedBytes = l.index.bytes;
+      l.pageFrom = 0;
+      this.held += l.pagedCount;
+      this.heldBytes += l.pagedBytes;
+    }
   }
 
-  forEachReady(fn: (e: QueueEntry) => void): void {
-    const all: QueueEntry[] = [];
-    for (let e = this.ready.shift(); e !== undefined; e = this.ready.shift()) all.push(e);
-    for (const e of all) { fn(e); this.ready.push(e); }
+  /**
+   * Quorum queues: messages that were delivered and not settled when the broker stopped were
+   * returned by their consumers going away, so (as any quorum return) they go to the back with their
+   * return counted, which keeps x-delivery-count and x-delivery-limit right across any number of
+   * restarts (the index records one delivered mark, not a count).
+   */
+  private returnDelivered(index: QueueIndex): void {
+    const c = index.cursor();
+    const end = index.count;
+    for (let seen = 0; seen < end && c.next(); seen++) {
+      if (!c.delivered) continue;
+      const tag = c.tag;
+      const returns = (tag & TAG_V2) !== 0 ? tag & TAG_RETURNS : 0;
+      const flags = (tag & TAG_V2) !== 0 ? tag & TAG_TRANSIENT : 0;
+      index.enqueue(c.ref, c.size, this.expiryOf(c.expiresAt, tag), TAG_V2 | flags | Math.min(returns + 1, TAG_RETURNS), c.weight);
+      index.settle(c.seq);
+    }
+  }
+
+  /** Transient messages were paged into this index before the restart: they must not survive. */
+  private dropTransient(l: Level, index: QueueIndex, p: Persistence): void {
+    const c = index.cursor();
+    while (c.next()) {
+      if ((c.tag & TAG_V2) !== 0) {
+        if ((c.tag & TAG_TRANSIENT) !== 0) index.settle(c.seq);
+        continue;
+      }
+      try {
+        if (!p.load(c.ref, c.size).persistent) index.settle(c.seq);
+      } catch (err: unknown) {
+        p.unreadable(l.key, c.seq, err);
+        index.settle(c.seq);
+      }
+    }
+  }
+
+  /** A priority queue written before levels had their own index: move each entry to its level, once. */
+  private migrateLegacyPriorities(p: Persistence): void {
+    const base = this.levels[0]!;
+    const index = base.index!;
+    const c = index.cursor();
+    while (c.next()) {
+      if ((c.tag & TAG_V2) !== 0) continue;
+      let rec;
+      try {
+        rec = p.load(c.ref, c.size);
+      } catch (err: unknown) {
+        p.unreadable(base.key, c.seq, err);
+        index.settle(c.seq);
+        continue;
+      }
+      const l = this.levelOf(rec.msg);
+      const tag = rec.persistent ? TAG_V2 : TAG_V2 | TAG_TRANSIENT;
+      if (l !== base) {
+        this.indexOf(l, p).enqueue(c.ref, c.size, this.legacyExpiry, tag | (c.delivered ? 1 : 0), rec.msg.body.length);
+        index.settle(c.seq);
+      }
+    }
   }
 
   delete(): void {
-    if (this.index !== undefined && this.persistence !== undefined) {
-      this.persistence.store.deleteQueue(this.owner.storeKey);
-      this.index = undefined;
+    const p = this.persistence;
+    for (const l of this.levels) {
+      if (l.index !== undefined && p !== undefined) p.store.deleteQueue(l.key);
+      l.index = undefined;
     }
   }
 }

@@ -271,12 +271,15 @@ export class Broker {
         if (keys.length > 0) v.delayed.recover(x, keys, (k) => p.store.queue(k), (k) => transientPaged.has(k));
       }
       for (const q of v.queues.values()) {
-        live.add(q.storeKey);
-        if (stored.has(q.storeKey)) {
-          const index = p.store.queue(q.storeKey);
-          q.recover(index, transientPaged.has(q.storeKey));
-          messages += index.count;
+        // One index per priority level (level 0 under the queue's own key).
+        let found = false;
+        for (const key of q.backing.storeKeys()) {
+          live.add(key);
+          if (stored.has(key)) found = true;
         }
+        if (!found) continue;
+        q.recover((key) => (stored.has(key) ? p.store.queue(key) : undefined), (key) => transientPaged.has(key));
+        messages += q.messageCount;
       }
     }
     for (const key of stored) if (!live.has(key)) p.store.deleteQueue(key);

@@ -64,6 +64,8 @@ export class Queue {
   private dispatching = false;
   /** Follows the head's expiry (created on first use: most queues have no TTL). */
   private ttlTimer: LongTimer | undefined;
+  /** Some message may carry an expiry (queue TTL, a per-message expiration, recovered messages). */
+  private mayExpire = false;
   /** x-expires (created on first use). */
   private expiryTimer: LongTimer | undefined;
 
@@ -109,16 +111,14 @@ export class Queue {
       this.deadLetter(msg, 'expired');
       return true;
     }
-    const e = this.backing.publish(msg);
-    if (e === undefined) {
-      // Paged out (only plain FIFO queues page): nothing to expire or drop here.
-      if (this.consumers.length > 0) this.dispatch();
-      return true;
-    }
-    e.expiresAt = expiresAt;
-    if (s.overflow === 'drop-head') this.dropOverflow();
+    // In memory or paged out: the backing queue keeps the expiry with the message either way.
+    this.backing.publish(msg, expiresAt);
+    if (s.overflow === 'drop-head' && (s.maxLength !== undefined || s.maxLengthBytes !== undefined)) this.dropOverflow();
     if (this.consumers.length > 0) this.dispatch();
-    if (expiresAt !== Infinity) this.expireHead();
+    if (expiresAt !== Infinity) {
+      this.mayExpire = true;
+      this.expireHead();
+    }
     return true;
   }
 
@@ -163,16 +163,27 @@ export class Queue {
   // ------------------------------------------------------------------------------------------
   // TTL: RabbitMQ expires messages at the head only; a timer follows the head's expiry.
 
+  /**
+   * Drop (and dead-letter) the expired messages at the head, then follow the new head's expiry with
+   * the timer. Called whenever the head may have changed in a queue whose messages may expire, so
+   * a message expires as soon as it is at the head with its time passed (RabbitMQ's drop_expired_msgs
+   * and ensure_ttl_timer). A paged head's expiry is read from the store index, not from the message.
+   */
   private expireHead(): void {
     const b = this.backing;
-    let head = b.head();
-    if (head === undefined || head.expiresAt === Infinity) return;
+    let at = b.headExpiresAt();
+    if (at === Infinity) return;
     const now = Date.now();
-    while (head !== undefined && head.expiresAt < now) {
-      this.deadLetter(b.drop().msg, 'expired');
-      head = b.head();
+    if (at < now && this.options.settings.deadLetterExchange === undefined) {
+      // Nobody needs the expired messages' contents: paged ones go without being read back.
+      b.dropExpiredUnread(now);
+      at = b.headExpiresAt();
     }
-    if (head !== undefined && head.expiresAt !== Infinity) this.armTtlTimer(head.expiresAt);
+    while (at < now && b.head() !== undefined) {
+      this.deadLetter(b.drop().msg, 'expired');
+      at = b.headExpiresAt();
+    }
+    if (at !== Infinity) this.armTtlTimer(at);
   }
 
   private armTtlTimer(at: number): void {
@@ -213,6 +224,8 @@ export class Queue {
     } finally {
       this.dispatching = false;
     }
+    // The head changed: follow its expiry.
+    if (this.mayExpire) this.expireHead();
   }
 
   /** Take the head entry for a consumer or basic.get, counted as delivered. */
@@ -257,9 +270,11 @@ export class Queue {
   /** basic.get: take the head entry, counted as delivered (and unacked unless noAck). */
   get(noAck: boolean): QueueEntry | undefined {
     this.touch();
-    this.expireHead();
+    if (this.mayExpire) this.expireHead();
     if (this.backing.head() === undefined) return undefined;
-    return this.take(noAck);
+    const e = this.take(noAck);
+    if (this.mayExpire) this.expireHead();
+    return e;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -381,16 +396,14 @@ export class Queue {
     return n;
   }
 
-  /** After a restart: messages back from the store (see BackingQueue.recover). */
-  recover(index: QueueIndex, dropTransient: boolean): void {
-    this.backing.recover(index, dropTransient);
-    const ttl = this.options.settings.messageTtl;
-    if (ttl !== undefined && !this.backing.canPage) {
-      const at = Date.now() + ttl;
-      // The original enqueue time is not recorded: recovered messages get a fresh queue TTL.
-      this.backing.forEachReady((e) => { e.expiresAt = at; });
-      this.expireHead();
-    }
+  /**
+   * After a restart: messages back from the store (see BackingQueue.recover), with the expiry each
+   * had (a queue TTL keeps counting from the original enqueue); those due meanwhile expire now.
+   */
+  recover(indexOf: (key: string) => QueueIndex | undefined, dropTransient: (key: string) => boolean): void {
+    this.backing.recover(indexOf, dropTransient);
+    this.mayExpire = true;
+    this.expireHead();
   }
 }
 

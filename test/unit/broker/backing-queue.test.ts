@@ -43,7 +43,7 @@ const bodies = (b: ReturnType<typeof setup>['b']): string[] => {
 describe('backing queue', () => {
   it('keeps publish order, counts messages and body bytes, and the meter from publish to ack', () => {
     const { meter, b } = setup();
-    for (const s of ['a', 'bb', 'ccc']) b.publish(msg(s));
+    for (const s of ['a', 'bb', 'ccc']) b.publish(msg(s), Infinity);
     expect([b.length, b.bytes]).toEqual([3, 6]);
     const held = meter.used;
     expect(held).toBeGreaterThan(0);
@@ -57,13 +57,13 @@ describe('backing queue', () => {
 
   it('requeue puts an entry back in its original position, or at the back', () => {
     const { b } = setup();
-    for (const s of ['1', '2', '3']) b.publish(msg(s));
+    for (const s of ['1', '2', '3']) b.publish(msg(s), Infinity);
     const first = b.fetch(false);
     const second = b.fetch(false);
     b.requeue(second, false);
     b.requeue(first, false);
     expect(bodies(b)).toEqual(['1', '2', '3']);
-    for (const s of ['4', '5']) b.publish(msg(s));
+    for (const s of ['4', '5']) b.publish(msg(s), Infinity);
     const four = b.fetch(false);
     const back = b.requeue(four, true);
     expect(back).not.toBe(four);
@@ -73,7 +73,7 @@ describe('backing queue', () => {
 
   it('drop and purge remove messages for good', () => {
     const { meter, b } = setup();
-    for (const s of ['x', 'y', 'z']) b.publish(msg(s));
+    for (const s of ['x', 'y', 'z']) b.publish(msg(s), Infinity);
     expect(b.drop().msg.body.toString()).toBe('x');
     expect(b.purge()).toBe(2);
     expect([b.length, b.bytes, meter.used]).toEqual([0, 0, 0]);
@@ -81,11 +81,11 @@ describe('backing queue', () => {
 
   it('x-max-priority: the highest level first, FIFO within a level', () => {
     const { b } = setup(tableFrom({ 'x-max-priority': 5 }));
-    b.publish(msg('low', false, 1));
-    b.publish(msg('high', false, 9));
-    b.publish(msg('mid', false, 3));
-    b.publish(msg('high2', false, 5));
-    expect(b.canPage).toBe(false);
+    b.publish(msg('low', false, 1), Infinity);
+    b.publish(msg('high', false, 9), Infinity);
+    b.publish(msg('mid', false, 3), Infinity);
+    b.publish(msg('high2', false, 5), Infinity);
+    expect(b.canPage).toBe(false); // no store to page to
     expect(bodies(b)).toEqual(['high', 'high2', 'mid', 'low']);
   });
 
@@ -94,7 +94,7 @@ describe('backing queue', () => {
     const { meter, b } = setup(EMPTY_TABLE, { persistence: p });
     expect(b.canPage).toBe(true);
     meter.add(1); // over the (zero) threshold: everything from now on is paged
-    for (let i = 0; i < 600; i++) expect(b.publish(msg(`m${i}`))).toBeUndefined();
+    for (let i = 0; i < 600; i++) expect(b.publish(msg(`m${i}`), Infinity)).toBeUndefined();
     expect([b.length, b.bytes]).toEqual([600, 10 * 2 + 90 * 3 + 500 * 4]);
     meter.sub(1);
     const got = bodies(b);
@@ -108,9 +108,9 @@ describe('backing queue', () => {
     const store = new MemoryStore();
     const p = persistence(1e12, store);
     const { b } = setup(EMPTY_TABLE, { persistence: p, durable: true });
-    b.publish(msg('kept', true));
-    b.publish(msg('gone', false));
-    b.publish(msg('acked', true));
+    b.publish(msg('kept', true), Infinity);
+    b.publish(msg('gone', false), Infinity);
+    b.publish(msg('acked', true), Infinity);
     const index = store.queue('/\u0000q');
     expect(index.count).toBe(2);
     b.fetch(true);
@@ -120,9 +120,9 @@ describe('backing queue', () => {
     b.ack(e);
     expect(index.count).toBe(0);
 
-    b.publish(msg('after restart', true));
+    b.publish(msg('after restart', true), Infinity);
     const fresh = setup(EMPTY_TABLE, { persistence: p, durable: true });
-    fresh.b.recover(store.queue('/\u0000q'), false);
+    fresh.b.recover((k) => store.queue(k), () => false);
     expect(fresh.b.length).toBe(1);
     expect(bodies(fresh.b)).toEqual(['after restart']);
   });
@@ -132,11 +132,11 @@ describe('backing queue', () => {
     const earlier = persistence(0, store);
     const { meter, b } = setup(EMPTY_TABLE, { persistence: earlier, durable: true });
     meter.add(1);
-    b.publish(msg('transient'));
-    b.publish(msg('persistent', true));
+    b.publish(msg('transient'), Infinity);
+    b.publish(msg('persistent', true), Infinity);
     const later = persistence(1e12, store);
     const fresh = setup(EMPTY_TABLE, { persistence: later, durable: true });
-    fresh.b.recover(store.queue('/\u0000q'), true);
+    fresh.b.recover((k) => store.queue(k), () => true);
     expect(bodies(fresh.b)).toEqual(['persistent']);
   });
 });
