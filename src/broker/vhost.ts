@@ -86,6 +86,8 @@ export class Vhost {
       ['amq.headers', 'headers'], ['amq.match', 'headers']] as const) {
       this.addExchange(new Exchange(n, name, t, true, false, false, EMPTY_TABLE));
     }
+    // RabbitMQ's firehose tracer exchange: exists in every vhost, internal (tracing is off).
+    this.addExchange(new Exchange('amq.rabbitmq.trace', name, 'topic', true, false, true, EMPTY_TABLE));
   }
 
   // ---- exchanges ---------------------------------------------------------------------------

@@ -91,10 +91,11 @@ function parseColumns(raw: string | null): string[][] | undefined {
   return raw.split(',').filter((c) => c !== '').map((c) => c.split('.'));
 }
 
-/** Keep only the given (possibly nested) keys, preserving nesting as RabbitMQ does. */
+/** Keep only the given (possibly nested) keys, in the item's own key order and nesting, as RabbitMQ does. */
 function pick(item: Item, columns: string[][]): Item {
   const out: Item = {};
-  for (const path of columns) {
+  const ordered = [...columns].sort((a, b) => order(item, a) - order(item, b));
+  for (const path of ordered) {
     let src: unknown = item;
     let dst: Item = out;
     for (let i = 0; i < path.length; i++) {
@@ -112,6 +113,12 @@ function pick(item: Item, columns: string[][]): Item {
     }
   }
   return out;
+}
+
+/** Where a column's top-level key sits in the item (missing keys last). */
+function order(item: Item, path: readonly string[]): number {
+  const i = Object.keys(item).indexOf(path[0]!);
+  return i < 0 ? Number.MAX_SAFE_INTEGER : i;
 }
 
 function valueAt(item: Item, path: readonly string[]): unknown {

@@ -10,6 +10,7 @@ import { exchangeRoutes } from './exchanges.js';
 import { healthRoutes } from './health.js';
 import { overviewRoutes } from './overview.js';
 import { parameterRoutes } from './policies.js';
+import { publishRoutes } from './publish.js';
 import { queueRoutes } from './queues.js';
 import { userRoutes } from './users.js';
 import { vhostRoutes } from './vhosts.js';
@@ -19,6 +20,7 @@ export function managementRouter(): Router {
   overviewRoutes(r);
   queueRoutes(r);
   exchangeRoutes(r);
+  publishRoutes(r);
   bindingRoutes(r);
   connectionRoutes(r);
   vhostRoutes(r);

@@ -60,6 +60,13 @@ export function queueJson(ctx: RouteContext, v: Vhost, q: Queue): Item {
   }
   const stats = app.statistics?.messageStats('queue', q, query);
   if (stats !== undefined) out['message_stats'] = stats;
+  return sortedKeys(out);
+}
+
+/** RabbitMQ 3.10 renders a queue as an Erlang map: keys in order. */
+function sortedKeys(o: Item): Item {
+  const out: Item = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
   return out;
 }
 
@@ -111,7 +118,7 @@ async function getMessages(ctx: RouteContext): Promise<Item[]> {
       exchange: msg.exchange,
       routing_key: msg.routingKey,
       message_count: q.messageCount,
-      properties: ctx.app.codec.propertiesToJson(msg.properties),
+      properties: propertiesOf(ctx, msg.properties),
       payload: asString ? payload.toString('utf8') : payload.toString('base64'),
       payload_encoding: asString ? 'string' : 'base64',
     });
@@ -125,6 +132,12 @@ async function getMessages(ctx: RouteContext): Promise<Item[]> {
   }
   q.dispatch();
   return out;
+}
+
+/** A message's properties; RabbitMQ renders none at all as an empty list (its empty proplist). */
+function propertiesOf(ctx: RouteContext, properties: Buffer): unknown {
+  const p = ctx.app.codec.propertiesToJson(properties);
+  return Object.keys(p).length === 0 ? [] : p;
 }
 
 /** RabbitMQ's `auto` encoding: a payload that is valid UTF-8 is shown as a string. */
