@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /**
  * Code generator: reads spec/amqp-0-9-1.json (Warren's own AMQP 0-9-1 definition) and writes
- * src/protocol/generated/{constants,methods,properties}.ts. Plain Node ESM, no dependencies.
- * Usage: node spec/generate.mjs [outputDir]   (default: src/protocol/generated)
+ * src/protocol/generated/{constants,methods,properties}.ts and src/core/generated/reply-codes.ts
+ * (core is a leaf every layer may import, so the reply codes live there; nothing else repeats them).
+ * Plain Node ESM, no dependencies.
+ * Usage: node spec/generate.mjs [protocolDir [coreDir]]
+ *   (defaults: src/protocol/generated, src/core/generated)
  * Output is deterministic (no timestamps, fixed ordering), so a test can regenerate into a temp
  * directory and diff against the committed files.
  */
@@ -13,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..');
 const outDir = resolve(process.argv[2] ?? join(repoRoot, 'src', 'protocol', 'generated'));
+const coreOutDir = resolve(process.argv[3] ?? join(repoRoot, 'src', 'core', 'generated'));
 const spec = JSON.parse(readFileSync(join(here, 'amqp-0-9-1.json'), 'utf8'));
 
 const HEADER = (duty) => `/**
@@ -72,19 +76,28 @@ for (const cls of spec.classes) for (const m of cls.methods) allMethods.push({ c
 // ----- constants.ts ----------------------------------------------------------------------------
 
 function genConstants() {
-  let o = HEADER('Protocol constants, reply codes with their soft/hard class, class and method ids.');
+  let o = HEADER('Protocol constants (frame types and sizes), class and method ids. Reply codes: src/core/generated/reply-codes.ts.');
   o += '\n';
   o += `export const PROTOCOL_VERSION = { major: ${spec.major}, minor: ${spec.minor}, revision: ${spec.revision} } as const;\n`;
   o += `export const DEFAULT_PORT = ${spec.port};\n\n`;
   for (const c of spec.constants) o += `export const ${constCase(c.name)} = ${c.value};\n`;
-  o += '\nexport interface ReplyCodeSpec {\n  readonly name: string;\n  readonly value: number;\n  readonly class: \'success\' | \'soft\' | \'hard\';\n}\n\n';
-  o += '/** Every reply code of the spec, with the class that decides channel vs connection close. */\n';
-  o += 'export const REPLY_CODES: readonly ReplyCodeSpec[] = [\n';
-  for (const r of spec.replyCodes) o += `  { name: '${r.name}', value: ${r.value}, class: '${r.class}' },\n`;
-  o += '];\n\n';
+  o += '\n';
   for (const cls of spec.classes) o += `export const CLASS_${constCase(cls.name)} = ${cls.id};\n`;
   o += '\n';
   for (const { cls, m } of allMethods) o += `export const ${constCase(cls.name)}_${constCase(m.name)} = ${m.id};\n`;
+  return o;
+}
+
+// ----- core/generated/reply-codes.ts ---------------------------------------------------------
+
+function genReplyCodes() {
+  let o = HEADER('AMQP 0-9-1 reply codes and their class (soft: the channel closes; hard: the connection closes).');
+  o += '\n';
+  o += 'export const ReplyCode = {\n';
+  for (const r of spec.replyCodes) o += `  ${constCase(r.name)}: ${r.value},\n`;
+  o += '} as const;\n\n';
+  o += '/** Codes of class soft-error: an error with one of them closes only the channel. */\n';
+  o += `export const SOFT_ERROR_CODES: readonly number[] = [${spec.replyCodes.filter((r) => r.class === 'soft').map((r) => r.value).join(', ')}];\n`;
   return o;
 }
 
@@ -505,4 +518,6 @@ const files = {
   'properties.ts': genProperties(),
 };
 for (const [name, text] of Object.entries(files)) writeFileSync(join(outDir, name), text);
-process.stdout.write(`generated ${Object.keys(files).join(', ')} in ${outDir}\n`);
+mkdirSync(coreOutDir, { recursive: true });
+writeFileSync(join(coreOutDir, 'reply-codes.ts'), genReplyCodes());
+process.stdout.write(`generated ${Object.keys(files).join(', ')} in ${outDir}, reply-codes.ts in ${coreOutDir}\n`);

@@ -183,7 +183,7 @@ class BrokerReader {
   private readonly waiters: (() => void)[] = [];
   private readonly rng: Prng;
 
-  constructor(socket: net.Socket, seed: number, private readonly reply: (b: Buffer) => void) {
+  constructor(private readonly socket: net.Socket, seed: number, private readonly reply: (b: Buffer) => void) {
     this.rng = new Prng(seed);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', (e: NodeJS.ErrnoException) => {
@@ -222,7 +222,11 @@ class BrokerReader {
   private onMethod(channel: number, payload: Buffer): void {
     const cls = payload.readUInt16BE(0);
     const mth = payload.readUInt16BE(2);
-    if (cls === 10 && mth === 51) this.closeOk = true;
+    if (cls === 10 && mth === 51) {
+      // After close-ok the client closes the socket, as RabbitMQ expects (it leaves that to the client).
+      this.closeOk = true;
+      this.socket.end();
+    }
     if (((cls === 10 && mth === 50) || (cls === 20 && mth === 40)) && payload.length >= 7) {
       const close = decodeClose(payload);
       if (cls === 10) {

@@ -35,7 +35,7 @@ program
     env['WARREN_FRAME_MAX'] ? int(env['WARREN_FRAME_MAX']) : 131072)
   .option('--channel-max <n>', 'most channels per connection [env WARREN_CHANNEL_MAX]', int,
     env['WARREN_CHANNEL_MAX'] ? int(env['WARREN_CHANNEL_MAX']) : 2047)
-  .option('--product <name>', 'server-properties product [env WARREN_PRODUCT]', env['WARREN_PRODUCT'] ?? 'Warren')
+  .option('--product <name>', 'server-properties product [env WARREN_PRODUCT]', env['WARREN_PRODUCT'] ?? 'RabbitMQ')
   .option('--product-version <v>', 'server-properties version (clients compare it with RabbitMQ versions) [env WARREN_PRODUCT_VERSION]',
     env['WARREN_PRODUCT_VERSION'] ?? '3.13.7')
   .option('--segment-size <bytes>', 'message segment file size [env WARREN_SEGMENT_SIZE]', int,

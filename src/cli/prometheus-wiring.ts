@@ -62,5 +62,5 @@ export async function startPrometheus(o: PrometheusWiringOptions): Promise<Runni
 }
 
 function* connectionsOf(listener: Listener): Iterable<ScrapedConnection> {
-  for (const c of listener.connections) yield { id: c.id, snapshot: () => ({}), channels: () => [] };
+  for (const c of listener.openConnections()) yield { id: c.id, snapshot: () => ({}), channels: () => [] };
 }

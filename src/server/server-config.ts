@@ -5,7 +5,11 @@
 export interface ServerConfig {
   host: string;
   port: number;
-  /** Advertised in connection.start; many clients gate features on these (see README). */
+  /**
+   * Advertised in connection.start. Clients gate behaviour on product and version (kombu uses
+   * RabbitMQ's per-consumer prefetch only when product is "RabbitMQ"), so Warren identifies as a
+   * current RabbitMQ by default and names itself in `platform` and `information` (see README).
+   */
   product: string;
   version: string;
   platform: string;
@@ -27,9 +31,9 @@ export interface ServerConfig {
 export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   host: '0.0.0.0',
   port: 5672,
-  product: 'Warren',
+  product: 'RabbitMQ',
   version: '3.13.7',
-  platform: `Node.js ${process.version}`,
+  platform: `Warren on Node.js ${process.version}`,
   clusterName: 'warren@localhost',
   channelMax: 2047,
   frameMax: 131072,

@@ -1,7 +1,9 @@
 /**
  * connection.start server-properties, shaped like RabbitMQ's (product, version, platform,
  * copyright, information, cluster_name, capabilities). Clients gate features on the capabilities
- * table (e.g. amqplib's consumer cancel notifications, pika's basic.nack).
+ * table (e.g. amqplib's consumer cancel notifications, pika's basic.nack) and on product/version
+ * (by default "RabbitMQ" and a current 3.13: see ServerConfig); Warren names itself in `platform`
+ * and `information`.
  */
 import { fv, tableFrom, type FieldTable } from '../core/field-value.js';
 import type { ServerConfig } from './server-config.js';

@@ -71,7 +71,14 @@ describe('server properties', () => {
       direct_reply_to: true,
     });
     expect(h.mechanisms.split(' ')).toEqual(expect.arrayContaining(['PLAIN', 'AMQPLAIN']));
-    if (!ctx.isReference) expect(p['product']).toBe('Warren');
+    // Clients gate behaviour on product and version (kombu uses per-consumer prefetch only for
+    // "RabbitMQ"): Warren identifies as a current RabbitMQ and names itself in platform/information.
+    expect(p['product']).toBe('RabbitMQ');
+    if (!ctx.isReference) {
+      expect(p['version']).toMatch(/^3\.13\.\d+$/);
+      expect(p['platform']).toContain('Warren');
+      expect(p['information']).toContain('Warren');
+    }
     h.conn.destroy();
   });
 
@@ -95,7 +102,7 @@ describe('server properties', () => {
     expect(typeof sp.version).toBe('string');
     expect(typeof sp.platform).toBe('string');
     expect((sp as unknown as { capabilities: Record<string, boolean> }).capabilities['publisher_confirms']).toBe(true);
-    if (!ctx.isReference) expect(sp.product).toBe('Warren');
+    expect(sp.product).toBe('RabbitMQ');
   });
 });
 
@@ -239,6 +246,28 @@ describe('tune and heartbeats', () => {
     }
   });
 
+  it.each([
+    ['channel_max 0 ("no limit") above the server\'s', { channelMax: 0 }, 'NOT_ALLOWED - negotiated channel_max = 0 (no limit) is higher than the maximum allowed value (2047)'],
+    ['channel_max above the server\'s', { channelMax: 3000 }, 'NOT_ALLOWED - negotiated channel_max = 3000 is higher than the maximum allowed value (2047)'],
+    ['frame_max 0 ("no limit") above the server\'s', { frameMax: 0 }, 'NOT_ALLOWED - negotiated frame_max = 0 is higher than the maximum allowed value (131072)'],
+    ['frame_max above the server\'s', { frameMax: 200000 }, 'NOT_ALLOWED - negotiated frame_max = 200000 is higher than the maximum allowed value (131072)'],
+    ['frame_max below 4096', { frameMax: 100 }, 'NOT_ALLOWED - negotiated frame_max = 100 is lower than the minimum allowed value (4096)'],
+  ] as const)('tune-ok with %s is refused as RabbitMQ refuses it', async (_label, tune: { channelMax?: number; frameMax?: number }, text) => {
+    const c = await rawConnect(ctx.port);
+    c.send(PROTOCOL_HEADER);
+    await c.expectMethod(10, 10);
+    c.send(methodFrame(0, 10, 11, [table({ capabilities: { authentication_failure_close: true } }), shortstr('PLAIN'),
+      longstr(plainResponse('guest', 'guest')), shortstr('en_US')]));
+    await c.expectMethod(10, 30);
+    c.send(methodFrame(0, 10, 31, [short(tune.channelMax ?? 2047), long(tune.frameMax ?? 131072), short(0)]));
+    c.send(methodFrame(0, 10, 40, [shortstr('/'), shortstr(''), bits(false)]));
+    const close = await c.expectConnectionClose(10_000);
+    // RabbitMQ 3.10 closes the socket without a word (after 3 s); 3.11+ send this connection.close
+    // about connection.tune, as Warren does.
+    if (ctx.isReference) expect(close === undefined || close.replyCode === 530).toBe(true);
+    else expect(close).toEqual({ replyCode: 530, replyText: text, classId: 10, methodId: 30 });
+  });
+
   it('heartbeat 0 disables heartbeats: the connection stays usable', async () => {
     const c = await ctx.clients.connect('heartbeat=0');
     expect((c.connection as unknown as { heartbeat: number }).heartbeat).toBe(0);
@@ -268,12 +297,28 @@ describe('connection.open and vhosts', () => {
   });
 });
 
-describe('connection.close', () => {
-  it('client-initiated close gets close-ok and the socket ends', async () => {
+describe('connection.update-secret', () => {
+  it('is answered with update-secret-ok (RabbitMQ 3.8+ lets clients refresh a token); the connection stays usable', async () => {
     const h = await rawHandshake(ctx.port);
+    h.conn.send(methodFrame(0, 10, 70, [longstr('a-new-token'), shortstr('token refresh')]));
+    const ok = await h.conn.next();
+    expect([ok?.channel, ok?.classId, ok?.methodId]).toEqual([0, 10, 71]);
+    await rawOpenChannel(h.conn, 1);
+    h.conn.destroy();
+  });
+});
+
+describe('connection.close', () => {
+  it('client-initiated close gets close-ok; the socket stays for the client to close (a second close gets close-ok too)', async () => {
+    const h = await rawHandshake(ctx.port);
+    await rawOpenChannel(h.conn, 1);
     h.conn.send(methodFrame(0, 10, 50, [short(200), shortstr('bye'), short(0), short(0)]));
     await h.conn.expectMethod(10, 51);
-    // RabbitMQ leaves closing the socket to the client after close-ok.
+    // RabbitMQ leaves closing the socket to the client after close-ok, so a client that closes from
+    // several threads at once sees its other closes answered, never an EOF.
+    h.conn.send(methodFrame(0, 10, 50, [short(200), shortstr('bye again'), short(0), short(0)]));
+    const again = await h.conn.next();
+    expect([again?.channel, again?.classId, again?.methodId]).toEqual([0, 10, 51]);
     h.conn.destroy();
   });
 
