@@ -58,10 +58,13 @@ export interface CampaignReport {
  */
 export const RSS_ALLOWANCE = 80 * 1048576;
 
+/** The name tag of a campaign's connections (queue and exchange names start with fz<tag>-<index>). */
+export const runTagOf = (seed: number): string => (seed >>> 0).toString(36);
+
 export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
   const log = o.log ?? (() => undefined);
   const limits = o.limits ?? DEFAULT_LIMITS;
-  const runTag = (o.seed >>> 0).toString(36);
+  const runTag = runTagOf(o.seed);
   const report: CampaignReport = {
     seed: o.seed, seconds: o.seconds, connections: 0, framesSent: 0, bytesSent: 0, outcomes: {}, mutations: {},
     brokerCloses: {}, canary: undefined, rss: undefined, failures: [],

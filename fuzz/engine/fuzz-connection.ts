@@ -13,7 +13,7 @@ import { writeConnectionClose } from '../../src/protocol/generated/methods.js';
 import { mutate } from './mutators.js';
 import { connectionSeed, Prng } from './prng.js';
 import { StreamTracker } from './stream-tracker.js';
-import { validTrace } from './traces.js';
+import { validTrace, type Trace } from './traces.js';
 
 export interface ConnectionLimits {
   /** After the probe (or the trace's own connection.close), the broker must close within this (ms). */
@@ -50,18 +50,26 @@ export interface ConnectionResult {
   ms: number;
 }
 
+/** The trace of connection `index` (its blocks, mutations and the bytes it sends), without sending it. */
+export function connectionTrace(seed: number, index: number, runTag: string, mutations = true): {
+  rng: Prng; blocks: string[]; mutations: string[]; bytes: Buffer; leftovers: Trace['leftovers'];
+} {
+  const rng = new Prng(connectionSeed(seed, index));
+  const prefix = `fz${runTag}-${index}`;
+  const trace = validTrace(rng, prefix);
+  const mutated = mutate(trace, rng, prefix, mutations);
+  return { rng, blocks: trace.blocks, mutations: mutated.mutations, bytes: mutated.bytes, leftovers: trace.leftovers };
+}
+
 /** Replay connection `index` of the campaign seeded `seed` against 127.0.0.1:port. */
 export async function runFuzzConnection(port: number, seed: number, index: number, runTag: string,
   limits: ConnectionLimits = DEFAULT_LIMITS, mutations = true): Promise<ConnectionResult> {
   const started = Date.now();
-  const cseed = connectionSeed(seed, index);
-  const rng = new Prng(cseed);
-  const prefix = `fz${runTag}-${index}`;
-  const trace = validTrace(rng, prefix);
-  const mutated = mutate(trace, rng, prefix, mutations);
+  // The rest of the connection's randomness (chunking, pauses, answers) continues the same Prng.
+  const { rng, ...mutated } = connectionTrace(seed, index, runTag, mutations);
   const result: ConnectionResult = {
-    index, seed, mutations: mutated.mutations, blocks: trace.blocks, framesSent: 0, bytesSent: 0, outcome: 'closed',
-    brokerClose: undefined, channelCloses: [], failure: undefined, leftovers: trace.leftovers, ms: 0,
+    index, seed, mutations: mutated.mutations, blocks: mutated.blocks, framesSent: 0, bytesSent: 0, outcome: 'closed',
+    brokerClose: undefined, channelCloses: [], failure: undefined, leftovers: mutated.leftovers, ms: 0,
   };
   const fail = (why: string): void => { result.failure ??= why; };
   const tracker = new StreamTracker();
