@@ -114,6 +114,7 @@ export class Connection implements TransportOwner {
     this.startHeartbeat();
     const timeout = ctx.broker.config.consumerTimeout;
     if (timeout > 0) {
+      // The check period is at most 60 s, whatever the timeout: always within a Node timer's 2^31-1 ms.
       this.ackTimer = setInterval(() => {
         const now = Date.now();
         for (const ch of this.channels) if (ch !== undefined) ch.checkAckTimeout(now, timeout);
@@ -349,6 +350,7 @@ export class Connection implements TransportOwner {
 
   private startHeartbeat(): void {
     if (this.heartbeat === 0) return;
+    // heartbeat is a u16 of seconds: half of it (at most ~9 hours) always fits a Node timer.
     const halfMs = (this.heartbeat * 1000) / 2;
     this.heartbeatTimer = setInterval(() => this.heartbeatTick(), halfMs);
     this.heartbeatTimer.unref();

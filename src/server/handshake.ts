@@ -14,6 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import { AmqpError } from '../core/amqp-error.js';
+import { LongTimer } from '../core/long-timer.js';
 import { fieldBoolean, tableGet, type FieldTable } from '../core/field-value.js';
 import { ReplyCode } from '../core/reply-code.js';
 import {
@@ -31,7 +32,8 @@ type Step = 'start-ok' | 'tune-ok' | 'open' | 'done';
 export class Handshake implements TransportOwner {
   private readonly transport: Transport;
   private step: Step = 'start-ok';
-  private readonly timer: NodeJS.Timeout;
+  /** A LongTimer: handshakeTimeout is configuration, and any value must wait as long as it says. */
+  private readonly timer: LongTimer;
   private capabilities: ClientCapabilities = { consumerCancelNotify: false, connectionBlocked: false, authenticationFailureClose: false };
   private clientProperties: FieldTable = [];
   private mechanism = '';
@@ -44,10 +46,11 @@ export class Handshake implements TransportOwner {
     this.transport = new Transport(socket, {
       flusher: ctx.flusher, logger: ctx.logger, sessions: ctx.sessions, outboundHighWater: ctx.config.outboundHighWater,
     }, this);
-    this.timer = setTimeout(() => {
+    this.timer = new LongTimer(() => {
       ctx.logger.info({ remote: this.transport.remote }, 'handshake timeout');
       this.transport.destroy();
-    }, ctx.config.handshakeTimeout * 1000);
+    }, false);
+    this.timer.fireIn(ctx.config.handshakeTimeout * 1000);
   }
 
   onProtocolHeader(): void {
@@ -90,7 +93,7 @@ export class Handshake implements TransportOwner {
   }
 
   onClosed(): void {
-    clearTimeout(this.timer);
+    this.timer.cancel();
   }
 
   /** Shutdown before the connection is open: nothing to tell the client, just go. */
@@ -158,7 +161,7 @@ export class Handshake implements TransportOwner {
       throw new AmqpError(ReplyCode.NOT_ALLOWED, `vhost ${m.virtualHost} not found`, m.classId, m.methodId, true);
     }
     this.step = 'done';
-    clearTimeout(this.timer);
+    this.timer.cancel();
     M.writeConnectionOpenOk(this.transport.writer, 0);
     this.transport.markDirty();
     const negotiated: Negotiated = {

@@ -146,6 +146,14 @@ warrenOnly('server configuration seen by clients (skipped on the reference: need
     await waitFor(() => stalled.socketClosed, 10_000); // no start-ok: dropped too
   });
 
+  it('a handshake timeout longer than a Node timer holds (2^32 ms) does not fire at once', async () => {
+    const { broker } = await ownBroker({ server: { handshakeTimeout: 2 ** 32 / 1000 } });
+    // A setTimeout of 2^32 ms fires after 1 ms: the socket would be gone before tune arrives.
+    const h = await rawHandshake(broker.port, {}, false);
+    expect(h.conn.socketClosed).toBe(false);
+    h.conn.destroy();
+  });
+
   it('a message larger than maxMessageSize is refused with 406 (RabbitMQ max_message_size)', async () => {
     const { clients } = await ownBroker({ server: { maxMessageSize: 1000 } });
     const conn = await clients.connect();
