@@ -25,6 +25,7 @@ import type { DurableWaiter, Persistence } from './persistence.js';
 import type { Policy } from './policy.js';
 import { applyPolicies, asDefinitionChange, PolicyStore } from './policy-store.js';
 import { BrokerStatistics } from './statistics.js';
+import { registerSampleSources } from './statistics-sources.js';
 import { UserStore } from './user-store.js';
 import { Vhost } from './vhost.js';
 import { VhostLimits } from './vhost-limits.js';
@@ -82,6 +83,7 @@ export class Broker {
 
   constructor(readonly config: BrokerConfig, readonly persistence?: Persistence) {
     this.meter = new MemoryMeter(config.memoryHighWatermark);
+    registerSampleSources(this);
     if (persistence !== undefined) persistence.exportDefinitions = () => exportDefinitions(this);
     this.addVhost(config.defaultVhost);
     if (config.defaultUser !== undefined) {
@@ -106,6 +108,7 @@ export class Broker {
     if (v === undefined) {
       v = new Vhost(name, this.meter, this.persistence, []);
       v.policyResolver = this.policies;
+      v.statistics = this.statistics;
       v.publisher.replyTo = this.directReplyTo;
       const p = this.persistence;
       if (p !== undefined) v.listener = { definitionsChanged: (c) => p.definitionsChanged(c) };
@@ -153,6 +156,8 @@ export class Broker {
       if (x.name !== '' && !x.name.startsWith('amq.')) v.deleteExchange(x.name, false);
     }
     v.delayed.stop();
+    // Its counts stay in the broker's totals.
+    this.statistics.retiredVhosts.add(v.stats);
     this.vhosts.delete(name);
     this.vhostMetadata.delete(name);
     this.parameters.clearVhost(name);
@@ -218,6 +223,7 @@ export class Broker {
   /** Stop timers (delayed deliveries). */
   close(): void {
     for (const v of this.vhosts.values()) v.delayed.stop();
+    this.statistics.sampler.stop();
   }
 
   /**

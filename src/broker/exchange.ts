@@ -7,6 +7,7 @@ import { Binding, type Destination } from './binding.js';
 import type { Message } from './message.js';
 import { AmqpError } from '../core/amqp-error.js';
 import { ReplyCode } from '../core/reply-code.js';
+import { MessageStats } from './statistics.js';
 import { createRouter, EXCHANGE_TYPES, type Router } from './router.js';
 
 export class Exchange {
@@ -19,6 +20,8 @@ export class Exchange {
   alternate: string | undefined;
   deleted = false;
   readonly delayed: boolean;
+  /** publish_in / publish_out (RabbitMQ's exchange message_stats), counted by the publish operation. */
+  readonly stats = new MessageStats();
 
   constructor(
     readonly name: string,

@@ -103,6 +103,8 @@ export class Publisher {
       result.routed = this.replyTo !== undefined && this.replyTo.deliver(msg.routingKey, msg);
       return result;
     }
+    // Released delayed messages were counted when they were published.
+    if (mayDelay) x.stats.publishIn++;
     const out = this.targets;
     this.route(x, msg, out);
     if (msg.headersMayContain(CC_KEY) || msg.headersMayContain(BCC_KEY)) {
@@ -123,9 +125,16 @@ export class Publisher {
       this.delayed.schedule(x, msg, msg.publishedAt + delay);
     } else {
       for (let i = 0; i < out.length; i++) {
-        if (out[i]!.enqueue(msg)) result.queues++;
-        else result.refused = true;
+        const q = out[i]!;
+        if (q.enqueue(msg)) {
+          q.stats.publish++;
+          result.queues++;
+        } else {
+          result.refused = true;
+        }
       }
+      // RabbitMQ counts publish_out once per queue the message reached.
+      x.stats.publishOut += result.queues;
     }
     out.length = 0;
     if (p !== undefined && p.writePosition !== before) result.durableAt = p.writePosition;

@@ -26,6 +26,7 @@ import type { Message } from './message.js';
 import type { Persistence } from './persistence.js';
 import type { QueueArguments } from './queue-arguments.js';
 import type { QueueEntry } from './queue-entry.js';
+import { MessageStats } from './statistics.js';
 
 export interface QueueOptions {
   durable: boolean;
@@ -43,6 +44,8 @@ export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_lim
 export interface QueueHooks {
   /** Route a dead-lettered message to the queue's dead-letter exchange. */
   deadLetter(q: Queue, msg: Message, reason: DeadLetterReason): void;
+  /** A message left the queue for `reason`, to a dead-letter exchange or dropped without one (statistics). */
+  deadLettered?(q: Queue, reason: DeadLetterReason, toExchange: boolean): void;
   /** x-expires elapsed with the queue unused: delete it. */
   expire(q: Queue): void;
   /** An auto-delete queue lost its last consumer. */
@@ -57,6 +60,11 @@ export class Queue {
   /** Set once a consumer has subscribed: auto-delete applies only after that. */
   hadConsumer = false;
   hooks: QueueHooks | undefined;
+  /**
+   * Message statistics (publish, deliver, get, ack, redeliver...): incremented by the publish
+   * operation and the consuming channel, which hold this queue already (no lookup per message).
+   */
+  readonly stats = new MessageStats();
   /** Where the messages are kept (memory, store, paging). */
   readonly backing: BackingQueue;
 
@@ -193,7 +201,10 @@ export class Queue {
   }
 
   private deadLetter(msg: Message, reason: DeadLetterReason): void {
-    if (this.options.settings.deadLetterExchange !== undefined) this.hooks?.deadLetter(this, msg, reason);
+    const dlx = this.options.settings.deadLetterExchange !== undefined;
+    // Counted with or without a dead-letter exchange, as RabbitMQ's global counters do.
+    this.hooks?.deadLettered?.(this, reason, dlx);
+    if (dlx) this.hooks?.deadLetter(this, msg, reason);
   }
 
   // ------------------------------------------------------------------------------------------

@@ -285,13 +285,14 @@ export class StatsHistory {
 
   /**
    * RabbitMQ's `samples` for `?msg_rates_age=&msg_rates_incr=` (or lengths_age/incr): the value at
-   * now, now - incr, ... back to now - age (newest first), each taken from the latest sample at or
-   * before that time; times before the first sample are left out.
+   * the newest sample's time, then incr earlier, ... back to age before it (newest first), each
+   * taken from the latest sample at or before that time; times before the first sample are left out.
    */
-  samples(field: number, ageMs: number, incrMs: number, now: number): StatSample[] {
+  samples(field: number, ageMs: number, incrMs: number): StatSample[] {
     const out: StatSample[] = [];
     if (this.length === 0 || incrMs <= 0) return out;
     const oldest = this.time(this.length - 1);
+    const now = this.time(0);
     let age = 0;
     for (let t = now; t >= now - ageMs && t >= oldest; t -= incrMs) {
       while (age < this.length - 1 && this.time(age) > t) age++;

@@ -21,6 +21,7 @@ import { DelayedDelivery } from './delayed-delivery.js';
 import { Publisher, PublishResult } from './publish.js';
 import { applyQueuePolicy, matchingPolicy, type Policy, type PolicyResolver } from './policy.js';
 import { fieldTypeName, parseQueueArguments } from './queue-arguments.js';
+import { MessageStats, type BrokerStatistics, type QueueTypeName } from './statistics.js';
 import { EXCHANGE_TYPES, headersMatchMode, unknownExchangeType } from './router.js';
 
 export interface ExchangeDeclare {
@@ -69,6 +70,10 @@ export class Vhost {
   listener: DefinitionsListener | undefined;
   /** Runtime policies (the broker's PolicyStore); when unset, the constructor's static list applies. */
   policyResolver: PolicyResolver | undefined;
+  /** Message statistics of the vhost (its channels' publishes, deliveries, acks...). */
+  readonly stats = new MessageStats();
+  /** The broker's statistics (churn, dead-letter counters, deleted queues' counts); unset in bare unit tests. */
+  statistics: BrokerStatistics | undefined;
 
   /** Messages waiting on x-delayed-message exchanges. */
   readonly delayed: DelayedDelivery;
@@ -169,6 +174,8 @@ export class Vhost {
 
   /** queue.declare; returns the queue (created or existing). */
   declareQueue(d: QueueDeclare): Queue {
+    const churn = this.statistics?.churn;
+    if (churn !== undefined && !d.passive) churn.queuesDeclared++;
     if (d.passive) {
       const q = this.queueOrThrow(d.name);
       this.checkExclusiveAccess(q, d.connectionId);
@@ -208,12 +215,16 @@ export class Vhost {
     }, this.meter, this.persistence);
     q.hooks = this.queueHooks;
     this.queues.set(name, q);
+    if (churn !== undefined) churn.queuesCreated++;
     return q;
   }
 
   /** What queues call back into: dead letters, x-expires, auto-delete. */
   private readonly queueHooks: QueueHooks = {
     deadLetter: (q, msg, reason) => this.deadLetter(q, msg, reason),
+    deadLettered: (q, reason, toExchange) => {
+      this.statistics?.global.deadLetter(queueTypeOf(q), reason, toExchange ? 'at_most_once' : 'disabled');
+    },
     expire: (q) => { this.removeQueue(q); },
     unused: (q) => { this.removeQueue(q); },
   };
@@ -278,6 +289,12 @@ export class Vhost {
     for (const b of (this.bindingsTo.get(q) ?? []).slice()) this.dropBinding(b, true);
     this.bindingsTo.delete(q);
     const n = q.destroy();
+    const st = this.statistics;
+    if (st !== undefined) {
+      // Its counts stay in the totals (Prometheus' global counters never go down).
+      st.retiredQueues[queueTypeOf(q)].add(q.stats);
+      st.churn.queuesDeleted++;
+    }
     this.listener?.queueDeleted?.(q);
     if (q.durable) this.changed({ op: 'delete', kind: 'queues', value: { vhost: this.name, name: q.name } });
     return n;
@@ -432,6 +449,11 @@ function argsEquivalent(a: FieldValue, b: FieldValue): boolean {
     return BigInt((a as { value: number | bigint }).value) === BigInt((b as { value: number | bigint }).value);
   }
   return fieldEquals(a, b);
+}
+
+/** The queue type RabbitMQ's statistics label a queue with. */
+export function queueTypeOf(q: Queue): QueueTypeName {
+  return q.settings.queueType === 'quorum' ? 'quorum' : 'classic';
 }
 
 /** Server-named queues look like RabbitMQ's: "amq.gen-" + 22 URL-safe base64 characters. */

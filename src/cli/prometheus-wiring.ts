@@ -5,7 +5,6 @@
  * without it loads none of this.
  */
 import { hostname } from 'node:os';
-import { MessageStats } from '../broker/statistics.js';
 import { PrometheusListener } from '../management/prometheus.js';
 import type { NodeFacts, PrometheusSource, ScrapedConnection } from '../management/prometheus-metrics.js';
 import type { Listener } from '../server/listener.js';
@@ -19,8 +18,6 @@ export interface RunningPrometheus {
   readonly port: number;
   close(): Promise<void>;
 }
-
-const ZERO = new MessageStats();
 
 export async function startPrometheus(o: PrometheusWiringOptions): Promise<RunningPrometheus> {
   const meter = o.broker.meter;
@@ -52,8 +49,6 @@ export async function startPrometheus(o: PrometheusWiringOptions): Promise<Runni
         diskAlarm: meter.diskAlarmOn,
       };
     },
-    // Until queues and vhosts carry their own counters, message counts read as zero.
-    stats: { queue: () => ZERO, vhost: () => ZERO },
   };
   const listener = new PrometheusListener(source, o.logger);
   const port = await listener.listen(o.port, o.host);

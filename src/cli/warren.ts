@@ -86,6 +86,8 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   if (store.kind === 'file') persistence.markerFile = join(dataDir, 'store', 'transient-paged.json');
   const broker = new Broker(brokerConfig, persistence);
   await broker.recover(logger);
+  // Rates and short histories for the management API (every 5 s; stopped by broker.close()).
+  broker.statistics.sampler.start();
   const diskAlarm = new DiskAlarm(store, broker.meter, options.diskFreeLimit ?? 50_000_000, logger);
   diskAlarm.start();
   const listener = new Listener(broker, serverConfig, logger);

@@ -66,7 +66,7 @@ export function ratesQuery(params: URLSearchParams): RatesQuery {
  * then leaves `message_stats` out).
  */
 export function messageStatsJson(stats: MessageStats, history: StatsHistory | undefined, kind: StatsKind,
-  query: RatesQuery = {}, now = Date.now()): Record<string, number | RateDetails> | undefined {
+  query: RatesQuery = {}): Record<string, number | RateDetails> | undefined {
   if (stats.isZero()) return undefined;
   const out: Record<string, number | RateDetails> = {};
   for (const key of KEYS[kind]) {
@@ -74,20 +74,18 @@ export function messageStatsJson(stats: MessageStats, history: StatsHistory | un
     let count = 0;
     for (const k of key === 'deliver_get' ? DELIVER_GET : [key]) count += stats.value(k);
     out[key] = count;
-    out[`${key}_details`] = details(history, fields, query.msgRates, now);
+    out[`${key}_details`] = details(history, fields, query.msgRates);
   }
   return out;
 }
 
 /** `*_details` for one gauge field of a history (e.g. a queue's messages_ready). */
-export function gaugeDetails(history: StatsHistory | undefined, field: number | undefined, query: RatesQuery = {},
-  now = Date.now()): RateDetails {
-  return details(history, field === undefined ? [] : [field], query.lengths, now);
+export function gaugeDetails(history: StatsHistory | undefined, field: number | undefined, query: RatesQuery = {}): RateDetails {
+  return details(history, field === undefined ? [] : [field], query.lengths);
 }
 
 /** Details of the sum of `fields` (one field, or deliver_get's four). */
-function details(h: StatsHistory | undefined, fields: readonly number[], range: RatesQuery['msgRates'],
-  now: number): RateDetails {
+function details(h: StatsHistory | undefined, fields: readonly number[], range: RatesQuery['msgRates']): RateDetails {
   if (h === undefined || fields.length === 0) {
     return range === undefined ? { rate: 0 } : { rate: 0, samples: [], avg_rate: 0, avg: 0 };
   }
@@ -97,7 +95,7 @@ function details(h: StatsHistory | undefined, fields: readonly number[], range: 
   if (range === undefined) return d;
   let samples: StatSample[] = [];
   for (const f of fields) {
-    const s = h.samples(f, range.ageMs, range.incrMs, now);
+    const s = h.samples(f, range.ageMs, range.incrMs);
     if (samples.length === 0) samples = s;
     else for (let i = 0; i < s.length && i < samples.length; i++) samples[i]!.sample += s[i]!.sample;
   }

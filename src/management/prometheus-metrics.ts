@@ -16,7 +16,7 @@
  */
 import type { Broker } from '../broker/broker.js';
 import type { Queue } from '../broker/queue.js';
-import type { Vhost } from '../broker/vhost.js';
+import { queueTypeOf } from '../broker/vhost.js';
 import {
   MessageStats, type DeadLetterReasonName, type DeadLetterStrategy, type QueueTypeName,
 } from '../broker/statistics.js';
@@ -77,18 +77,11 @@ export interface Identity {
   clusterId: string;
 }
 
-/** Counters of objects the management layer cannot see yet (seam until every object has `stats`). */
-export interface StatsAccess {
-  queue(q: Queue): MessageStats;
-  vhost(v: Vhost): MessageStats;
-}
-
 export interface PrometheusSource {
   readonly broker: Broker;
   readonly identity: Identity;
   connections(): Iterable<ScrapedConnection>;
   node(): NodeFacts;
-  readonly stats: StatsAccess;
 }
 
 export type MetricsView = 'aggregated' | 'per-object' | 'detailed';
@@ -124,13 +117,13 @@ class Scrape {
   constructor(readonly source: PrometheusSource, vhosts: ReadonlySet<string> | undefined) {
     const b = source.broker;
     const st = b.statistics;
-    st.totals(mapIter(b.vhosts.values(), (v) => ({ stats: source.stats.vhost(v) })), this.totals);
+    st.totals(b.vhosts.values(), this.totals);
     for (const t of QUEUE_TYPES) this.byType[t].add(st.retiredQueues[t]);
     for (const v of b.vhosts.values()) {
       for (const q of v.queues.values()) {
         this.queueCount++;
         this.consumers += q.consumerCount;
-        this.byType[queueType(q)].add(source.stats.queue(q));
+        this.byType[queueTypeOf(q)].add(q.stats);
         if (vhosts === undefined || vhosts.has(q.vhost)) this.queues.push(q);
       }
     }
@@ -147,13 +140,6 @@ class Scrape {
   }
 }
 
-function queueType(q: Queue): QueueTypeName {
-  return q.settings.queueType === 'quorum' ? 'quorum' : 'classic';
-}
-
-function* mapIter<T, U>(it: Iterable<T>, fn: (t: T) => U): Iterable<U> {
-  for (const t of it) yield fn(t);
-}
 
 // ------------------------------------------------------------------------------------------------
 // The catalogue
@@ -299,7 +285,7 @@ const GROUPS: readonly ErasedGroup[] = [
     name: 'channel_queue_exchange_metrics', rows: (s) => s.queues,
     labels: (q) => labelText([['queue_vhost', q.vhost], ['queue', q.name]]), families: [
       family<Queue>('queue_messages_published_total', 'counter', 'Total number of messages published to queues',
-        (q, s) => s.source.stats.queue(q).publish, (s) => QUEUE_TYPES.reduce((n, t) => n + s.byType[t].publish, 0)),
+        (q) => q.stats.publish, (s) => QUEUE_TYPES.reduce((n, t) => n + s.byType[t].publish, 0)),
     ],
   }),
 ];
@@ -415,7 +401,9 @@ function writeAlarms(w: ExpositionWriter, s: Scrape): void {
 function writeTotals(w: ExpositionWriter, s: Scrape): void {
   const totals: [string, string, number][] = [
     ['connections', 'Connections currently open', s.connections.length],
-    ['channels', 'Channels currently open', s.channels.length],
+    // Opened minus closed: exact whether or not the connections' channels are listed.
+    ['channels', 'Channels currently open', Math.max(s.channels.length,
+      s.source.broker.statistics.churn.channelsOpened - s.source.broker.statistics.churn.channelsClosed)],
     ['consumers', 'Consumers currently connected', s.consumers],
     ['queues', 'Queues available', s.queueCount],
   ];

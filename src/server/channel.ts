@@ -21,6 +21,7 @@ import { REPLY_TO_PREFIX, REPLY_TO_QUEUE } from '../broker/direct-reply-to.js';
 import { Message } from '../broker/message.js';
 import type { DurableWaiter } from '../broker/persistence.js';
 import { PublishResult } from '../broker/publish.js';
+import { MessageStats, type GlobalCounters } from '../broker/statistics.js';
 import type { Vhost } from '../broker/vhost.js';
 import { CommandAssembler, CONTENT, CONTENT_METHOD, METHOD } from '../protocol/command-assembler.js';
 import { BasicFlag } from '../protocol/content-header.js';
@@ -45,6 +46,15 @@ export class Channel implements DurableWaiter {
   lastMethodId = 0;
   /** Consumers, unacked deliveries, prefetch. */
   readonly deliveries = new Deliveries(this);
+  /**
+   * Message statistics of this channel and of its vhost, incremented side by side on the hot path
+   * (plain field increments on objects held here: no lookup, no allocation).
+   */
+  readonly stats = new MessageStats();
+  readonly vhostStats: MessageStats;
+  private readonly globals: GlobalCounters;
+  /** Highest publish sequence number confirmed or nacked so far (confirm counting). */
+  private confirmedUpTo = 0;
 
   private readonly assembler: CommandAssembler;
   // basic.publish fields while its content is assembled (no object per publish).
@@ -57,8 +67,18 @@ export class Channel implements DurableWaiter {
   private confirmMode = false;
   private readonly confirms = new Confirms();
   private readonly confirmWriter: ConfirmSink = {
-    ack: (seq, multiple) => M.writeBasicAck(this.conn.writer, this.id, seq, multiple),
-    nack: (seq, multiple) => M.writeBasicNack(this.conn.writer, this.id, seq, multiple, false),
+    ack: (seq, multiple) => {
+      // One basic.ack (multiple) confirms every publish since the last confirm or nack.
+      const n = seq - this.confirmedUpTo;
+      this.confirmedUpTo = seq;
+      this.stats.confirm += n;
+      this.vhostStats.confirm += n;
+      M.writeBasicAck(this.conn.writer, this.id, seq, multiple);
+    },
+    nack: (seq, multiple) => {
+      this.confirmedUpTo = seq;
+      M.writeBasicNack(this.conn.writer, this.id, seq, multiple, false);
+    },
   };
 
   private txMode = false;
@@ -73,6 +93,8 @@ export class Channel implements DurableWaiter {
 
   constructor(readonly id: number, readonly conn: Connection, private readonly vhost: Vhost) {
     this.assembler = new CommandAssembler(conn.config.maxMessageSize);
+    this.vhostStats = vhost.stats;
+    this.globals = conn.broker.statistics.global;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -318,9 +340,23 @@ export class Channel implements DurableWaiter {
     } else {
       this.vhost.publish(x, msg, r);
     }
-    if (!r.routed && mandatory) this.sendReturn(r.message ?? msg, ReplyCode.NO_ROUTE, 'NO_ROUTE');
+    const st = this.stats;
+    const vs = this.vhostStats;
+    st.publish++;
+    vs.publish++;
+    if (!r.routed) {
+      if (mandatory) {
+        st.returnUnroutable++;
+        vs.returnUnroutable++;
+        this.sendReturn(r.message ?? msg, ReplyCode.NO_ROUTE, 'NO_ROUTE');
+      } else {
+        st.dropUnroutable++;
+        vs.dropUnroutable++;
+      }
+    }
     r.message = undefined;
     if (seq !== 0) {
+      this.globals.receivedConfirm++;
       // A persistent message in a durable queue (or a confirm queued behind one) is confirmed after the fsync.
       if (this.confirms.settle(seq, r.refused, r.durableAt)) this.conn.broker.whenDurable(this);
       else this.confirmsOwed();

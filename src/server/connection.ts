@@ -15,6 +15,7 @@ import type { FieldTable } from '../core/field-value.js';
 import { ReplyCode } from '../core/reply-code.js';
 import type { Broker } from '../broker/broker.js';
 import type { Persistence } from '../broker/persistence.js';
+import { MessageStats } from '../broker/statistics.js';
 import type { Vhost } from '../broker/vhost.js';
 import { payloadSnippet } from '../protocol/erlang-format.js';
 import type { FrameWriter } from '../protocol/frame-writer.js';
@@ -97,6 +98,8 @@ export class Connection implements TransportOwner {
   private ackTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribeAlarm: () => void;
   private childLog: Logger | undefined;
+  /** Message counts of this connection's closed channels (the open ones keep their own). */
+  private readonly closedChannelStats = new MessageStats();
 
   constructor(private readonly transport: Transport, n: Negotiated, private readonly ctx: ConnectionContext) {
     this.writer = transport.writer;
@@ -110,6 +113,7 @@ export class Connection implements TransportOwner {
     this.clientProperties = n.clientProperties;
     this.channelMax = n.channelMax;
     this.heartbeat = n.heartbeat;
+    ctx.broker.statistics.churn.connectionsOpened++;
     this.unsubscribeAlarm = ctx.broker.meter.onChange((alarm) => this.onAlarm(alarm));
     this.startHeartbeat();
     const timeout = ctx.broker.config.consumerTimeout;
@@ -210,6 +214,7 @@ export class Connection implements TransportOwner {
     }
     this.channels[id] = new Channel(id, this, this.vhost);
     this.openChannels++;
+    this.broker.statistics.churn.channelsOpened++;
     M.writeChannelOpenOk(this.writer, id);
     this.markDirty();
   }
@@ -229,7 +234,22 @@ export class Connection implements TransportOwner {
     if (this.channels[ch.id] === ch) {
       this.channels[ch.id] = undefined;
       this.openChannels--;
+      this.channelGone(ch);
     }
+  }
+
+  /** A channel left the table: its counts stay with the connection. */
+  private channelGone(ch: Channel): void {
+    this.closedChannelStats.add(ch.stats);
+    this.broker.statistics.churn.channelsClosed++;
+  }
+
+  /** This connection's message counts: its closed channels' and its open channels' (a fresh object). */
+  get stats(): MessageStats {
+    const s = new MessageStats();
+    s.add(this.closedChannelStats);
+    for (const ch of this.channels) if (ch !== undefined) s.add(ch.stats);
+    return s;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -393,8 +413,14 @@ export class Connection implements TransportOwner {
   private release(): void {
     if (this.released) return;
     this.released = true;
-    for (let i = 0; i < this.channels.length; i++) this.channels[i]?.release();
+    for (let i = 0; i < this.channels.length; i++) {
+      const ch = this.channels[i];
+      if (ch === undefined) continue;
+      ch.release();
+      this.channelGone(ch);
+    }
     this.channels.length = 0;
+    this.broker.statistics.churn.connectionsClosed++;
     this.openChannels = 0;
     this.vhost.dropExclusiveQueues(this.id);
     this.unsubscribeAlarm();

@@ -102,10 +102,30 @@ export class Deliveries implements DeliverySink, ReplyConsumer {
   get(q: Queue, noAck: boolean): void {
     const e = q.get(noAck);
     const w = this.ch.conn.writer;
+    const qs = q.stats;
+    const cs = this.ch.stats;
+    const vs = this.ch.vhostStats;
     this.ch.conn.markDirty();
     if (e === undefined) {
+      qs.getEmpty++;
+      cs.getEmpty++;
+      vs.getEmpty++;
       M.writeBasicGetEmpty(w, this.ch.id);
       return;
+    }
+    if (noAck) {
+      qs.getNoAck++;
+      cs.getNoAck++;
+      vs.getNoAck++;
+    } else {
+      qs.get++;
+      cs.get++;
+      vs.get++;
+    }
+    if (e.deliveries > 1) {
+      qs.redeliver++;
+      cs.redeliver++;
+      vs.redeliver++;
     }
     const tag = this.nextTag++;
     if (!noAck) this.track(tag, e);
@@ -130,7 +150,24 @@ export class Deliveries implements DeliverySink, ReplyConsumer {
 
   deliver(c: Consumer, e: QueueEntry): void {
     const tag = this.nextTag++;
-    if (!c.noAck) this.track(tag, e);
+    const qs = e.queue.stats;
+    const cs = this.ch.stats;
+    const vs = this.ch.vhostStats;
+    if (c.noAck) {
+      qs.deliverNoAck++;
+      cs.deliverNoAck++;
+      vs.deliverNoAck++;
+    } else {
+      qs.deliver++;
+      cs.deliver++;
+      vs.deliver++;
+      this.track(tag, e);
+    }
+    if (e.deliveries > 1) {
+      qs.redeliver++;
+      cs.redeliver++;
+      vs.redeliver++;
+    }
     const msg = e.queue.messageFor(e, false);
     const conn = this.ch.conn;
     const w = conn.writer;
@@ -172,7 +209,7 @@ export class Deliveries implements DeliverySink, ReplyConsumer {
     if (!multiple) {
       const e = this.unacked.get(tag)!;
       this.unacked.delete(tag);
-      settleOne(e, reject, requeue);
+      this.settleOne(e, reject, requeue);
       touched.add(e.queue);
     } else {
       const all = tag === 0;
@@ -184,14 +221,27 @@ export class Deliveries implements DeliverySink, ReplyConsumer {
       }
       if (reject && requeue) {
         // Requeue newest first so each goes back to the head in original order.
-        for (let i = batch.length - 1; i >= 0; i--) settleOne(batch[i]!, true, true);
+        for (let i = batch.length - 1; i >= 0; i--) this.settleOne(batch[i]!, true, true);
       } else {
         // Acks and dead-letters in delivery order.
-        for (let i = 0; i < batch.length; i++) settleOne(batch[i]!, reject, false);
+        for (let i = 0; i < batch.length; i++) this.settleOne(batch[i]!, reject, false);
       }
       for (const e of batch) touched.add(e.queue);
     }
     this.redispatch();
+  }
+
+  private settleOne(e: QueueEntry, reject: boolean, requeue: boolean): void {
+    if (!reject) {
+      e.queue.stats.ack++;
+      this.ch.stats.ack++;
+      this.ch.vhostStats.ack++;
+      e.queue.settle(e);
+    } else if (requeue) {
+      e.queue.requeue(e);
+    } else {
+      e.queue.reject(e);
+    }
   }
 
   /** basic.recover requeue=true (and channel close): every unacked delivery back, in order. */
@@ -237,12 +287,6 @@ export class Deliveries implements DeliverySink, ReplyConsumer {
     this.replyToken = undefined;
     this.replyTag = '';
   }
-}
-
-function settleOne(e: QueueEntry, reject: boolean, requeue: boolean): void {
-  if (!reject) e.queue.settle(e);
-  else if (requeue) e.queue.requeue(e);
-  else e.queue.reject(e);
 }
 
 function generateTag(): string {

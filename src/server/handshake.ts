@@ -120,10 +120,17 @@ export class Handshake implements TransportOwner {
     }
     const broker = this.ctx.broker;
     const user = creds === undefined ? undefined : broker.users.authenticate(creds.user, creds.password);
-    if (user === undefined) return this.refuseLogin(m.mechanism, `login refused for user '${creds?.user ?? ''}'`);
+    const churn = broker.statistics.churn;
+    churn.authAttempts++;
+    if (user === undefined) {
+      churn.authFailed++;
+      return this.refuseLogin(m.mechanism, `login refused for user '${creds?.user ?? ''}'`);
+    }
     if (broker.isLoopbackOnly(user.name) && !this.ctx.config.allowRemoteLoopbackUsers && !isLoopback(this.transport.remoteAddress)) {
+      churn.authFailed++;
       return this.refuseLogin(m.mechanism, `user '${user.name}' can only connect via localhost`);
     }
+    churn.authSucceeded++;
     this.user = user.name;
     this.step = 'tune-ok';
     const c = this.ctx.config;

@@ -73,12 +73,13 @@ describe('StatsHistory', () => {
     const h = new StatsHistory(10, 1);
     for (let i = 0; i < 4; i++) h.row()[h.push(1000 + i * 5000)] = i;
     // samples at 1000, 6000, 11000, 16000 with values 0..3
-    expect(h.samples(0, 10000, 5000, 16000)).toEqual([
+    expect(h.samples(0, 10000, 5000)).toEqual([
       { sample: 3, timestamp: 16000 }, { sample: 2, timestamp: 11000 }, { sample: 1, timestamp: 6000 },
     ]);
-    expect(h.samples(0, 60000, 5000, 18000).map((s) => s.sample)).toEqual([3, 2, 1, 0]);
-    expect(h.samples(0, 60000, 5000, 500)).toEqual([]);
-    expect(h.samples(0, 60000, 0, 18000)).toEqual([]);
+    expect(h.samples(0, 60000, 5000).map((s) => s.sample)).toEqual([3, 2, 1, 0]);
+    expect(h.samples(0, 7000, 3000).map((s) => [s.sample, s.timestamp])).toEqual([[3, 16000], [2, 13000], [1, 10000]]);
+    expect(h.samples(0, 60000, 0)).toEqual([]);
+    expect(new StatsHistory(2, 1).samples(0, 60000, 5000)).toEqual([]);
   });
 });
 

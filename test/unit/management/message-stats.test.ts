@@ -38,7 +38,7 @@ describe('messageStatsJson', () => {
     for (let i = 1; i <= 4; i++) { s.publish = i * 10; now = i * 5000; sampler.sample(); }
     const q = ratesQuery(new URLSearchParams('msg_rates_age=10&msg_rates_incr=5'));
     expect(q).toEqual({ msgRates: { ageMs: 10000, incrMs: 5000 } });
-    const json = messageStatsJson(s, sampler.history(s), 'vhost', q, 20000)!;
+    const json = messageStatsJson(s, sampler.history(s), 'vhost', q)!;
     expect(json['publish_details']).toEqual({
       rate: 2,
       samples: [{ sample: 40, timestamp: 20000 }, { sample: 30, timestamp: 15000 }, { sample: 20, timestamp: 10000 }],
