@@ -4,20 +4,11 @@
  */
 import { describe } from 'vitest';
 import { useBroker } from '../helpers/setup.js';
-import { waitFor } from '../../helpers/broker.js';
 import { defineCliScenarios } from './cli-scenarios.js';
 
 const ctx = useBroker({ managementPort: 0 });
 const url = (): string => ctx.broker.warren!.managementUrl!;
 
 describe('warren CLI against Warren', () => {
-  defineCliScenarios(() => ({ url: url(), amqpPort: ctx.port }), {
-    // Warren's POST /api/exchanges/.../publish is not on main yet: fill queues over AMQP instead.
-    publishEndpoint: false,
-    put: async (queue, bodies) => {
-      const ch = await ctx.clients.channel();
-      for (const b of bodies) ch.sendToQueue(queue, Buffer.from(b));
-      await waitFor(async () => (await ch.checkQueue(queue)).messageCount === bodies.length);
-    },
-  });
+  defineCliScenarios(() => ({ url: url(), amqpPort: ctx.port }));
 });
