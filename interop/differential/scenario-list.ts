@@ -10,6 +10,7 @@ import { exchangeScenarios } from './scenarios/exchange-scenarios.js';
 import { extensionScenarios } from './scenarios/extension-scenarios.js';
 import { publishScenarios } from './scenarios/publish-scenarios.js';
 import { queueScenarios } from './scenarios/queue-scenarios.js';
+import { streamScenarios } from './scenarios/stream-scenarios.js';
 
 export const allScenarios: readonly Scenario[] = [
   ...queueScenarios,
@@ -19,4 +20,5 @@ export const allScenarios: readonly Scenario[] = [
   ...consumerScenarios,
   ...channelScenarios,
   ...extensionScenarios,
+  ...streamScenarios,
 ];

@@ -289,6 +289,8 @@ export class Broker {
       }
     }
     for (const key of stored) if (!live.has(key)) p.store.deleteQueue(key);
+    // Streams whose queue is gone (deleted just before a crash) go too.
+    for (const key of p.store.streamNames()) if (!live.has(key)) p.store.deleteStream(key);
     logger.info({ queues: live.size, messages }, 'recovered durable state');
   }
 }

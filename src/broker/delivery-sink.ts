@@ -10,6 +10,8 @@ export interface DeliverySink {
   canDeliver(consumer: Consumer): boolean;
   /** Deliver the entry (already counted as delivered by the queue); the sink keeps it until settled unless no-ack. */
   deliver(consumer: Consumer, entry: QueueEntry): void;
+  /** basic.qos global=true prefetch of the consumer's channel (stream queues refuse it). */
+  readonly globalPrefetch?: number;
   /** The broker cancelled the consumer (its queue was deleted). */
   cancelledByBroker(consumer: Consumer): void;
 }

@@ -30,6 +30,8 @@ export interface RewrittenProperties {
 /** Re-encodes property bytes; supplied by the server with the decoder. */
 export interface ContentCodec extends TableDecoder {
   rewrite(properties: Buffer, changes: PropertyChanges): RewrittenProperties;
+  /** The properties with a signed 64-bit header added last, without decoding them (stream offsets). */
+  appendLongHeader?(properties: Buffer, headersStart: number, headersEnd: number, key: string, value: number): RewrittenProperties;
 }
 
 export class Message {

@@ -100,6 +100,11 @@ export class Persistence {
     return decodeRecord(buf, ref, size, this.decoder);
   }
 
+  /** Decode a record read by a stream cursor, stamping header `key` = `value` (x-stream-offset). */
+  decodeStamped(buf: Buffer, ref: number, size: number, key: string, value: number): Message {
+    return decodeRecord(buf, ref, size, this.decoder, key, value).msg;
+  }
+
   /** A stored message could not be read back (checksum, missing segment): log it; the caller drops it. */
   unreadable(queueKey: string, seq: number, err: unknown): void {
     this.logger.warn({ err, queue: queueKey.replace('\u0000', ' '), seq }, 'stored message unreadable, dropped');
@@ -298,7 +303,12 @@ function encodeMeta(msg: Message, bootId: number): Buffer {
   return meta;
 }
 
-export function decodeRecord(buf: Buffer, ref: number, size: number, decoder: ContentCodec): DecodedRecord {
+/**
+ * Decode a record. With `stampKey`, a signed 64-bit header `stampKey` = `stampValue` is added to the
+ * properties on the way (stream deliveries carry x-stream-offset): one Message, no re-decoding.
+ */
+export function decodeRecord(buf: Buffer, ref: number, size: number, decoder: ContentCodec,
+  stampKey?: string, stampValue = 0): DecodedRecord {
   if (buf[0] !== 1) throw new Error(`unknown message record version ${buf[0]}`);
   const persistent = (buf[1]! & 1) === 1;
   const bootId = buf.readUInt32BE(2);
@@ -320,10 +330,18 @@ export function decodeRecord(buf: Buffer, ref: number, size: number, decoder: Co
     expiration = buf.toString('utf8', p, p + expLen);
     p += expLen;
   }
-  const props = buf.subarray(p, p + propsLen);
+  let props = buf.subarray(p, p + propsLen);
+  let hs = headersStart;
+  let he = headersEnd;
+  if (stampKey !== undefined && decoder.appendLongHeader !== undefined) {
+    const r = decoder.appendLongHeader(props, headersStart, headersEnd, stampKey, stampValue);
+    props = r.properties;
+    hs = r.headersStart;
+    he = r.headersEnd;
+  }
   const body = buf.subarray(p + propsLen);
   const msg = new Message(exchange, routingKey, props, body, persistent ? 2 : 1, priority, expiration,
-    headersStart, headersEnd, decoder, publishedAt);
+    hs, he, decoder, publishedAt);
   msg.storeRef = ref;
   msg.storeSize = size;
   return { msg, persistent, bootId };

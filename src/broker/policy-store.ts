@@ -16,6 +16,7 @@ import { erlangTerm, invalid } from './control-error.js';
 import type { ParameterStore } from './parameters.js';
 import { applyQueuePolicy, type Policy, type PolicyResolver } from './policy.js';
 import { parseQueueArguments, type QueueArguments } from './queue-arguments.js';
+import { StreamQueue } from './stream-queue.js';
 import type { Vhost } from './vhost.js';
 
 export const POLICY_COMPONENT = 'policy';
@@ -154,6 +155,11 @@ export class PolicyStore implements PolicyResolver {
     return applyQueuePolicy(declared, { ...(e.policy ?? e.operatorPolicy!), definition: e.definition });
   }
 
+  queueDefinition(vhost: string, queue: string): Readonly<Record<string, unknown>> | undefined {
+    const e = this.effective(vhost, queue, 'queues');
+    return e.policy === undefined && e.operatorPolicy === undefined ? undefined : e.definition;
+  }
+
   alternateExchange(vhost: string, exchange: string): string | undefined {
     const ae = this.best('policy', vhost, exchange, 'exchanges')?.definition['alternate-exchange'];
     return typeof ae === 'string' ? ae : undefined;
@@ -276,6 +282,10 @@ function specToJson(spec: PolicySpec): JsonValue {
  */
 export function applyPolicies(v: Vhost, resolver: PolicyResolver): void {
   for (const q of v.queues.values()) {
+    if (q instanceof StreamQueue) {
+      q.applyPolicy(resolver.queueDefinition(v.name, q.name));
+      continue;
+    }
     const declared = parseQueueArguments(q.options.arguments, q.name, v.name);
     q.options.settings = resolver.queueSettings(v.name, q.name, declared);
     q.touch();

@@ -30,6 +30,8 @@ export interface Policy {
  */
 export interface PolicyResolver {
   queueSettings(vhost: string, queue: string, declared: QueueArguments): QueueArguments;
+  /** The definition applied to a queue (streams read max-age, max-length-bytes, ... from it). */
+  queueDefinition(vhost: string, queue: string): Readonly<Record<string, unknown>> | undefined;
   alternateExchange(vhost: string, exchange: string): string | undefined;
 }
 

@@ -8,7 +8,7 @@ import { fieldIsInteger, fieldNumber, tableGet, type FieldTable, type FieldValue
 import { ReplyCode } from '../core/reply-code.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
-export type QueueType = 'classic' | 'quorum';
+export type QueueType = 'classic' | 'quorum' | 'stream';
 
 export interface QueueArguments {
   messageTtl: number | undefined;
@@ -79,11 +79,7 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
     invalid('x-overflow', 'invalid_overflow');
   }
   const typeRaw = str('x-queue-type');
-  if (typeRaw !== undefined && typeRaw !== 'classic' && typeRaw !== 'quorum') {
-    if (typeRaw === 'stream') {
-      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
-        `invalid arg 'x-queue-type' ${where}: "queue type 'stream' is not supported by Warren"`);
-    }
+  if (typeRaw !== undefined && typeRaw !== 'classic' && typeRaw !== 'quorum' && typeRaw !== 'stream') {
     invalid('x-queue-type', `"unsupported queue type '${typeRaw}'"`);
   }
   const sac = tableGet(args, 'x-single-active-consumer');
@@ -97,7 +93,8 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
   }
   // Arguments RabbitMQ knows but the chosen queue type does not support (rabbit_queue_type).
   const type = typeRaw ?? 'classic';
-  const unsupported = type === 'classic' ? CLASSIC_UNSUPPORTED : QUORUM_UNSUPPORTED;
+  // Streams check theirs after every value check (stream-arguments.ts), as RabbitMQ orders them.
+  const unsupported = type === 'classic' ? CLASSIC_UNSUPPORTED : type === 'quorum' ? QUORUM_UNSUPPORTED : [];
   for (const key of unsupported) {
     if (tableGet(args, key) !== undefined) {
       throw new AmqpError(ReplyCode.PRECONDITION_FAILED,

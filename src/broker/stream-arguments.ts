@@ -176,7 +176,7 @@ export interface StreamSettingsInEffect {
   filterBytes: number | undefined;
 }
 
-export type PolicyDefinition = Readonly<Record<string, string | number | boolean>>;
+export type PolicyDefinition = Readonly<Record<string, unknown>>;
 
 /** Apply a policy's max-age, max-length-bytes, stream-max-segment-size-bytes (and stream-filter-size-bytes). */
 export function streamSettings(a: StreamArguments, policy: PolicyDefinition | undefined): StreamSettingsInEffect {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AmqpError } from '../core/amqp-error.js';
-import { EMPTY_TABLE, fieldEquals, type FieldTable, type FieldValue } from '../core/field-value.js';
+import { EMPTY_TABLE, fieldEquals, fieldString, tableGet, type FieldTable, type FieldValue } from '../core/field-value.js';
 import { ReplyCode } from '../core/reply-code.js';
 import { Binding, type Destination } from './binding.js';
 import { Exchange } from './exchange.js';
@@ -20,8 +20,10 @@ import { bindingDefinition, bindingIsDurable, exchangeDefinition, queueDefinitio
 import { DelayedDelivery } from './delayed-delivery.js';
 import { Publisher, PublishResult } from './publish.js';
 import { applyQueuePolicy, matchingPolicy, type Policy, type PolicyResolver } from './policy.js';
-import { fieldTypeName, parseQueueArguments } from './queue-arguments.js';
+import { fieldTypeName, parseQueueArguments, type QueueArguments } from './queue-arguments.js';
 import { MessageStats, type BrokerStatistics, type QueueTypeName } from './statistics.js';
+import { STREAM_EQUIVALENCE_ARGS, checkStreamName, parseStreamArguments } from './stream-arguments.js';
+import { StreamQueue } from './stream-queue.js';
 import { EXCHANGE_TYPES, headersMatchMode, unknownExchangeType } from './router.js';
 
 export interface ExchangeDeclare {
@@ -50,6 +52,7 @@ const QUEUE_EQUIVALENCE_ARGS = [
   'x-expires', 'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-length',
   'x-max-length-bytes', 'x-max-in-memory-length', 'x-max-in-memory-bytes', 'x-max-priority', 'x-overflow',
   'x-queue-mode', 'x-single-active-consumer', 'x-queue-type', 'x-queue-master-locator', 'x-delivery-limit',
+  ...STREAM_EQUIVALENCE_ARGS,
 ];
 
 export interface DefinitionsListener {
@@ -182,6 +185,8 @@ export class Vhost {
       q.touch();
       return q;
     }
+    const streamType = fieldString(tableGet(d.args, 'x-queue-type')) === 'stream';
+    if (streamType) checkStreamName(d.name);
     const name = d.name === '' ? generateQueueName() : d.name;
     checkReservedName('queue', d.name);
     const existing = this.queues.get(name);
@@ -203,6 +208,7 @@ export class Vhost {
         throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid property '${bad}' for queue '${name}' in vhost '${this.name}'`);
       }
     }
+    if (declared.queueType === 'stream') return this.declareStream(d, name, declared);
     const settings = this.policyResolver !== undefined ? this.policyResolver.queueSettings(this.name, name, declared)
       : applyQueuePolicy(declared, matchingPolicy(this.policies, this.name, name, 'queues'));
     if (durable) this.changed({ op: 'put', kind: 'queues', value: queueDefinition(this.name, name, true, d.autoDelete, d.args) });
@@ -215,6 +221,22 @@ export class Vhost {
     }, this.meter, this.persistence);
     q.hooks = this.queueHooks;
     this.queues.set(name, q);
+    if (churn !== undefined) churn.queuesCreated++;
+    return q;
+  }
+
+  /** x-queue-type=stream (stream-arguments.ts has RabbitMQ's checks, stream-queue.ts the queue). */
+  private declareStream(d: QueueDeclare, name: string, declared: QueueArguments): Queue {
+    const sa = parseStreamArguments({ name, durable: d.durable, exclusive: d.exclusive, autoDelete: d.autoDelete, args: d.args }, this.name);
+    if (this.persistence === undefined) throw new AmqpError(ReplyCode.INTERNAL_ERROR, 'streams need a store');
+    const policy = this.policyResolver !== undefined ? this.policyResolver.queueDefinition(this.name, name)
+      : matchingPolicy(this.policies, this.name, name, 'queues')?.definition;
+    this.changed({ op: 'put', kind: 'queues', value: queueDefinition(this.name, name, true, false, d.args) });
+    const q = new StreamQueue(name, this.name, { durable: true, exclusiveOwner: -1, autoDelete: false, arguments: d.args, settings: declared },
+      sa, this.meter, this.persistence, policy);
+    q.hooks = this.queueHooks;
+    this.queues.set(name, q);
+    const churn = this.statistics?.churn;
     if (churn !== undefined) churn.queuesCreated++;
     return q;
   }
@@ -453,7 +475,7 @@ function argsEquivalent(a: FieldValue, b: FieldValue): boolean {
 
 /** The queue type RabbitMQ's statistics label a queue with. */
 export function queueTypeOf(q: Queue): QueueTypeName {
-  return q.settings.queueType === 'quorum' ? 'quorum' : 'classic';
+  return q.settings.queueType;
 }
 
 /** Server-named queues look like RabbitMQ's: "amq.gen-" + 22 URL-safe base64 characters. */

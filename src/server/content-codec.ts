@@ -6,10 +6,19 @@
 import type { ContentCodec, PropertyChanges, RewrittenProperties } from '../broker/message.js';
 import { newPropertyPeek, peekBasicProperties } from '../protocol/content-header.js';
 import { decodeFieldTable } from '../protocol/field-table.js';
+import { appendLongHeader, longHeaderEntry } from '../protocol/header-append.js';
 import { decodeBasicProperties, encodeBasicProperties } from '../protocol/generated/properties.js';
+
+/** Encoded header entries by key (a handful of keys: x-stream-offset). */
+const ENTRIES = new Map<string, Buffer>();
 
 export const CONTENT_CODEC: ContentCodec = {
   decodeTable: decodeFieldTable,
+  appendLongHeader(properties, headersStart, headersEnd, key, value) {
+    let entry = ENTRIES.get(key);
+    if (entry === undefined) ENTRIES.set(key, (entry = longHeaderEntry(key)));
+    return appendLongHeader(properties, headersStart, headersEnd, entry, value);
+  },
   rewrite(properties: Buffer, changes: PropertyChanges): RewrittenProperties {
     const p = decodeBasicProperties(properties, 0, properties.length);
     if (changes.headers !== undefined) p.headers = changes.headers;

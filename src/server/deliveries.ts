@@ -19,6 +19,7 @@ import type { Message } from '../broker/message.js';
 import type { Queue } from '../broker/queue.js';
 import type { QueueEntry } from '../broker/queue-entry.js';
 import { fieldTypeName } from '../broker/queue-arguments.js';
+import { streamRejectRefused } from '../broker/stream-arguments.js';
 import { CLASS_BASIC } from '../protocol/generated/constants.js';
 import * as M from '../protocol/generated/methods.js';
 import type { Channel } from './channel.js';
@@ -141,6 +142,11 @@ export class Deliveries implements DeliverySink, ReplyConsumer {
 
   // --- DeliverySink ---
 
+  /** basic.qos global=true prefetch (stream queues refuse consumers under it). */
+  get globalPrefetch(): number {
+    return this.channelPrefetch;
+  }
+
   canDeliver(c: Consumer): boolean {
     if (this.ch.state !== 'open' || !this.ch.conn.canWrite()) return false;
     if (c.noAck) return true;
@@ -232,6 +238,8 @@ export class Deliveries implements DeliverySink, ReplyConsumer {
   }
 
   private settleOne(e: QueueEntry, reject: boolean, requeue: boolean): void {
+    // A stream never takes a message back nor dead-letters it: RabbitMQ closes the connection (540).
+    if (reject && e.queue.settings.queueType === 'stream') throw streamRejectRefused(e.queue.name, e.queue.vhost);
     if (!reject) {
       e.queue.stats.ack++;
       this.ch.stats.ack++;

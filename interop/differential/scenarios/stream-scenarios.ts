@@ -137,8 +137,12 @@ export const streamScenarios: Scenario[] = [
     await publishConfirmed(ctx, conn, '', q, ['after']);
     for (const c of [...all, ...later]) await ctx.waitDeliveries(c, c === all[0] || c === all[3] || c === all[4] ? 7 : c === all[1] ? 2 : c === all[2] ? 4 : 1);
     await publishConfirmed(ctx, conn, '', q, ['x7', 'x8', 'x9']);
+    // Every consumer gets its share of the last batch before the scenario ends (deterministic trace).
     await ctx.waitDeliveries(beyond, 2);
-    await ctx.waitDeliveries(all[0]!, 10);
+    for (const c of [all[0]!, all[3]!, all[4]!]) await ctx.waitDeliveries(c, 10);
+    await ctx.waitDeliveries(all[1]!, 5);
+    await ctx.waitDeliveries(all[2]!, 7);
+    for (const c of later) await ctx.waitDeliveries(c, 4);
   }),
 
   scenario('stream-replay', 'consuming never removes messages: acks only return credit; every new consumer replays from first', async (ctx) => {
@@ -193,11 +197,14 @@ export const streamScenarios: Scenario[] = [
       while (!names.includes('19') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       await c.close();
       const first = offsets[0] ?? -1;
+      // RabbitMQ's offsets are not dense (osiris gives housekeeping entries offsets too, one at the
+      // start of each segment); Warren's are. Compare what holds on both.
       summary = {
         oldDropped: first > 0,
         newestKept: names.at(-1) === '19',
-        dense: offsets.every((o, i) => o === first + i),
-        bodiesMatchOffsets: names.every((n, i) => Number(n) === offsets[i]! + 1),
+        retained: names.length,
+        bodiesInOrder: names.every((n, i) => i === 0 || Number(n) === Number(names[i - 1]) + 1),
+        offsetsIncreasing: offsets.every((o, i) => i === 0 || o > offsets[i - 1]!),
       };
       return first > 0;
     }, 20_000);

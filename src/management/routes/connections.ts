@@ -9,6 +9,7 @@
 import { argsToJson } from '../../broker/definitions-codec.js';
 import type { ChannelSnapshot, ConnectionSnapshot, ManagedConnection } from '../../broker/connection-registry.js';
 import type { Consumer } from '../../broker/consumer.js';
+import { StreamQueue } from '../../broker/stream-queue.js';
 import type { User } from '../../broker/user-store.js';
 import { fieldString, tableGet } from '../../core/field-value.js';
 import { notFound } from '../http-error.js';
@@ -97,7 +98,14 @@ export function consumerJson(ctx: RouteContext, c: Consumer, home: ConsumerHome 
       peer_host: home.conn.peerHost, peer_port: home.conn.peerPort, user: home.ch.user,
     },
     consumer_tag: c.tag, exclusive: c.exclusive, prefetch_count: c.prefetch, queue: { name: q.name, vhost: q.vhost },
+    ...streamPosition(q, c),
   };
+}
+
+/** Stream consumers (Warren): the next offset the consumer reads and how far behind the committed end it is. */
+function streamPosition(q: Consumer['queue'], c: Consumer): Item {
+  const p = q instanceof StreamQueue ? q.consumerPosition(c) : undefined;
+  return p === undefined ? {} : { offset: p.offset, offset_lag: p.lag };
 }
 
 function channelsOf(ctx: RouteContext, conns: ManagedConnection[]): Item[] {

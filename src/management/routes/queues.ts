@@ -7,6 +7,7 @@
  */
 import { argsFromJson, argsToJson } from '../../broker/definitions-codec.js';
 import type { Queue } from '../../broker/queue.js';
+import { StreamQueue } from '../../broker/stream-queue.js';
 import type { QueueEntry } from '../../broker/queue-entry.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { badRequest, fromChannelError, notFound } from '../http-error.js';
@@ -26,6 +27,7 @@ export function queueJson(ctx: RouteContext, v: Vhost, q: Queue): Item {
   const ready = q.messageCount;
   const unacked = q.unackedCount;
   const quorum = q.settings.queueType === 'quorum';
+  const stream = q instanceof StreamQueue ? q : undefined;
   const exclusiveConsumer = q.consumers.find((c) => c.exclusive);
   const query = ratesQuery(ctx.query);
   const out: Item = {
@@ -49,10 +51,22 @@ export function queueJson(ctx: RouteContext, v: Vhost, q: Queue): Item {
     recoverable_slaves: null,
     single_active_consumer_tag: q.settings.singleActiveConsumer ? (q.consumers[0]?.tag ?? null) : null,
     state: 'running',
-    type: quorum ? 'quorum' : 'classic',
+    type: stream !== undefined ? 'stream' : quorum ? 'quorum' : 'classic',
     vhost: v.name,
   };
   for (const g of GAUGES) out[`${g}_details`] = app.statistics?.gaugeDetails?.('queue', q, g, query) ?? gaugeDetails(undefined, undefined, query);
+  if (stream !== undefined) {
+    // As RabbitMQ 3.10 shows a stream (members, online, readers per node; messages stay ready after
+    // consumption), with 3.13's committed_offset and segments and Warren's first_offset.
+    const s = stream.streamInfo();
+    out['messages'] = ready;
+    out['members'] = [app.node.name];
+    out['online'] = [app.node.name];
+    out['readers'] = { [app.node.name]: q.consumerCount };
+    out['committed_offset'] = s.committedOffset ?? '';
+    out['segments'] = s.segments;
+    out['first_offset'] = s.firstOffset;
+  }
   if (quorum) {
     out['leader'] = app.node.name;
     out['members'] = [app.node.name];

@@ -5,7 +5,7 @@
  * delivery, and after x-delivery-limit redeliveries the poison message is dead-lettered with reason
  * delivery_limit (or dropped without a DLX). Arguments a queue type gives no meaning to are refused
  * the way RabbitMQ 3.10 refuses them (x-delivery-limit on a classic queue); unknown x- arguments stay
- * accepted. Streams: the reference accepts them, Warren refuses them until streams exist.
+ * accepted. Streams (x-queue-type=stream) have their own suite: test/integration/streams.
  */
 import { describe, expect, it } from 'vitest';
 import type { Channel } from 'amqplib';
@@ -192,23 +192,5 @@ describe('quorum', () => {
       await waitFor(async () => (await ch.checkQueue(q)).messageCount === 0);
       expect(await ch.get(q)).toBe(false);
     });
-  });
-});
-
-describe('stream', () => {
-  it('x-queue-type stream is refused by Warren with a clear error (streams do not exist yet)', async (t) => {
-    t.skip(ctx.isReference, 'RabbitMQ 3.10 implements streams; Warren documents them as a known difference');
-    const conn = await ctx.clients.connect();
-    const ch: Channel = await ctx.clients.channel(conn);
-    const q = ctx.name('stream');
-    let err: { code?: number; message: string } | undefined;
-    try {
-      await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'stream' } });
-    } catch (e) {
-      err = e as { code?: number; message: string };
-    }
-    expect(err, 'declaring a stream must fail').toBeDefined();
-    expect([406, 540]).toContain(err?.code);
-    expect(err?.message).toMatch(/stream/);
   });
 });
