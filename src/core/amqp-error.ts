@@ -2,7 +2,8 @@
  * The one error type of Warren: an AMQP reply code, a RabbitMQ-shaped reply text and the
  * class/method that caused it. Thrown anywhere; mapped to channel.close or connection.close
  * in exactly one place (server/close-mapping). Invariant: `text` is at most 255 bytes
- * (a shortstr), formatted like RabbitMQ's "NOT_FOUND - no queue 'x' in vhost '/'".
+ * (a shortstr; longer ones end in "..." as RabbitMQ's do), formatted like RabbitMQ's
+ * "NOT_FOUND - no queue 'x' in vhost '/'".
  */
 import { isHardError, replyCodeName } from './reply-code.js';
 
@@ -34,14 +35,14 @@ export class AmqpError extends Error {
   }
 }
 
-/** Cut a string to at most 255 UTF-8 bytes without splitting a character. */
-export function truncateShortstr(s: string): string {
+/**
+ * A reply text as RabbitMQ cuts it (rabbit_binary_generator:amqp_exception_explanation): over 255
+ * bytes, the first 252 and "..." (never splitting a UTF-8 character).
+ */
+function truncateShortstr(s: string): string {
   if (Buffer.byteLength(s) <= 255) return s;
-  let end = Math.min(s.length, 255);
-  while (end > 0 && Buffer.byteLength(s.slice(0, end)) > 255) end--;
-  return s.slice(0, end);
-}
-
-export function isAmqpError(e: unknown): e is AmqpError {
-  return e instanceof AmqpError;
+  let end = Math.min(s.length, 252);
+  while (end > 0 && Buffer.byteLength(s.slice(0, end)) > 252) end--;
+  if (end > 0 && end < s.length && /[\uD800-\uDBFF]/.test(s[end - 1]!)) end--;
+  return `${s.slice(0, end)}...`;
 }

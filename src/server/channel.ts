@@ -22,6 +22,7 @@ import { Message } from '../broker/message.js';
 import type { DurableWaiter } from '../broker/persistence.js';
 import { PublishResult } from '../broker/publish.js';
 import { MessageStats, type GlobalCounters } from '../broker/statistics.js';
+import { checkPublishedProperties } from '../broker/published-properties.js';
 import type { Vhost } from '../broker/vhost.js';
 import { CommandAssembler, CONTENT, CONTENT_METHOD, METHOD } from '../protocol/command-assembler.js';
 import { BasicFlag } from '../protocol/content-header.js';
@@ -300,11 +301,7 @@ export class Channel implements DurableWaiter {
     const a = this.assembler;
     const peek = a.peek;
     // rabbit_channel:check_user_id_header and rabbit_basic:parse_expiration.
-    if (peek.userId !== undefined && peek.userId !== this.conn.user) {
-      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
-        `user_id property set to '${peek.userId}' but authenticated user was '${this.conn.user}'`);
-    }
-    if (peek.expiration !== undefined) checkExpiration(peek.expiration);
+    checkPublishedProperties(peek.userId, peek.expiration, this.conn.user);
     let msg = new Message(this.pubExchange, this.pubRoutingKey, a.properties, a.body, peek.deliveryMode, peek.priority,
       peek.expiration, peek.headersStart, peek.headersEnd, CONTENT_CODEC, this.conn.clock.now);
     a.take();
@@ -539,11 +536,3 @@ export class Channel implements DurableWaiter {
 
 const REPLY_TO_BYTES = Buffer.from(REPLY_TO_QUEUE);
 
-/** The expiration property must be a non-negative integer in decimal (milliseconds). */
-function checkExpiration(value: string): void {
-  if (!/^[+-]?\d+$/.test(value)) {
-    throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid expiration '${value}': no_integer`);
-  }
-  const n = Number(value);
-  if (n < 0) throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid expiration '${value}': {value_negative,${n}}`);
-}
