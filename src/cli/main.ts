@@ -3,12 +3,14 @@
  * The `warren` command. `warren start` runs the broker in the foreground; flags override
  * environment variables (WARREN_PORT, WARREN_HOST, WARREN_DATA_DIR, WARREN_LOG_LEVEL, ...), which
  * override defaults (0.0.0.0:5672, ./data, info). SIGTERM/SIGINT close every connection with
- * 320 CONNECTION_FORCED and exit 0. This is the only module that reads argv and the environment.
+ * 320 CONNECTION_FORCED and exit 0; SIGHUP reloads the TLS certificate files (tls-flags.ts). This
+ * is the only module that reads argv and the environment.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import type { Policy } from '../broker/policy.js';
+import { addTlsFlags, TLS_GROUPS, tlsSettingsFrom } from './tls-flags.js';
 import { startWarren } from './warren.js';
 
 function int(value: string): number {
@@ -20,7 +22,7 @@ function int(value: string): number {
 const env = process.env;
 const program = new Command('warren').description('Warren, an AMQP 0-9-1 message broker').version('0.1.0');
 
-program
+const start = program
   .command('start')
   .description('run the broker in the foreground')
   .option('-p, --port <n>', 'TCP port (0 picks a free one) [env WARREN_PORT]', int, env['WARREN_PORT'] ? int(env['WARREN_PORT']) : 5672)
@@ -68,7 +70,13 @@ program
   }, cmd: Command) => {
     const logger = pino({ level: opts.logLevel, base: { app: 'warren' } });
     try {
+      const flags = cmd.opts();
+      const amqpTls = tlsSettingsFrom(flags, TLS_GROUPS.amqp);
+      const managementTls = tlsSettingsFrom(flags, TLS_GROUPS.management, opts.managementHost);
+      const prometheusTls = tlsSettingsFrom(flags, TLS_GROUPS.prometheus, opts.prometheusHost);
       const warren = await startWarren({
+        ...(managementTls === undefined ? {} : { managementTls }),
+        ...(prometheusTls === undefined ? {} : { prometheusTls }),
         port: opts.port,
         host: opts.host,
         dataDir: opts.dataDir,
@@ -91,6 +99,7 @@ program
         server: {
           heartbeat: opts.heartbeat, frameMax: opts.frameMax, channelMax: opts.channelMax,
           product: opts.product, version: opts.productVersion, allowRemoteLoopbackUsers: opts.allowRemoteGuest,
+          ...(amqpTls === undefined ? {} : { tls: amqpTls }),
         },
         broker: {
           memoryHighWatermark: Math.max(opts.memoryHighWatermark, opts.queueMemoryBudget * 2),
@@ -115,12 +124,24 @@ program
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      // SIGHUP re-reads the TLS certificate files (a renewal): new handshakes use them, open
+      // connections stay; bad files are logged and the certificates in use are kept.
+      process.on('SIGHUP', () => {
+        try {
+          const reloaded = warren.reloadTls();
+          logger.info({ listeners: reloaded }, reloaded.length > 0 ? 'TLS certificates reloaded' : 'SIGHUP: no TLS listener to reload');
+        } catch (err: unknown) {
+          logger.error({ err }, 'TLS certificate reload failed: the certificates in use are kept');
+        }
+      });
     } catch (err: unknown) {
       logger.fatal({ err }, 'failed to start');
       logger.flush();
       process.exit(1);
     }
   });
+
+for (const group of Object.values(TLS_GROUPS)) addTlsFlags(start, group, env);
 
 /** Policies from a JSON file: an array of policies, or a definitions document with a "policies" list. */
 function loadPolicies(file: string): Policy[] {

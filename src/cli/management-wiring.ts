@@ -9,7 +9,7 @@ import { defaultNodeName, ManagementApp, type Listener as ListenerFact, type Nod
 import { ManagementServer } from '../management/management-server.js';
 import { managementRouter } from '../management/routes/index.js';
 import type { StatisticsSource } from '../management/statistics-source.js';
-import { diskFree, maxFds, openFds, type HttpWiringOptions } from './http-wiring.js';
+import { diskFree, listenHttpAndHttps, maxFds, openFds, type HttpWiringOptions } from './http-wiring.js';
 import { MANAGEMENT_CODEC } from './management-codec.js';
 
 export interface ManagementWiringOptions extends HttpWiringOptions {
@@ -21,12 +21,18 @@ export interface ManagementWiringOptions extends HttpWiringOptions {
 }
 
 export interface RunningManagement {
-  readonly port: number;
+  /** The HTTP port, undefined when only HTTPS runs. */
+  readonly port: number | undefined;
+  /** The HTTPS port (RabbitMQ's management.ssl.port), undefined without HTTPS. */
+  readonly tlsPort: number | undefined;
   readonly app: ManagementApp;
+  /** Re-read the HTTPS certificate files (false without HTTPS). */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
-export async function startManagement(o: ManagementWiringOptions): Promise<RunningManagement> {
+/** Undefined when the only listener asked for was busy (see HttpWiringOptions.busyWarning). */
+export async function startManagement(o: ManagementWiringOptions): Promise<RunningManagement | undefined> {
   const listeners: ListenerFact[] = [
     { protocol: 'amqp', host: o.serverConfig.host, port: o.amqpPort },
     ...(o.otherListeners ?? []),
@@ -46,8 +52,17 @@ export async function startManagement(o: ManagementWiringOptions): Promise<Runni
   };
   const app = new ManagementApp(o.broker, node, MANAGEMENT_CODEC, o.statistics ?? brokerStatisticsSource(o.broker));
   const server = new ManagementServer(app, managementRouter(), o.logger);
-  const port = await server.listen(o.port, o.host);
-  listeners.push({ protocol: 'http', host: o.host, port });
-  o.logger.info({ host: o.host, port }, `Management API on http://${o.host}:${port}/api/`);
-  return { port, app, close: () => server.close() };
+  const bound = await listenHttpAndHttps(server, o);
+  if (bound === undefined) return undefined;
+  const { port, tlsPort } = bound;
+  if (port !== undefined) {
+    listeners.push({ protocol: 'http', host: o.host, port });
+    o.logger.info({ host: o.host, port }, `Management API on http://${o.host}:${port}/api/`);
+  }
+  if (tlsPort !== undefined) {
+    const host = o.tls?.host ?? o.host;
+    listeners.push({ protocol: 'https', host, port: tlsPort });
+    o.logger.info({ host, port: tlsPort }, `Management API on https://${host}:${tlsPort}/api/`);
+  }
+  return { port, tlsPort, app, reloadTls: () => server.reloadTls(), close: () => server.close() };
 }

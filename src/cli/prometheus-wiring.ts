@@ -8,18 +8,24 @@ import { hostname } from 'node:os';
 import { PrometheusListener } from '../management/prometheus.js';
 import type { NodeFacts, PrometheusSource, ScrapedConnection } from '../management/prometheus-metrics.js';
 import type { Listener } from '../server/listener.js';
-import { diskFree, maxFds, openFds, type HttpWiringOptions } from './http-wiring.js';
+import { diskFree, listenHttpAndHttps, maxFds, openFds, type HttpWiringOptions } from './http-wiring.js';
 
 export interface PrometheusWiringOptions extends HttpWiringOptions {
   listener: Listener;
 }
 
 export interface RunningPrometheus {
-  readonly port: number;
+  /** The HTTP port, undefined when only HTTPS runs. */
+  readonly port: number | undefined;
+  /** The HTTPS port (RabbitMQ's prometheus.ssl.port), undefined without HTTPS. */
+  readonly tlsPort: number | undefined;
+  /** Re-read the HTTPS certificate files (false without HTTPS). */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
-export async function startPrometheus(o: PrometheusWiringOptions): Promise<RunningPrometheus> {
+/** Undefined when the only listener asked for was busy (see HttpWiringOptions.busyWarning). */
+export async function startPrometheus(o: PrometheusWiringOptions): Promise<RunningPrometheus | undefined> {
   const meter = o.broker.meter;
   const source: PrometheusSource = {
     broker: o.broker,
@@ -51,9 +57,15 @@ export async function startPrometheus(o: PrometheusWiringOptions): Promise<Runni
     },
   };
   const listener = new PrometheusListener(source, o.logger);
-  const port = await listener.listen(o.port, o.host);
-  o.logger.info({ host: o.host, port }, `Prometheus metrics on http://${o.host}:${port}/metrics`);
-  return { port, close: () => listener.close() };
+  const bound = await listenHttpAndHttps(listener, o);
+  if (bound === undefined) return undefined;
+  const { port, tlsPort } = bound;
+  if (port !== undefined) o.logger.info({ host: o.host, port }, `Prometheus metrics on http://${o.host}:${port}/metrics`);
+  if (tlsPort !== undefined) {
+    const host = o.tls?.host ?? o.host;
+    o.logger.info({ host, port: tlsPort }, `Prometheus metrics on https://${host}:${tlsPort}/metrics`);
+  }
+  return { port, tlsPort, reloadTls: () => listener.reloadTls(), close: () => listener.close() };
 }
 
 function* connectionsOf(listener: Listener): Iterable<ScrapedConnection> {

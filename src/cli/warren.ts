@@ -9,9 +9,12 @@ import { join } from 'node:path';
 import { Broker, DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
 import { DiskAlarm } from '../broker/disk-alarm.js';
 import { Persistence } from '../broker/persistence.js';
+import { TlsConfigError, type TlsListenerSettings } from '../core/tls-options.js';
 import { CONTENT_CODEC } from '../server/content-codec.js';
 import { FileStore, MemoryStore, type Store } from '../store/index.js';
 import { Listener } from '../server/listener.js';
+import type { RunningManagement } from './management-wiring.js';
+import type { RunningPrometheus } from './prometheus-wiring.js';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../server/server-config.js';
 
 /** Warren's own version (the package version), for build info and `warren --version`. */
@@ -47,6 +50,13 @@ export interface WarrenOptions {
   managementHost?: string;
   /** As prometheusBestEffort, for the management port (a RabbitMQ on the machine holds 15672). */
   managementBestEffort?: boolean;
+  /**
+   * HTTPS for the management API (RabbitMQ's management.ssl.*; the CLI's port is 15671), next to
+   * the HTTP listener or instead of it (managementPort undefined).
+   */
+  managementTls?: TlsListenerSettings;
+  /** HTTPS for Prometheus (RabbitMQ's prometheus.ssl.*; the CLI's port is 15691), as managementTls. */
+  prometheusTls?: TlsListenerSettings;
 }
 
 export interface Warren {
@@ -63,6 +73,22 @@ export interface Warren {
   readonly managementPort: number | undefined;
   /** http://<host>:<port> of the management API (append /api/...), undefined when disabled. */
   readonly managementUrl: string | undefined;
+  /** The bound amqps port, undefined without TLS (server.tls). */
+  readonly tlsPort: number | undefined;
+  /** amqps://guest:guest@<host>:<tlsPort>, undefined without TLS. */
+  readonly tlsUrl: string | undefined;
+  /** The bound management HTTPS port and its https://<host>:<port> URL, undefined without HTTPS. */
+  readonly managementTlsPort: number | undefined;
+  readonly managementTlsUrl: string | undefined;
+  /** The bound Prometheus HTTPS port, undefined without HTTPS. */
+  readonly prometheusTlsPort: number | undefined;
+  /**
+   * Re-read every TLS listener's certificate, key and CA files (what SIGHUP does): new handshakes
+   * use them, open connections stay. Returns the listeners reloaded ('amqp', 'management',
+   * 'prometheus'); throws TlsConfigError naming those whose files are bad (they keep their old
+   * certificates; the others are reloaded).
+   */
+  reloadTls(): string[];
   /** Close every connection with 320 CONNECTION_FORCED and stop listening. */
   close(): Promise<void>;
 }
@@ -91,57 +117,74 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   const diskAlarm = new DiskAlarm(store, broker.meter, options.diskFreeLimit ?? 50_000_000, logger);
   diskAlarm.start();
   const listener = new Listener(broker, serverConfig, logger);
-  const port = await listener.listen(serverConfig.port, serverConfig.host);
   const stopCore = async () => {
     diskAlarm.stop();
     await listener.close();
     broker.close();
     await persistence.close();
   };
-  let prometheus: { port: number; close(): Promise<void> } | undefined;
-  if (options.prometheusPort !== undefined) {
+  let port: number;
+  let tlsPort: number | undefined;
+  try {
+    port = await listener.listen(serverConfig.port, serverConfig.host);
+    const tls = serverConfig.tls;
+    if (tls !== undefined) {
+      tlsPort = await listener.listenTls(tls, tls.host ?? serverConfig.host);
+      logger.info({ host: tls.host ?? serverConfig.host, port: tlsPort }, `Warren listening for amqps on ${tls.host ?? serverConfig.host}:${tlsPort}`);
+    }
+  } catch (err: unknown) {
+    await stopCore();
+    throw err;
+  }
+  const prometheusHost = options.prometheusHost ?? serverConfig.host;
+  let prometheus: RunningPrometheus | undefined;
+  if (options.prometheusPort !== undefined || options.prometheusTls !== undefined) {
     try {
       // Loaded only when enabled: `warren start` without Prometheus imports none of it.
       prometheus = await (await import('./prometheus-wiring.js')).startPrometheus({
         broker, listener, serverConfig, dataDir, logger, diskFreeLimit: options.diskFreeLimit ?? 50_000_000,
-        port: options.prometheusPort, host: options.prometheusHost ?? serverConfig.host, version: WARREN_VERSION,
+        ...(options.prometheusPort === undefined ? {} : { port: options.prometheusPort }),
+        ...(options.prometheusTls === undefined ? {} : { tls: options.prometheusTls }),
+        ...(options.prometheusBestEffort === true ? {
+          busyWarning: `Prometheus port ${options.prometheusPort} is in use (is RabbitMQ running?): metrics disabled; use --prometheus-port`,
+        } : {}),
+        host: prometheusHost, version: WARREN_VERSION,
       });
     } catch (err: unknown) {
-      if (options.prometheusBestEffort === true && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        logger.warn({ port: options.prometheusPort },
-          `Prometheus port ${options.prometheusPort} is in use (is RabbitMQ running?): metrics disabled; use --prometheus-port`);
-      } else {
-        await stopCore();
-        throw err;
-      }
+      await stopCore();
+      throw err;
     }
   }
-  let management: { port: number; close(): Promise<void> } | undefined;
-  if (options.managementPort !== undefined) {
+  let management: RunningManagement | undefined;
+  if (options.managementPort !== undefined || options.managementTls !== undefined) {
+    const otherListeners = [
+      ...(tlsPort === undefined ? [] : [{ protocol: 'amqp/ssl', host: serverConfig.tls?.host ?? serverConfig.host, port: tlsPort }]),
+      ...(prometheus?.port === undefined ? [] : [{ protocol: 'http/prometheus', host: prometheusHost, port: prometheus.port }]),
+      ...(prometheus?.tlsPort === undefined ? [] : [{ protocol: 'https/prometheus', host: options.prometheusTls?.host ?? prometheusHost, port: prometheus.tlsPort }]),
+    ];
     try {
       // Loaded only when enabled, like Prometheus.
       management = await (await import('./management-wiring.js')).startManagement({
         broker, serverConfig, amqpPort: port, dataDir, logger, diskFreeLimit: options.diskFreeLimit ?? 50_000_000,
-        port: options.managementPort, host: options.managementHost ?? serverConfig.host, version: WARREN_VERSION,
-        otherListeners: prometheus === undefined ? [] : [{ protocol: 'http/prometheus', host: options.prometheusHost ?? serverConfig.host, port: prometheus.port }],
+        ...(options.managementPort === undefined ? {} : { port: options.managementPort }),
+        ...(options.managementTls === undefined ? {} : { tls: options.managementTls }),
+        ...(options.managementBestEffort === true ? {
+          busyWarning: `Management port ${options.managementPort} is in use (is RabbitMQ running?): management API disabled; use --management-port`,
+        } : {}),
+        host: options.managementHost ?? serverConfig.host, version: WARREN_VERSION, otherListeners,
       });
     } catch (err: unknown) {
-      if (options.managementBestEffort === true && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        logger.warn({ port: options.managementPort },
-          `Management port ${options.managementPort} is in use (is RabbitMQ running?): management API disabled; use --management-port`);
-      } else {
-        await prometheus?.close();
-        await stopCore();
-        throw err;
-      }
+      await prometheus?.close();
+      await stopCore();
+      throw err;
     }
   }
   logger.debug({ ms: Math.round(performance.now() - started) }, 'startup');
   const host = serverConfig.host;
-  const connectHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const managementHost = options.managementHost ?? host;
-  const managementConnectHost = managementHost === '0.0.0.0' || managementHost === '::' ? '127.0.0.1'
-    : managementHost.includes(':') ? `[${managementHost}]` : managementHost;
+  const connectHost = connectable(host);
+  const managementConnectHost = connectable(options.managementHost ?? host);
+  const managementTlsConnectHost = connectable(options.managementTls?.host ?? options.managementHost ?? host);
+  const tlsConnectHost = connectable(serverConfig.tls?.host ?? host);
   logger.info({ host, port, dataDir }, `Warren listening on ${host}:${port}`);
   let closing: Promise<void> | undefined;
   return {
@@ -153,11 +196,37 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     logger,
     prometheusPort: prometheus?.port,
     managementPort: management?.port,
-    managementUrl: management === undefined ? undefined : `http://${managementConnectHost}:${management.port}`,
+    managementUrl: management?.port === undefined ? undefined : `http://${managementConnectHost}:${management.port}`,
+    tlsPort,
+    tlsUrl: tlsPort === undefined ? undefined : `amqps://guest:guest@${tlsConnectHost}:${tlsPort}`,
+    managementTlsPort: management?.tlsPort,
+    managementTlsUrl: management?.tlsPort === undefined ? undefined : `https://${managementTlsConnectHost}:${management.tlsPort}`,
+    prometheusTlsPort: prometheus?.tlsPort,
+    reloadTls: () => {
+      const reloaded: string[] = [];
+      const failed: string[] = [];
+      const attempt = (name: string, reload: () => boolean) => {
+        try {
+          if (reload()) reloaded.push(name);
+        } catch (err: unknown) {
+          failed.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      };
+      attempt('amqp', () => listener.reloadTls());
+      attempt('management', () => management?.reloadTls() ?? false);
+      attempt('prometheus', () => prometheus?.reloadTls() ?? false);
+      if (failed.length > 0) throw new TlsConfigError(`TLS reload failed (old certificates kept) for ${failed.join('; ')}`);
+      return reloaded;
+    },
     close: () => (closing ??= (async () => {
       await management?.close();
       await prometheus?.close();
       await stopCore();
     })()),
   };
+}
+
+/** A listen address as a client would connect to it (the wildcard addresses mean loopback). */
+function connectable(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 }

@@ -1,17 +1,18 @@
 /**
  * The management HTTP listener (node:http; chosen over a framework by measurement: see the
- * issue-12 note). Authenticates every request with HTTP Basic against Warren's users, checks the
+ * issue-12 note), served over HTTP, HTTPS (RabbitMQ's management.ssl.*) or both (http-listen.ts). Authenticates every request with HTTP Basic against Warren's users, checks the
  * user's tags as RabbitMQ does (no management tag: 401 "Not management user"; a route's higher tag:
  * "Not administrator user", ...), checks that a vhost named in the path is visible to the user,
  * runs the route, and writes its JSON or RabbitMQ's error body. Never on the hot path; a failing
  * route answers 500 and is logged, the process goes on.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { User } from '../broker/user-store.js';
 import { stringifyJson } from '../core/json-text.js';
 import { fromBrokerError, HttpError, methodNotAllowed, notAuthorised, notFound } from './http-error.js';
-import { closeHttp, listenHttp } from './http-listen.js';
+import { HttpListeners } from './http-listen.js';
+import type { TlsSettings } from '../core/tls-options.js';
 import { ManagementApp } from './management-app.js';
 import { parseJsonObject, readBody } from './request-values.js';
 import type { Level, Reply, RouteContext, Router } from './router.js';
@@ -27,20 +28,29 @@ const LEVEL_REFUSAL: Record<Level, string> = {
 };
 
 export class ManagementServer {
-  private readonly server: http.Server;
+  private readonly listeners: HttpListeners;
 
   constructor(private readonly app: ManagementApp, private readonly router: Router, private readonly logger: Logger) {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.on('error', (err) => logger.error({ err }, 'management listener error'));
+    this.listeners = new HttpListeners((req, res) => void this.handle(req, res), logger, 'management');
   }
 
-  /** Listen; resolves with the bound port (0 picks a free one). */
+  /** Listen over HTTP; resolves with the bound port (0 picks a free one). */
   listen(port: number, host: string): Promise<number> {
-    return listenHttp(this.server, port, host);
+    return this.listeners.listen(port, host);
+  }
+
+  /** Listen over HTTPS (RabbitMQ's management.ssl.*) as well or instead; resolves with the bound port. */
+  listenTls(settings: TlsSettings, port: number, host: string): Promise<number> {
+    return this.listeners.listenTls(settings, port, host);
+  }
+
+  /** Re-read the HTTPS certificate files (false without HTTPS; throws TlsConfigError keeping the old ones). */
+  reloadTls(): boolean {
+    return this.listeners.reloadTls();
   }
 
   close(): Promise<void> {
-    return closeHttp(this.server);
+    return this.listeners.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

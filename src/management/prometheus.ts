@@ -1,15 +1,17 @@
 /**
- * The Prometheus listener (RabbitMQ's rabbitmq_prometheus plugin, port 15692): plain node:http,
+ * The Prometheus listener (RabbitMQ's rabbitmq_prometheus plugin, port 15692; HTTPS as its
+ * prometheus.ssl.* on 15691, see http-listen.ts): node:http,
  * GET/HEAD `/metrics` (aggregated), `/metrics/per-object` and `/metrics/detailed?family=...
  * &vhost=...`, gzip when the scraper accepts it, everything else answered as the plugin answers
  * (404 with RabbitMQ's JSON error, 405 with Allow). Metrics are collected from broker snapshots
  * when a request arrives (prometheus-metrics.ts); nothing here runs on the message path.
  * Invariant: a failing collection answers 500 and is logged; it never takes the process down.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
-import { closeHttp, listenHttp } from './http-listen.js';
+import type { TlsSettings } from '../core/tls-options.js';
+import { HttpListeners } from './http-listen.js';
 import { EXPOSITION_CONTENT_TYPE } from './prometheus-format.js';
 import { renderMetrics, type MetricsView, type PrometheusSource, type ScrapeRequest } from './prometheus-metrics.js';
 
@@ -22,20 +24,29 @@ const VIEWS: Readonly<Record<string, MetricsView>> = {
 const NOT_FOUND = JSON.stringify({ error: 'Object Not Found', reason: 'Not Found' });
 
 export class PrometheusListener {
-  private readonly server: http.Server;
+  private readonly listeners: HttpListeners;
 
   constructor(private readonly source: PrometheusSource, private readonly logger: Logger) {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.on('error', (err) => logger.error({ err }, 'prometheus listener error'));
+    this.listeners = new HttpListeners((req, res) => this.handle(req, res), logger, 'prometheus');
   }
 
-  /** Start listening; resolves with the bound port (0 picks a free one). */
+  /** Start listening over HTTP; resolves with the bound port (0 picks a free one). */
   listen(port: number, host: string): Promise<number> {
-    return listenHttp(this.server, port, host);
+    return this.listeners.listen(port, host);
+  }
+
+  /** Listen over HTTPS (RabbitMQ's prometheus.ssl.*); resolves with the bound port. */
+  listenTls(settings: TlsSettings, port: number, host: string): Promise<number> {
+    return this.listeners.listenTls(settings, port, host);
+  }
+
+  /** Re-read the HTTPS certificate files (false without HTTPS; throws TlsConfigError keeping the old ones). */
+  reloadTls(): boolean {
+    return this.listeners.reloadTls();
   }
 
   close(): Promise<void> {
-    return closeHttp(this.server);
+    return this.listeners.close();
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -1,12 +1,25 @@
 /**
- * The TCP listener: accepts sockets and starts a Handshake on each (which builds the Connection
- * once open). close() sends 320 CONNECTION_FORCED to every open connection, drops sockets still
- * handshaking, waits briefly for them to go, then stops listening.
+ * The AMQP listeners: plain TCP (amqp) and, when configured, TLS (amqps). Both accept sockets the
+ * same way and start a Handshake on each (which builds the Connection once open); the rest of the
+ * server never knows which transport a socket came from (a TLSSocket is a net.Socket: the frame
+ * reader gets the decrypted chunks as views, and one corked flush per turn becomes one TLS write).
+ *
+ * TLS specifics (RabbitMQ's ssl_options semantics, see core/tls-options.ts): the TLS handshake has
+ * its own deadline (`tlsHandshakeTimeout`, RabbitMQ's ssl_handshake_timeout) before the AMQP
+ * handshake's starts; a socket that fails it (plain AMQP on the TLS port, garbage, a refused
+ * certificate, a handshake that never completes) is dropped on its own and never reaches the
+ * AMQP code. reloadTls() swaps the certificate, key and CA for new handshakes only
+ * (tls.Server#setSecureContext): open connections keep going.
+ *
+ * close() sends 320 CONNECTION_FORCED to every open connection, drops sockets still handshaking
+ * (AMQP or TLS), waits briefly for them to go, then stops listening.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import { CoarseClock } from '../core/clock.js';
+import { loadTlsContext, loadTlsServerOptions, peerVerdict, type TlsListenerSettings } from '../core/tls-options.js';
 import { Connection, type ConnectionContext, type Session } from './connection.js';
 import { Handshake } from './handshake.js';
 import { OutboundFlusher } from './outbound-flusher.js';
@@ -18,6 +31,10 @@ export class Listener {
   private readonly server: net.Server;
   private readonly ctx: ConnectionContext;
   private readonly clock = new CoarseClock();
+  private tlsServer: tls.Server | undefined;
+  private tlsSettings: TlsListenerSettings | undefined;
+  /** TLS sockets whose TLS handshake has not finished (not sessions yet): dropped by close(). */
+  private readonly tlsPending = new Set<net.Socket>();
 
   constructor(broker: Broker, config: ServerConfig, logger: Logger) {
     this.clock.start();
@@ -25,15 +42,18 @@ export class Listener {
       broker, config, logger, flusher: new OutboundFlusher(), sessions: new Set(), clock: this.clock,
       serverProperties: serverProperties(config),
     };
-    this.server = net.createServer({ noDelay: true }, (socket) => {
-      try {
-        new Handshake(socket, this.ctx);
-      } catch (err: unknown) {
-        logger.error({ err }, 'failed to set up connection');
-        socket.destroy();
-      }
-    });
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => logger.error({ err }, 'listener error'));
+  }
+
+  /** A client socket ready for AMQP (for TLS: after its TLS handshake). */
+  private accept(socket: net.Socket): void {
+    try {
+      new Handshake(socket, this.ctx);
+    } catch (err: unknown) {
+      this.ctx.logger.error({ err }, 'failed to set up connection');
+      socket.destroy();
+    }
   }
 
   /** Every client socket not yet closed: handshaking, open or closing. */
@@ -49,19 +69,61 @@ export class Listener {
   }
 
   listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ port, host }, () => {
-        this.server.off('error', onError);
-        const addr = this.server.address();
-        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
-      });
+    return listenOn(this.server, port, host);
+  }
+
+  /**
+   * Start the amqps listener. Throws TlsConfigError (bad files, key/certificate mismatch) before
+   * listening, or the bind error. Resolves with the bound port.
+   */
+  listenTls(settings: TlsListenerSettings, host: string): Promise<number> {
+    const logger = this.ctx.logger;
+    const server = tls.createServer({
+      ...loadTlsServerOptions(settings), noDelay: true, handshakeTimeout: this.ctx.config.tlsHandshakeTimeout,
+    }, (socket) => {
+      this.tlsPending.delete(socket);
+      if (peerVerdict(socket, settings.verify) === 'refused') {
+        // verify_peer: a certificate that does not verify is refused whether or not one is required.
+        logger.info({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, reason: socket.authorizationError },
+          'TLS client certificate refused');
+        socket.destroy();
+        return;
+      }
+      this.accept(socket);
     });
+    server.on('connection', (raw: net.Socket) => {
+      this.tlsPending.add(raw);
+      raw.once('close', () => this.tlsPending.delete(raw));
+    });
+    // A failed TLS handshake concerns that socket only. Node reports a handshake timeout here
+    // without closing the socket (a client that never finishes would keep it forever): close it.
+    server.on('tlsClientError', (err, socket) => {
+      logger.debug({ err, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` }, 'TLS handshake failed');
+      socket.destroy();
+    });
+    server.on('error', (err) => logger.error({ err }, 'TLS listener error'));
+    this.tlsServer = server;
+    this.tlsSettings = settings;
+    return listenOn(server, settings.port, host);
+  }
+
+  /**
+   * Re-read the TLS certificate, key and CA files; new TLS handshakes use them, open connections
+   * are untouched. Throws TlsConfigError and keeps the current ones when the files are bad. False
+   * when there is no TLS listener.
+   */
+  reloadTls(): boolean {
+    if (this.tlsServer === undefined || this.tlsSettings === undefined) return false;
+    this.tlsServer.setSecureContext(loadTlsContext(this.tlsSettings));
+    return true;
   }
 
   async close(reason = 'broker forced connection closure with reason \'shutdown\''): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = Promise.all([this.server, this.tlsServer].map((server) => new Promise<void>((resolve) => {
+      if (server === undefined || !server.listening) resolve();
+      else server.close(() => resolve());
+    })));
+    for (const s of this.tlsPending) s.destroy();
     for (const c of [...this.ctx.sessions]) c.forceClose(reason);
     const deadline = Date.now() + 2000;
     while (this.ctx.sessions.size > 0 && Date.now() < deadline) {
@@ -71,4 +133,16 @@ export class Listener {
     this.clock.stop();
     await closed;
   }
+}
+
+function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen({ port, host }, () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+    });
+  });
 }

@@ -2,6 +2,8 @@
  * The server's typed configuration (built by the CLI from flags/env; tests pass it directly).
  * Defaults mirror RabbitMQ's where a client can observe them.
  */
+import type { TlsListenerSettings } from '../core/tls-options.js';
+
 export interface ServerConfig {
   host: string;
   port: number;
@@ -26,6 +28,13 @@ export interface ServerConfig {
   handshakeTimeout: number;
   /** Pending outbound bytes per connection above which deliveries pause until flushed. */
   outboundHighWater: number;
+  /**
+   * The amqps listener (RabbitMQ's listeners.ssl.default + ssl_options.*); none when absent. Its
+   * port: 5671 from the CLI when a certificate is given, 0 (a free one) in tests.
+   */
+  tls?: TlsListenerSettings;
+  /** Milliseconds a client has to finish the TLS handshake (RabbitMQ's ssl_handshake_timeout, 5000). */
+  tlsHandshakeTimeout: number;
 }
 
 export const DEFAULT_SERVER_CONFIG: ServerConfig = {
@@ -42,4 +51,5 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   allowRemoteLoopbackUsers: false,
   handshakeTimeout: 10,
   outboundHighWater: 256 * 1024,
+  tlsHandshakeTimeout: 5000,
 };

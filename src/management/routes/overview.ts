@@ -86,7 +86,8 @@ function overview(ctx: RouteContext): Item {
 }
 
 function managementPort(ctx: RouteContext): number {
-  return ctx.app.node.listeners.find((l) => l.protocol === 'http')?.port ?? 0;
+  const listeners = ctx.app.node.listeners;
+  return (listeners.find((l) => l.protocol === 'http') ?? listeners.find((l) => l.protocol === 'https'))?.port ?? 0;
 }
 
 function nodeJson(ctx: RouteContext): Item {

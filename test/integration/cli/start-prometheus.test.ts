@@ -2,15 +2,14 @@
  * `warren start` with Prometheus: --prometheus-port (and WARREN_PROMETHEUS_PORT) binds the metrics
  * listener, 0 disables it, and `warren --help` lists the management commands next to `start`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../helpers/broker.js';
 import { parsePrometheusText } from '../../helpers/prometheus-text.js';
-import { CLI, runCli } from '../../helpers/warren-cli.js';
+import { CLI, runCli, startWarrenProcess, type WarrenProcess } from '../../helpers/warren-cli.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -25,23 +24,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; logs: () => string }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'warren-prom-'));
-  const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...args],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  child.stdout?.on('data', (d: Buffer) => { logs += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { logs += d.toString(); });
-  cleanups.push(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  await waitFor(() => logs.includes('Warren listening on'), 15_000);
-  return { child, logs: () => logs };
+async function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<WarrenProcess> {
+  const w = await startWarrenProcess(args, env);
+  cleanups.push(() => w.stop());
+  return w;
 }
 
 describe('warren start --prometheus-port', () => {

@@ -7,6 +7,7 @@
  * Invariant: every socket it opens is tracked and destroyed by `closeAll()`.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 
 export const FRAME_METHOD = 1;
 export const FRAME_HEADER = 2;
@@ -360,7 +361,24 @@ export function rawConnect(port: number, host = '127.0.0.1'): Promise<RawConnect
   });
 }
 
+/** A raw connection over TLS (resolves once the TLS handshake is done). */
+export function rawConnectTls(port: number, options: tls.ConnectionOptions, host = '127.0.0.1'): Promise<RawConnection> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host, port, ...options });
+    s.once('error', reject);
+    s.once('secureConnect', () => {
+      s.off('error', reject);
+      const c = new RawConnection(s);
+      open.add(c);
+      void c.closed.then(() => open.delete(c));
+      resolve(c);
+    });
+  });
+}
+
 export interface HandshakeOptions {
+  /** How to open the socket (default: rawConnect(port)), e.g. rawConnectTls. */
+  connect?: () => Promise<RawConnection>;
   mechanism?: string;
   response?: Buffer;
   vhost?: string;
@@ -388,7 +406,7 @@ export function amqplainResponse(user: string, pass: string): Buffer {
 
 /** Header, start/start-ok, tune/tune-ok; then connection.open unless `vhost` is null. */
 export async function rawHandshake(port: number, opts: HandshakeOptions = {}, doOpen = true): Promise<HandshakeResult> {
-  const conn = await rawConnect(port);
+  const conn = await (opts.connect ?? (() => rawConnect(port)))();
   conn.send(PROTOCOL_HEADER);
   const start = await conn.expectMethod(10, 10);
   const r = new Reader(start.payload);
