@@ -14,7 +14,8 @@ import type {
 import type { Broker } from './broker.js';
 import { missing } from './control-error.js';
 import { POLICY_COMPONENT, type ApplyTo } from './policy-store.js';
-import { DEFAULT_HASHING_ALGORITHM, userDefinition } from './user-store.js';
+import { DEFAULT_HASHING_ALGORITHM, MD5 } from './password-hashing.js';
+import { userDefinition } from './user-store.js';
 
 export type ImportMode = 'recover' | 'apply';
 
@@ -76,16 +77,18 @@ export function importControl(broker: Broker, defs: Partial<Definitions>, mode: 
       broker.vhostMetadata.set(v.name, meta);
     }
   }
+  const version = typeof defs.rabbit_version === 'string' ? defs.rabbit_version : undefined;
   for (const u of defs.users ?? []) {
     const tags = Array.isArray(u.tags) ? u.tags : String(u.tags ?? '').split(',').filter((t) => t !== '');
     const plain = (u as { password?: unknown }).password;
+    const algorithm = u.hashing_algorithm ?? hashingAlgorithmOf(version);
     if (apply) {
       broker.users.put(u.name, typeof plain === 'string' ? { password: plain }
-        : { passwordHash: u.password_hash ?? '', hashingAlgorithm: u.hashing_algorithm ?? DEFAULT_HASHING_ALGORITHM }, tags);
+        : { passwordHash: u.password_hash ?? '', hashingAlgorithm: algorithm }, tags);
     } else {
       broker.users.addHashed({
         name: u.name, passwordHash: u.password_hash ?? '', tags,
-        ...(u.hashing_algorithm === undefined || u.hashing_algorithm === DEFAULT_HASHING_ALGORITHM ? {} : { hashingAlgorithm: u.hashing_algorithm }),
+        ...(algorithm === DEFAULT_HASHING_ALGORITHM ? {} : { hashingAlgorithm: algorithm }),
       });
     }
     const limits = numericRecord(u.limits);
@@ -121,6 +124,14 @@ export function importControl(broker: Broker, defs: Partial<Definitions>, mode: 
     if (apply) broker.parameters.set(POLICY_COMPONENT, p.vhost, p.name, value);
     else broker.parameters.restore({ component: POLICY_COMPONENT, vhost: p.vhost, name: p.name, value });
   }
+}
+
+/**
+ * The algorithm of a hash listed without one (rabbit_auth_backend_internal:hashing_algorithm/2):
+ * files from RabbitMQ 3.0-3.5 hashed with md5, anything later with the default (sha256).
+ */
+function hashingAlgorithmOf(rabbitVersion: string | undefined): string {
+  return rabbitVersion !== undefined && /^3\.[0-5]\./.test(rabbitVersion) ? MD5 : DEFAULT_HASHING_ALGORITHM;
 }
 
 function requireUserAndVhost(broker: Broker, user: string, vhost: string): void {

@@ -1,22 +1,29 @@
 /**
- * Users and their credentials, tags and limits. Password hashes use RabbitMQ's default scheme
- * (rabbit_password_hashing_sha256: base64(salt(4) ++ sha256(salt ++ password))) so users move
- * between Warren and RabbitMQ through definitions.json unchanged. A hash stored with another
- * algorithm (imported) is kept and exported as is, but only sha256 hashes log in for now
- * (issue 13 adds RabbitMQ's other algorithms). An empty hash means "no password": nobody logs in
- * with a password as that user, as in RabbitMQ.
+ * Users (rabbit_auth_backend_internal): credentials, tags and limits. Passwords are hashed as
+ * RabbitMQ hashes them (password-hashing.ts: sha256 by default; sha512 and md5 hashes imported
+ * from RabbitMQ log in too), so users move between Warren and RabbitMQ through definitions.json
+ * with their hashes unchanged.
+ *
+ * Two ways to log in, as RabbitMQ's internal backend has them:
+ * - `login(name, password)`: PLAIN/AMQPLAIN and HTTP Basic. A blank password is always refused,
+ *   whatever the stored hash (RabbitMQ refuses it so that a passwordless user can never be entered
+ *   with an empty password).
+ * - `loginWithoutPassword(name)`: for mechanisms that authenticate elsewhere (EXTERNAL: the TLS
+ *   client certificate's CN); the user only has to exist. Passwordless users (empty hash: created
+ *   with `password_hash: ""`, or updated with neither password nor hash) exist for this.
+ *
  * Invariant: User objects are immutable; a change calls `onChange` with its journal record (before
  * the change is made: the broker may refuse it) and then replaces the object.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { DefinitionChange } from '../store/definition-changes.js';
 import type { JsonValue, UserDefinition } from '../store/definitions.js';
 import { erlangTerm, invalid } from './control-error.js';
+import { DEFAULT_HASHING_ALGORITHM, hashPassword, passwordMatches } from './password-hashing.js';
+
+export { DEFAULT_HASHING_ALGORITHM, hashPassword } from './password-hashing.js';
 
 /** The per-user limits RabbitMQ knows (rabbit_auth_backend_internal). */
 const USER_LIMITS = new Set(['max-connections', 'max-channels']);
-
-export const DEFAULT_HASHING_ALGORITHM = 'rabbit_password_hashing_sha256';
 
 export interface User {
   readonly name: string;
@@ -24,9 +31,12 @@ export interface User {
   readonly tags: readonly string[];
   /** RabbitMQ's algorithm name; absent means the default (sha256). */
   readonly hashingAlgorithm?: string;
-  /** Per-user limits (max-connections, max-channels): stored, not enforced yet (issue 13). */
+  /** Per-user limits (max-connections, max-channels; negative = none), enforced at connection.open and channel.open. */
   readonly limits?: Readonly<Record<string, number>>;
 }
+
+/** A login attempt's outcome: the user, or why it was refused (RabbitMQ's words, for the log only). */
+export type Login = { readonly user: User; readonly refused?: undefined } | { readonly user?: undefined; readonly refused: string };
 
 /** How a user's password is set by `put`. */
 export type Credentials =
@@ -39,6 +49,7 @@ export class UserStore {
   /** Called before every change made through put/delete/setLimits (the broker journals it; may throw). */
   onChange: ((change: DefinitionChange) => void) | undefined;
 
+  /** Create a user without notifying (the broker's configured default user, tests). */
   add(name: string, password: string, tags: readonly string[] = []): User {
     const u: User = { name, passwordHash: hashPassword(password), tags };
     this.users.set(name, u);
@@ -51,12 +62,15 @@ export class UserStore {
 
   /**
    * Create or update a user (PUT /api/users/{name}); true when created. Limits are kept on update.
+   * Neither password nor hash (rabbit_auth_backend_internal:put_user): a new user gets the hash of
+   * the empty password, an existing one has its password cleared; either way no password logs in.
    */
   put(name: string, credentials: Credentials, tags: readonly string[]): boolean {
     const old = this.users.get(name);
     let passwordHash = '';
     let hashingAlgorithm: string | undefined;
     if ('password' in credentials) passwordHash = hashPassword(credentials.password);
+    else if ('none' in credentials && old === undefined) passwordHash = hashPassword('');
     else if ('passwordHash' in credentials) {
       passwordHash = credentials.passwordHash;
       if (credentials.hashingAlgorithm !== undefined && credentials.hashingAlgorithm !== DEFAULT_HASHING_ALGORITHM) {
@@ -122,9 +136,26 @@ export class UserStore {
 
   /** The user when the password matches, else undefined. */
   authenticate(name: string, password: string): User | undefined {
+    return this.login(name, password).user;
+  }
+
+  /** rabbit_auth_backend_internal:user_login_authentication with a password. */
+  login(name: string, password: string): Login {
+    if (password === '') {
+      return { refused: `user '${name}' attempted to log in with a blank password, which is prohibited by the internal authN backend.` };
+    }
     const u = this.users.get(name);
-    if (u === undefined || (u.hashingAlgorithm ?? DEFAULT_HASHING_ALGORITHM) !== DEFAULT_HASHING_ALGORITHM) return undefined;
-    return checkPassword(password, u.passwordHash) ? u : undefined;
+    if (u !== undefined && passwordMatches(password, u.passwordHash, u.hashingAlgorithm ?? DEFAULT_HASHING_ALGORITHM)) return { user: u };
+    return { refused: `user '${name}' - invalid credentials` };
+  }
+
+  /**
+   * rabbit_auth_backend_internal:user_login_authentication without credentials: the user exists.
+   * For mechanisms whose proof is not a password (EXTERNAL: a verified client certificate).
+   */
+  loginWithoutPassword(name: string): Login {
+    const u = this.users.get(name);
+    return u === undefined ? { refused: `user '${name}' - invalid credentials` } : { user: u };
   }
 }
 
@@ -134,16 +165,4 @@ export function userDefinition(u: User): UserDefinition {
     name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm ?? DEFAULT_HASHING_ALGORITHM,
     tags: [...u.tags], limits: { ...(u.limits ?? {}) },
   };
-}
-
-export function hashPassword(password: string, salt: Buffer = randomBytes(4)): string {
-  const digest = createHash('sha256').update(salt).update(password, 'utf8').digest();
-  return Buffer.concat([salt, digest]).toString('base64');
-}
-
-export function checkPassword(password: string, stored: string): boolean {
-  const raw = Buffer.from(stored, 'base64');
-  if (raw.length !== 36) return false;
-  const expected = Buffer.from(hashPassword(password, raw.subarray(0, 4)), 'base64');
-  return timingSafeEqual(raw, expected);
 }

@@ -61,12 +61,16 @@ const start = program
     env['WARREN_MANAGEMENT_PORT'] ? int(env['WARREN_MANAGEMENT_PORT']) : 15672)
   .option('--management-host <addr>', 'management API listen address (default: --host) [env WARREN_MANAGEMENT_HOST]',
     env['WARREN_MANAGEMENT_HOST'])
+  .option('--default-user <name>', 'user created at first start, administrator with full permissions in --default-vhost [env WARREN_DEFAULT_USER]',
+    env['WARREN_DEFAULT_USER'] ?? 'guest')
+  .option('--default-pass <password>', 'that user\'s password [env WARREN_DEFAULT_PASS]', env['WARREN_DEFAULT_PASS'] ?? 'guest')
+  .option('--default-vhost <name>', 'virtual host created at first start [env WARREN_DEFAULT_VHOST]', env['WARREN_DEFAULT_VHOST'] ?? '/')
   .action(async (opts: {
     port: number; host: string; dataDir: string; logLevel: string; memoryHighWatermark: number; heartbeat: number;
     frameMax: number; channelMax: number; product: string; productVersion: string; allowRemoteGuest: boolean;
     segmentSize: number; queueMemoryBudget: number; diskFreeLimit: number; store: string;
     consumerTimeout: number; policies?: string; prometheusPort: number; prometheusHost?: string;
-    managementPort: number; managementHost?: string;
+    managementPort: number; managementHost?: string; defaultUser: string; defaultPass: string; defaultVhost: string;
   }, cmd: Command) => {
     const logger = pino({ level: opts.logLevel, base: { app: 'warren' } });
     try {
@@ -106,6 +110,9 @@ const start = program
           pagingThreshold: opts.queueMemoryBudget,
           consumerTimeout: opts.consumerTimeout,
           policies: opts.policies === undefined ? [] : loadPolicies(opts.policies),
+          // Created at the first start only (an existing data directory keeps its users and vhosts).
+          defaultUser: { name: opts.defaultUser, password: opts.defaultPass },
+          defaultVhost: opts.defaultVhost,
         },
       });
       let stopping = false;

@@ -62,7 +62,10 @@ export interface WarrenOptions {
 export interface Warren {
   readonly port: number;
   readonly host: string;
-  /** amqp://guest:guest@<host>:<port> (loopback when listening on all interfaces). */
+  /**
+   * amqp://<default user>:<password>@<host>:<port>[/<default vhost>] (loopback when listening on
+   * all interfaces): guest/guest and / unless configured otherwise.
+   */
   readonly url: string;
   readonly broker: Broker;
   readonly listener: Listener;
@@ -91,6 +94,12 @@ export interface Warren {
   reloadTls(): string[];
   /** Close every connection with 320 CONNECTION_FORCED and stop listening. */
   close(): Promise<void>;
+}
+
+function amqpUrl(config: BrokerConfig, host: string, port: number): string {
+  const user = config.defaultUser ?? { name: 'guest', password: 'guest' };
+  const vhost = config.defaultVhost === '/' ? '' : `/${encodeURIComponent(config.defaultVhost)}`;
+  return `amqp://${encodeURIComponent(user.name)}:${encodeURIComponent(user.password)}@${host}:${port}${vhost}`;
 }
 
 export async function startWarren(options: WarrenOptions = {}): Promise<Warren> {
@@ -190,7 +199,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   return {
     port,
     host,
-    url: `amqp://guest:guest@${connectHost}:${port}`,
+    url: amqpUrl(brokerConfig, connectHost, port),
     broker,
     listener,
     logger,

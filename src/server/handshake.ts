@@ -21,6 +21,7 @@ import {
   CLASS_CONNECTION, CONNECTION_START_OK, CONNECTION_TUNE, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_MIN_SIZE,
 } from '../protocol/generated/constants.js';
 import * as M from '../protocol/generated/methods.js';
+import type { Login } from '../broker/user-store.js';
 import { MECHANISMS, parseCredentials } from './auth-mechanism.js';
 import { dropsConnection, toAmqpError } from './close-mapping.js';
 import { Connection, unexpectedFrame, type ClientCapabilities, type ConnectionContext, type Negotiated } from './connection.js';
@@ -118,17 +119,27 @@ export class Handshake implements TransportOwner {
     if (creds === 'unknown-mechanism') {
       throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown authentication mechanism '${m.mechanism}'`, m.classId, m.methodId, true);
     }
+    // A mechanism that proves identity without a password (EXTERNAL) uses users.loginWithoutPassword.
+    const login = creds === undefined ? { refused: 'malformed response' } : this.ctx.broker.users.login(creds.user, creds.password);
+    this.loggedIn(login, m.mechanism);
+  }
+
+  /**
+   * The mechanism's verdict (rabbit_reader:auth_phase): a refusal, or the user, who must then pass
+   * the loopback rule (RabbitMQ's loopback_users) before tune is sent.
+   */
+  private loggedIn(login: Login, mechanism: string): void {
     const broker = this.ctx.broker;
-    const user = creds === undefined ? undefined : broker.users.authenticate(creds.user, creds.password);
     const churn = broker.statistics.churn;
     churn.authAttempts++;
+    const user = login.user;
     if (user === undefined) {
       churn.authFailed++;
-      return this.refuseLogin(m.mechanism, `login refused for user '${creds?.user ?? ''}'`);
+      return this.refuseLogin(mechanism, login.refused);
     }
     if (broker.isLoopbackOnly(user.name) && !this.ctx.config.allowRemoteLoopbackUsers && !isLoopback(this.transport.remoteAddress)) {
       churn.authFailed++;
-      return this.refuseLogin(m.mechanism, `user '${user.name}' can only connect via localhost`);
+      return this.refuseLogin(mechanism, `user '${user.name}' can only connect via localhost`);
     }
     churn.authSucceeded++;
     this.user = user.name;
@@ -140,7 +151,7 @@ export class Handshake implements TransportOwner {
 
   /** RabbitMQ: close with 403 when the client has authentication_failure_close, else just drop. */
   private refuseLogin(mechanism: string, why: string): void {
-    this.ctx.logger.warn({ remote: this.transport.remote, user: why }, 'authentication failed');
+    this.ctx.logger.warn({ remote: this.transport.remote, mechanism, reason: why }, 'authentication failed');
     if (this.capabilities.authenticationFailureClose) {
       this.transport.sendClose(new AmqpError(ReplyCode.ACCESS_REFUSED,
         `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
