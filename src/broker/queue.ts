@@ -56,6 +56,10 @@ export class Queue {
   readonly consumers: Consumer[] = [];
   /** Deliveries not yet acked (consumers and basic.get). */
   unackedCount = 0;
+  /** Body bytes of those deliveries (management's message_bytes_unacknowledged). */
+  unackedBytes = 0;
+  /** When the queue was last used (declared, basic.get, a consumer came or went): ms since the epoch. */
+  lastUsed = 0;
   deleted = false;
   /** Set once a consumer has subscribed: auto-delete applies only after that. */
   hadConsumer = false;
@@ -242,7 +246,10 @@ export class Queue {
   /** Take the head entry for a consumer or basic.get, counted as delivered. */
   private take(noAck: boolean): QueueEntry {
     const e = this.backing.fetch(noAck);
-    if (!noAck) this.unackedCount++;
+    if (!noAck) {
+      this.unackedCount++;
+      this.unackedBytes += e.msg.body.length;
+    }
     return e;
   }
 
@@ -309,6 +316,7 @@ export class Queue {
       e.consumer = null;
     }
     this.unackedCount--;
+    this.unackedBytes -= e.msg.body.length;
   }
 
   /** Put an unacked entry back in its original position (quorum: count it against the delivery limit). */
@@ -379,8 +387,13 @@ export class Queue {
   // redeclaration) for the given time.
 
   touch(): void {
+    this.lastUsed = Date.now();
     const expires = this.options.settings.expires;
-    if (expires === undefined || this.deleted) return;
+    if (expires === undefined || this.deleted) {
+      // A policy that set x-expires may have been removed: its timer must not fire.
+      this.expiryTimer?.cancel();
+      return;
+    }
     const t = (this.expiryTimer ??= new LongTimer(() => {
       if (this.consumers.length === 0) this.hooks?.expire(this);
     }));

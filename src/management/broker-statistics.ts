@@ -15,6 +15,12 @@ function statsOf(obj: object): MessageStats | undefined {
   return s instanceof MessageStats ? s : undefined;
 }
 
+/** The object the sampler keeps a history for: a registry handle stands for its `ref`. */
+function keyOf(obj: object): object {
+  const ref = (obj as { ref?: unknown }).ref;
+  return typeof ref === 'object' && ref !== null ? ref : obj;
+}
+
 export function brokerStatisticsSource(broker: Broker): StatisticsSource {
   const sampler = broker.statistics.sampler;
   const totals = new MessageStats();
@@ -29,10 +35,10 @@ export function brokerStatisticsSource(broker: Broker): StatisticsSource {
         return messageStatsJson(broker.statistics.totals(vhosts, totals), sampler.history(broker), kind, query);
       }
       const stats = statsOf(obj);
-      return stats === undefined ? undefined : messageStatsJson(stats, sampler.history(obj), kind, query);
+      return stats === undefined ? undefined : messageStatsJson(stats, sampler.history(keyOf(obj)), kind, query);
     },
     gaugeDetails(_kind: StatsKind, obj: object, gauge: string, query: RatesQuery): RateDetails | undefined {
-      const h = sampler.history(obj);
+      const h = sampler.history(keyOf(obj));
       return h === undefined ? undefined : gaugeDetails(h, sampler.gaugeField(h, gauge), query);
     },
   };

@@ -20,6 +20,7 @@ import { Confirms, NO_WAIT, type ConfirmSink } from '../broker/confirms.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE } from '../broker/direct-reply-to.js';
 import { Message } from '../broker/message.js';
 import type { DurableWaiter } from '../broker/persistence.js';
+import { checkPublishedProperties } from '../broker/published-properties.js';
 import { PublishResult } from '../broker/publish.js';
 import { MessageStats, type GlobalCounters } from '../broker/statistics.js';
 import { checkPublishedProperties } from '../broker/published-properties.js';
@@ -96,6 +97,14 @@ export class Channel implements DurableWaiter {
     this.assembler = new CommandAssembler(conn.config.maxMessageSize);
     this.vhostStats = vhost.stats;
     this.globals = conn.broker.statistics.global;
+  }
+
+  /** What the management API shows about this channel (read off the hot path). */
+  facts(): { confirm: boolean; transactional: boolean; unconfirmed: number; uncommitted: number; acksUncommitted: number } {
+    return {
+      confirm: this.confirmMode, transactional: this.txMode, unconfirmed: this.confirms.waiting,
+      uncommitted: this.txPublishes.length, acksUncommitted: this.txAcks.length,
+    };
   }
 
   // ------------------------------------------------------------------------------------------

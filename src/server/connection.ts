@@ -23,6 +23,7 @@ import { FRAME_HEARTBEAT, FRAME_METHOD } from '../protocol/generated/constants.j
 import * as M from '../protocol/generated/methods.js';
 import { Channel } from './channel.js';
 import { dropsConnection, toAmqpError } from './close-mapping.js';
+import { ConnectionHandle } from './managed-connection.js';
 import type { OutboundFlusher } from './outbound-flusher.js';
 import type { ServerConfig } from './server-config.js';
 import type { Transport, TransportOwner } from './transport.js';
@@ -100,6 +101,8 @@ export class Connection implements TransportOwner {
   private childLog: Logger | undefined;
   /** Message counts of this connection's closed channels (the open ones keep their own). */
   private readonly closedChannelStats = new MessageStats();
+  /** This connection in the broker's registry (the management API reads and closes it there). */
+  private readonly handle: ConnectionHandle;
 
   constructor(private readonly transport: Transport, n: Negotiated, private readonly ctx: ConnectionContext) {
     this.writer = transport.writer;
@@ -125,7 +128,14 @@ export class Connection implements TransportOwner {
       }, Math.min(60_000, Math.max(20, Math.floor(timeout / 4))));
       this.ackTimer.unref();
     }
+    this.handle = new ConnectionHandle(this, transport, n.authMechanism);
+    ctx.broker.connections.add(this.handle);
     if (ctx.logger.isLevelEnabled('debug')) this.log.debug({ user: this.user, vhost: this.vhost.name }, 'connection open');
+  }
+
+  /** The open channels, for management snapshots. */
+  openChannelList(): Channel[] {
+    return this.channels.filter((ch): ch is Channel => ch !== undefined);
   }
 
   /** A child logger tagged with this connection, built on first use (most connections never log). */
@@ -413,6 +423,7 @@ export class Connection implements TransportOwner {
   private release(): void {
     if (this.released) return;
     this.released = true;
+    this.broker.connections.remove(this.handle);
     for (let i = 0; i < this.channels.length; i++) {
       const ch = this.channels[i];
       if (ch === undefined) continue;

@@ -44,6 +44,15 @@ export class Deliveries implements DeliverySink, ReplyConsumer {
     return this.unacked.size;
   }
 
+  /** basic.qos prefetch: per consumer (global=false) and across the channel (global=true). */
+  get prefetchCount(): number {
+    return this.consumerPrefetch;
+  }
+
+  get globalPrefetchCount(): number {
+    return this.channelPrefetch;
+  }
+
   // --- qos / consume / cancel / get ---
 
   qos(prefetchCount: number, global: boolean): void {

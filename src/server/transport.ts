@@ -99,6 +99,15 @@ export class Transport implements FrameSink, Session {
     return this.socket.remoteAddress;
   }
 
+  /** Socket facts for the management API's connection snapshots (read off the hot path). */
+  socketFacts(): { localAddress: string; localPort: number; remoteAddress: string; remotePort: number; bytesRead: number; bytesWritten: number } {
+    const s = this.socket;
+    return {
+      localAddress: s.localAddress ?? '', localPort: s.localPort ?? 0, remoteAddress: s.remoteAddress ?? '',
+      remotePort: s.remotePort ?? 0, bytesRead: s.bytesRead, bytesWritten: s.bytesWritten,
+    };
+  }
+
   /** Frames reach the owner (not closing, not closed). */
   get isOpen(): boolean {
     return this.state === 'open' || this.state === 'header';

@@ -17,7 +17,7 @@ import { list, NO_CONTENT, ok, one, written } from '../reply.js';
 import { bool, int, obj, queryFlag, requireKeys, str } from '../request-values.js';
 import type { RouteContext, Router } from '../router.js';
 import { queueBindings } from './bindings.js';
-import { consumerHomes, consumerJson } from './connections.js';
+import { consumerHomes, consumerJson, isoTime } from './connections.js';
 
 const GAUGES = ['messages', 'messages_ready', 'messages_unacknowledged'] as const;
 
@@ -41,6 +41,12 @@ export function queueJson(ctx: RouteContext, v: Vhost, q: Queue): Item {
     exclusive: q.exclusive,
     exclusive_consumer_tag: exclusiveConsumer?.tag ?? null,
     head_message_timestamp: null,
+    idle_since: isoTime(q.lastUsed),
+    // An estimate: message bodies plus the per-message overhead the memory meter charges.
+    memory: q.backing.bytes + q.unackedBytes + (ready + unacked) * 700,
+    message_bytes: q.backing.bytes + q.unackedBytes,
+    message_bytes_ready: q.backing.bytes,
+    message_bytes_unacknowledged: q.unackedBytes,
     messages: ready + unacked,
     messages_ready: ready,
     messages_unacknowledged: unacked,

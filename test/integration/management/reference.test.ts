@@ -94,7 +94,8 @@ async function compare(scenario: (side: Side, out: Outcome, n: Record<string, st
 }
 
 const QUEUE_KEYS = ['name', 'vhost', 'durable', 'auto_delete', 'exclusive', 'arguments', 'policy', 'operator_policy',
-  'effective_policy_definition', 'state', 'type', 'consumers'];
+  'effective_policy_definition', 'state', 'type', 'consumers', 'messages', 'messages_ready', 'messages_unacknowledged',
+  'message_bytes', 'message_bytes_ready', 'message_bytes_unacknowledged'];
 const EXCHANGE_KEYS = ['name', 'vhost', 'type', 'durable', 'auto_delete', 'internal', 'arguments'];
 const BINDING_KEYS = ['source', 'vhost', 'destination', 'destination_type', 'routing_key', 'arguments', 'properties_key'];
 
@@ -118,6 +119,8 @@ describe('management API: Warren against the reference', () => {
       out['show'] = seen(await settled(s, q, hasKeys(QUEUE_KEYS)), QUEUE_KEYS);
       out['missing'] = seen(await s.api.get(`/api/queues/%2F/${n['missing']}`));
       await publishTo(s, '/', n['q']!, ['one', 'two'], { headers: { h: 'v', n: 1 }, contentType: 'text/plain', priority: 3 });
+      out['counts'] = seen(await settled(s, q, (b) => b['messages'] === 2),
+        ['messages', 'messages_ready', 'messages_unacknowledged', 'message_bytes', 'message_bytes_ready', 'message_bytes_unacknowledged']);
       out['not empty'] = seen(await s.api.delete(`${q}?if-empty=true`));
       out['get'] = seen(await s.api.post(`${q}/get`, { count: 5, ackmode: 'ack_requeue_true', encoding: 'auto', truncate: 2 }));
       out['get again (redelivered)'] = seen(await s.api.post(`${q}/get`, { count: '1', ackmode: 'ack_requeue_false', encoding: 'base64' }));
@@ -257,6 +260,39 @@ describe('management API: Warren against the reference', () => {
       out['component'] = seen(await s.api.put(`/api/parameters/no-such-component/%2F/${n['bad']}`, { value: { a: 1 } }));
       out['delete'] = seen(await s.api.delete(p));
       out['delete again'] = seen(await s.api.delete(p));
+    });
+  });
+
+  it('connections, channels, consumers, and closing a connection', async () => {
+    await compare(async (s, out, n) => {
+      const conn = await amqp.connect(s.amqpUrl, { clientProperties: { connection_name: n['conn'] } });
+      conn.on('error', () => {});
+      const closed = new Promise<string | undefined>((resolve) => conn.on('close', (e?: Error) => resolve(e?.message)));
+      s.cleanups.push(() => conn.close());
+      const ch = await conn.createChannel();
+      await ch.prefetch(7);
+      const { queue } = await ch.assertQueue(n['cq']!, { exclusive: true });
+      await ch.consume(queue, () => {}, { consumerTag: n['ctag']!, arguments: { 'x-priority': 2 } });
+      const cc = await conn.createConfirmChannel();
+      await cc.prefetch(3, true);
+      const found = await settled(s, '/api/connections', (b) => (b as unknown as Obj[]).some((c) => c['user_provided_name'] === n['conn']
+        && c['channels'] === 2));
+      const c = (found.body as Obj[]).find((x) => x['user_provided_name'] === n['conn'])!;
+      const pick = (o: Obj, keys: string[]) => Object.fromEntries(keys.map((k) => [k, o[k]]));
+      out['connection'] = pick(c, ['user', 'vhost', 'protocol', 'auth_mechanism', 'channels', 'state', 'ssl', 'type', 'peer_host',
+        'user_provided_name', 'frame_max', 'channel_max']);
+      out['connection name form'] = /^127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+$/.test(String(c['name']));
+      const cname = enc(String(c['name']));
+      const chans = await settled(s, `/api/connections/${cname}/channels`, (b) => (b as unknown as Obj[]).length === 2);
+      out['channels'] = (chans.body as Obj[]).map((x) => pick(x, ['number', 'prefetch_count', 'global_prefetch_count', 'confirm',
+        'transactional', 'consumer_count', 'messages_unacknowledged', 'user', 'vhost', 'state']));
+      const consumers = await settled(s, '/api/consumers/%2F', (b) => (b as unknown as Obj[]).some((x) => x['consumer_tag'] === n['ctag']));
+      const mine = (consumers.body as Obj[]).filter((x) => x['consumer_tag'] === n['ctag']);
+      out['consumers'] = mine.map((x) => ({ ...pick(x, ['consumer_tag', 'queue', 'ack_required', 'exclusive', 'active', 'activity_status', 'arguments', 'prefetch_count']),
+        channel: pick(x['channel_details'] as Obj, ['number', 'user', 'peer_host']) }));
+      out['close'] = seen(await s.api.delete(`/api/connections/${cname}`, { 'X-Reason': 'bye now' }));
+      out['closed with'] = await closed;
+      out['close again'] = seen(await s.api.delete(`/api/connections/${cname}`));
     });
   });
 

@@ -3,7 +3,7 @@
  * alone, operator policy merged with the lower numeric value winning), re-application to existing
  * queues and exchanges, and the parameters they are stored as.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fv } from '../../../src/core/field-value.js';
 import { Broker, DEFAULT_BROKER_CONFIG } from '../../../src/broker/broker.js';
 import { ControlError } from '../../../src/broker/control-error.js';
@@ -108,6 +108,25 @@ describe('policy precedence and re-application', () => {
     b.policies.delete('policy', '/', 'ae');
     expect(x.alternate).toBeUndefined();
     expect(own.alternate).toBe('mine');
+  });
+
+  it('an expires policy deletes an unused queue; removing the policy disarms it', () => {
+    vi.useFakeTimers();
+    try {
+      const b = broker();
+      const v = b.vhosts.get('/')!;
+      for (const name of ['q-kept', 'q-expired']) {
+        v.declareQueue({ name, passive: false, durable: false, exclusive: false, autoDelete: false, args: [], connectionId: 1 });
+      }
+      b.policies.put('policy', '/', 'gone', spec({ expires: 1000 }, { pattern: '^q-kept$' }));
+      b.policies.put('policy', '/', 'stays', spec({ expires: 1000 }, { pattern: '^q-expired$' }));
+      b.policies.delete('policy', '/', 'gone');
+      vi.advanceTimersByTime(5000);
+      expect(v.queues.has('q-kept')).toBe(true);
+      expect(v.queues.has('q-expired')).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('policies are stored as parameters of components policy and operator_policy', () => {

@@ -77,6 +77,7 @@ describe('GET /api/queues', () => {
     const shown = await api().obj(`/api/queues/%2F/${q}`);
     expect(shown).toMatchObject({
       messages: 3, messages_ready: 3, messages_unacknowledged: 0, consumers: 0, state: 'running', type: 'classic',
+      message_bytes: 3, message_bytes_ready: 3, message_bytes_unacknowledged: 0, idle_since: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*\+00:00$/),
       policy: null, operator_policy: null, effective_policy_definition: {}, consumer_details: [], node: expect.any(String),
       messages_details: { rate: 0 },
     });
