@@ -98,7 +98,8 @@ async function scenario(port: number, n: Record<string, string>, file: string): 
 }
 
 describe.skipIf(missing !== undefined)(`rabbitmqadmin against Warren${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
-  it('runs every command, and prints what it prints against RabbitMQ', async () => {
+  // About 60 python3 runs (two brokers): minutes on a loaded machine, so a generous timeout.
+  it('runs every command, and prints what it prints against RabbitMQ', { timeout: 180_000 }, async () => {
     const names = { vhost: uniqueName('ra-vh'), x: uniqueName('ra-x'), q: uniqueName('ra-q'), p: uniqueName('ra-p'), user: uniqueName('ra-u') };
     const port = Number(new URL(m.api().base).port);
     const warren = await scenario(port, names, join(tmp, 'warren.json'));
