@@ -20,7 +20,6 @@ import { Confirms, NO_WAIT, type ConfirmSink } from '../broker/confirms.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE } from '../broker/direct-reply-to.js';
 import { Message } from '../broker/message.js';
 import type { DurableWaiter } from '../broker/persistence.js';
-import { checkPublishedProperties } from '../broker/published-properties.js';
 import { PublishResult } from '../broker/publish.js';
 import { MessageStats, type GlobalCounters } from '../broker/statistics.js';
 import { checkPublishedProperties } from '../broker/published-properties.js';
