@@ -47,7 +47,7 @@ function seen(r: ApiResponse, keys?: readonly string[]): unknown {
  * asynchronously, within seconds; Warren answers at once). Polls, never sleeps a fixed time.
  */
 async function settled(side: Side, path: string, ready: (body: Obj) => boolean): Promise<ApiResponse> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const r = await side.api.get(path);
     if (r.status !== 200 || ready(r.body as Obj) || Date.now() > deadline) return r;
@@ -119,7 +119,7 @@ describe('management API: Warren against the reference', () => {
       out['show'] = seen(await settled(s, q, hasKeys(QUEUE_KEYS)), QUEUE_KEYS);
       out['missing'] = seen(await s.api.get(`/api/queues/%2F/${n['missing']}`));
       await publishTo(s, '/', n['q']!, ['one', 'two'], { headers: { h: 'v', n: 1 }, contentType: 'text/plain', priority: 3 });
-      out['counts'] = seen(await settled(s, q, (b) => b['messages'] === 2),
+      out['counts'] = seen(await settled(s, q, (b) => b['messages'] === 2 && b['message_bytes'] === 6),
         ['messages', 'messages_ready', 'messages_unacknowledged', 'message_bytes', 'message_bytes_ready', 'message_bytes_unacknowledged']);
       out['not empty'] = seen(await s.api.delete(`${q}?if-empty=true`));
       out['get'] = seen(await s.api.post(`${q}/get`, { count: 5, ackmode: 'ack_requeue_true', encoding: 'auto', truncate: 2 }));
