@@ -78,7 +78,7 @@ export class Exchange {
 }
 
 /** The plugin's rule: x-delayed-type must name an existing exchange type. */
-export function delayedType(args: FieldTable): string {
+function delayedType(args: FieldTable): string {
   const t = fieldString(tableGet(args, 'x-delayed-type'));
   if (t === undefined || !EXCHANGE_TYPES.has(t) || t === 'x-delayed-message') {
     throw new AmqpError(ReplyCode.PRECONDITION_FAILED, "Invalid argument, 'x-delayed-type' must be an existing exchange type");

@@ -307,7 +307,7 @@ function encodeMeta(msg: Message, bootId: number): Buffer {
  * Decode a record. With `stampKey`, a signed 64-bit header `stampKey` = `stampValue` is added to the
  * properties on the way (stream deliveries carry x-stream-offset): one Message, no re-decoding.
  */
-export function decodeRecord(buf: Buffer, ref: number, size: number, decoder: ContentCodec,
+function decodeRecord(buf: Buffer, ref: number, size: number, decoder: ContentCodec,
   stampKey?: string, stampValue = 0): DecodedRecord {
   if (buf[0] !== 1) throw new Error(`unknown message record version ${buf[0]}`);
   const persistent = (buf[1]! & 1) === 1;

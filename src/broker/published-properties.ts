@@ -15,9 +15,7 @@
  */
 import { AmqpError } from '../core/amqp-error.js';
 import { ReplyCode } from '../core/reply-code.js';
-
-/** RabbitMQ's largest expiry and TTL: 10 years in ms (rabbit_misc:check_expiry). */
-export const MAX_EXPIRY_MS = 315_360_000_000;
+import { MAX_EXPIRY } from './queue-arguments.js';
 
 export function checkPublishedProperties(userId: string | undefined, expiration: string | undefined, user: string): void {
   if (userId !== undefined && userId !== user) {
@@ -27,7 +25,7 @@ export function checkPublishedProperties(userId: string | undefined, expiration:
 }
 
 /** The per-message expiration in ms; 406 PRECONDITION_FAILED with RabbitMQ's text when invalid. */
-export function parseExpiration(value: string): number {
+function parseExpiration(value: string): number {
   const bytes = Buffer.from(value, 'utf8');
   let digitsFrom = 0;
   if (bytes[0] === PLUS || bytes[0] === MINUS) digitsFrom = 1;
@@ -37,7 +35,7 @@ export function parseExpiration(value: string): number {
   if (end < bytes.length) throw invalidExpiration(bytes, tuple('leftover_string', erlangList(bytes.subarray(end)), bytes));
   const n = BigInt(bytes.toString('latin1', 0, end));
   if (n < 0n) throw invalidExpiration(bytes, tuple('value_negative', n.toString(), bytes));
-  if (n > BigInt(MAX_EXPIRY_MS)) throw invalidExpiration(bytes, tuple('value_too_large', n.toString(), bytes));
+  if (n > BigInt(MAX_EXPIRY)) throw invalidExpiration(bytes, tuple('value_too_large', n.toString(), bytes));
   return Number(n);
 }
 

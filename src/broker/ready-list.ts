@@ -1,22 +1,12 @@
 /**
- * The ready messages of a queue, in delivery order. FifoReady is a plain FIFO; PriorityReady
- * (x-max-priority) keeps one FIFO per priority level and serves the highest level first.
- * Invariant: within a FIFO, entries are sorted by seq, so a requeued entry returns to its
+ * The ready messages of one queue level in memory, in delivery order (the backing queue keeps one
+ * per priority level). Invariant: entries are sorted by seq, so a requeued entry returns to its
  * original position.
  */
 import { Deque } from './deque.js';
 import type { QueueEntry } from './queue-entry.js';
 
-export interface ReadyList {
-  readonly length: number;
-  push(e: QueueEntry): void;
-  shift(): QueueEntry | undefined;
-  peek(): QueueEntry | undefined;
-  /** Put an entry back where its seq says. */
-  requeue(e: QueueEntry): void;
-}
-
-export class FifoReady implements ReadyList {
+export class FifoReady {
   private readonly d = new Deque<QueueEntry>();
 
   get length(): number { return this.d.length; }
@@ -38,50 +28,5 @@ export class FifoReady implements ReadyList {
       else hi = mid;
     }
     this.d.insertAt(lo, e);
-  }
-}
-
-export class PriorityReady implements ReadyList {
-  private readonly levels: FifoReady[] = [];
-  private size = 0;
-
-  constructor(readonly maxPriority: number) {
-    for (let i = 0; i <= maxPriority; i++) this.levels.push(new FifoReady());
-  }
-
-  get length(): number { return this.size; }
-
-  private level(e: QueueEntry): FifoReady {
-    // Priorities above the maximum are treated as the maximum (RabbitMQ's priority queues).
-    return this.levels[Math.min(this.maxPriority, Math.max(0, e.msg.priority))]!;
-  }
-
-  push(e: QueueEntry): void {
-    this.level(e).push(e);
-    this.size++;
-  }
-
-  requeue(e: QueueEntry): void {
-    this.level(e).requeue(e);
-    this.size++;
-  }
-
-  shift(): QueueEntry | undefined {
-    for (let i = this.maxPriority; i >= 0; i--) {
-      const l = this.levels[i]!;
-      if (l.length > 0) {
-        this.size--;
-        return l.shift();
-      }
-    }
-    return undefined;
-  }
-
-  peek(): QueueEntry | undefined {
-    for (let i = this.maxPriority; i >= 0; i--) {
-      const l = this.levels[i]!;
-      if (l.length > 0) return l.peek();
-    }
-    return undefined;
   }
 }

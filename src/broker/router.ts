@@ -15,7 +15,7 @@ export interface Router {
   route(msg: Message, out: Destination[]): void;
 }
 
-export class DirectRouter implements Router {
+class DirectRouter implements Router {
   private readonly byKey = new Map<string, Binding[]>();
 
   add(b: Binding): void {
@@ -39,7 +39,7 @@ export class DirectRouter implements Router {
   }
 }
 
-export class FanoutRouter implements Router {
+class FanoutRouter implements Router {
   private readonly bindings: Binding[] = [];
 
   add(b: Binding): void {
@@ -134,7 +134,7 @@ export class TopicRouter implements Router {
 
 const EMPTY_WORDS: string[] = [];
 
-export function splitTopic(key: string): string[] {
+function splitTopic(key: string): string[] {
   return key === '' ? EMPTY_WORDS : key.split('.');
 }
 
@@ -147,7 +147,7 @@ interface HeadersBinding {
 }
 
 /** Headers exchange: x-match all / any / all-with-x / any-with-x; a void binding value means "present". */
-export class HeadersRouter implements Router {
+class HeadersRouter implements Router {
   private readonly bindings: HeadersBinding[] = [];
 
   add(b: Binding): void {

@@ -479,6 +479,6 @@ export function queueTypeOf(q: Queue): QueueTypeName {
 }
 
 /** Server-named queues look like RabbitMQ's: "amq.gen-" + 22 URL-safe base64 characters. */
-export function generateQueueName(): string {
+function generateQueueName(): string {
   return 'amq.gen-' + randomBytes(16).toString('base64url').slice(0, 22);
 }

@@ -59,11 +59,6 @@ export class CommandAssembler {
   /** @param maxBodySize largest body-size accepted in a content header (RabbitMQ's max_message_size). */
   constructor(public maxBodySize: number) {}
 
-  /** Whether a content-bearing command is half-way through (header or body frames still expected). */
-  get inContent(): boolean {
-    return this.state !== EXPECT_METHOD;
-  }
-
   /** Feed one frame of this channel: payload[start..end) is a view valid only during this call. */
   push(type: number, payload: Buffer, start: number, end: number): AssemblerResult {
     if (this.state === EXPECT_METHOD) {

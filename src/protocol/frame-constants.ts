@@ -8,7 +8,5 @@ export { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRA
 
 /** 7-octet frame header + 1 frame-end octet. */
 export const FRAME_OVERHEAD = 8;
-/** 7-octet frame header (type, channel, size). */
-export const FRAME_HEADER_SIZE = 7;
 /** Content header payload before the property flags: class-id, weight, body-size (spec §4.2.6.1). */
 export const CONTENT_HEADER_PREFIX = 12;

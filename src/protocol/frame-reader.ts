@@ -62,7 +62,6 @@ export class FrameReader {
   private type = 0;
   private channel = 0;
   private size = 0;
-  private stopped = false;
   /** PART: payload octets delivered so far, and the first SNIPPET of them (for error texts). */
   private got = 0;
   private readonly head = Buffer.alloc(SNIPPET + 1);
@@ -74,22 +73,6 @@ export class FrameReader {
     this.asm = EMPTY;
   }
 
-  /**
-   * Make the current push() return right after the frame being delivered, discarding the rest of
-   * the chunk; later pushes are ignored too until resume() (e.g. the socket is being destroyed).
-   */
-  stop(): void {
-    this.stopped = true;
-  }
-
-  resume(): void {
-    this.stopped = false;
-  }
-
-  get isStopped(): boolean {
-    return this.stopped;
-  }
-
   /** Bytes of an incomplete frame currently buffered. */
   get buffered(): number {
     return this.state === HEADER ? this.hdrLen : this.state === PART ? 7 : 7 + this.asmLen;
@@ -98,7 +81,7 @@ export class FrameReader {
   push(chunk: Buffer, sink: FrameSink): void {
     const n = chunk.length;
     let p = 0;
-    while (p < n && !this.stopped) {
+    while (p < n) {
       if (this.state === HEADER && this.hdrLen === 0) {
         // Fast path: the frame starts at a chunk position.
         if (n - p < 7) {
@@ -109,7 +92,7 @@ export class FrameReader {
         const type = chunk[p]!;
         const channel = (chunk[p + 1]! << 8) | chunk[p + 2]!;
         const size = chunk.readUInt32BE(p + 3);
-        this.checkSize(type, channel, size);
+        this.checkSize(type, size);
         const payloadStart = p + 7;
         if (n - payloadStart > size) {
           const endAt = payloadStart + size;
@@ -142,7 +125,7 @@ export class FrameReader {
         const channel = (h[1]! << 8) | h[2]!;
         const size = h.readUInt32BE(3);
         this.hdrLen = 0;
-        this.checkSize(type, channel, size);
+        this.checkSize(type, size);
         if (type === FRAME_BODY && size >= PART_MIN && channel !== 0 && this.bodyParts) this.beginPart(channel, size);
         else this.beginPayload(type, channel, size);
         continue;
@@ -225,7 +208,7 @@ export class FrameReader {
   }
 
   /** rabbit_reader: PayloadSize > FrameMax - 8 + FRAME_SIZE_FUDGE(8) is fatal. */
-  private checkSize(type: number, _channel: number, size: number): void {
+  private checkSize(type: number, size: number): void {
     if (this.frameMax !== 0 && size > this.frameMax) {
       throw new AmqpError(ReplyCode.FRAME_ERROR,
         `type ${type}, all octets = <<>>: {frame_too_large,${size},${this.frameMax - FRAME_OVERHEAD}}`, 0, 0, true);

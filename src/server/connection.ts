@@ -154,10 +154,6 @@ export class Connection implements TransportOwner {
   // ------------------------------------------------------------------------------------------
   // Input
 
-  onProtocolHeader(): void {
-    // Only the handshake sees the protocol header.
-  }
-
   onFrame(type: number, channel: number, payload: Buffer, start: number, end: number): void {
     if (this.released) return;
     try {

@@ -85,14 +85,6 @@ export class Handshake implements TransportOwner {
     this.transport.sendClose(err);
   }
 
-  beforeFlush(): void {
-    // Nothing of its own to write before a flush.
-  }
-
-  onWritable(): void {
-    // Nothing waits for the socket during the handshake.
-  }
-
   onClosed(): void {
     this.timer.cancel();
   }

@@ -13,9 +13,9 @@
  */
 
 /** Held frames above which reading the socket stops. */
-export const HOLD_FRAMES = 8192;
+const HOLD_FRAMES = 8192;
 /** Held payload bytes above which reading the socket stops. */
-export const HOLD_BYTES = 1024 * 1024;
+const HOLD_BYTES = 1024 * 1024;
 
 export class HeldFrames {
   /** A reply waits for the definitions save: every frame of the channel is held meanwhile. */

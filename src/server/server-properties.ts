@@ -8,7 +8,7 @@
 import { fv, tableFrom, type FieldTable } from '../core/field-value.js';
 import type { ServerConfig } from './server-config.js';
 
-export const SERVER_CAPABILITIES = {
+const SERVER_CAPABILITIES = {
   publisher_confirms: true,
   exchange_exchange_bindings: true,
   'basic.nack': true,

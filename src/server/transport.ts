@@ -33,15 +33,15 @@ const PEER_CLOSE_TIMEOUT_MS = 30_000;
 
 export interface TransportOwner {
   /** The protocol header was accepted: the handshake starts. */
-  onProtocolHeader(): void;
+  onProtocolHeader?(): void;
   /** A frame, while the transport is open. Exceptions go to onError. */
   onFrame(type: number, channel: number, payload: Buffer, start: number, end: number): void;
   /** An exception from reading (framing: about no method) or from onFrame. */
   onError(channel: number, err: unknown, aboutMethod: boolean): void;
   /** Just before pending frames are written (publisher confirms are written here). */
-  beforeFlush(): void;
+  beforeFlush?(): void;
   /** The socket accepts writes again after a full buffer. */
-  onWritable(): void;
+  onWritable?(): void;
   /** The socket is gone (or going): release everything. Called once. */
   onClosed(): void;
   /** Server shutdown (see Session.forceClose). */
@@ -85,7 +85,7 @@ export class Transport implements FrameSink, Session {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
       this.writable = true;
-      this.owner.onWritable();
+      this.owner.onWritable?.();
     });
     socket.on('error', (err) => {
       this.ctx.logger.debug({ err, remote: this.remote }, 'socket error');
@@ -106,11 +106,6 @@ export class Transport implements FrameSink, Session {
       localAddress: s.localAddress ?? '', localPort: s.localPort ?? 0, remoteAddress: s.remoteAddress ?? '',
       remotePort: s.remotePort ?? 0, bytesRead: s.bytesRead, bytesWritten: s.bytesWritten,
     };
-  }
-
-  /** Frames reach the owner (not closing, not closed). */
-  get isOpen(): boolean {
-    return this.state === 'open' || this.state === 'header';
   }
 
   get isClosed(): boolean {
@@ -150,7 +145,7 @@ export class Transport implements FrameSink, Session {
     }
     this.headerBytes = undefined;
     this.state = 'open';
-    this.owner.onProtocolHeader();
+    this.owner.onProtocolHeader?.();
     return have.subarray(8);
   }
 
@@ -250,7 +245,7 @@ export class Transport implements FrameSink, Session {
 
   flush(): void {
     this.dirty = false;
-    this.owner.beforeFlush();
+    this.owner.beforeFlush?.();
     if (this.writer.length === 0 || this.socket.destroyed) return;
     const wasFull = this.writer.length >= this.ctx.outboundHighWater;
     this.socket.cork();
@@ -258,7 +253,7 @@ export class Transport implements FrameSink, Session {
     this.socket.uncork();
     this.sentSinceTick = true;
     if (!ok) this.writable = false;
-    else if (wasFull) setImmediate(() => this.owner.onWritable());
+    else if (wasFull) setImmediate(() => this.owner.onWritable?.());
   }
 
   /** Read the socket or not (TCP back-pressure on the client). */

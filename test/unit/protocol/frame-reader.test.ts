@@ -1,6 +1,6 @@
 /**
  * FrameReader examples: zero-copy for frames inside one chunk; oversize, bad frame-end and unknown
- * type give RabbitMQ's FRAME_ERROR texts; stop() ends push() early. Chunking properties:
+ * type give RabbitMQ's FRAME_ERROR texts. Chunking properties:
  * frame-reader-split.prop.test.ts; damaged streams: frame-reader.prop.test.ts.
  */
 import { describe, expect, it } from 'vitest';
@@ -99,14 +99,6 @@ describe('FrameReader', () => {
     expect(e.text).toBe('FRAME_ERROR - type 8, all octets = <<1>>: unknown_frame');
   });
 
-  it('stop() makes push() return before the rest of the chunk', () => {
-    const reader = new FrameReader(4096);
-    const chunk = Buffer.concat([1, 2, 3].map((i) => frameBytes({ type: 3, channel: i, payload: Buffer.from([i]) })));
-    const channels: number[] = [];
-    reader.push(chunk, { onFrame: (_t, ch) => { channels.push(ch); if (ch === 2) reader.stop(); } });
-    expect(channels).toEqual([1, 2]);
-  });
-
   it('sink exceptions propagate', () => {
     const reader = new FrameReader(4096);
     expect(() => reader.push(frameBytes({ type: 3, channel: 1, payload: Buffer.from([1]) }), { onFrame: () => { throw new Error('boom'); } }))
@@ -148,19 +140,5 @@ describe('FrameReader bodyParts (large straddling body frames passed on in piece
       expect(e.text).toBe(whole.text);
       expect(types.every((t) => t === FRAME_BODY_PART)).toBe(true);
     }
-  });
-});
-
-describe('FrameReader.stop', () => {
-  it('is sticky until resume()', () => {
-    const reader = new FrameReader(4096);
-    const f = frameBytes({ type: 3, channel: 1, payload: Buffer.from([1]) });
-    const sink = new Collect();
-    reader.stop();
-    reader.push(f, sink);
-    expect(sink.frames).toHaveLength(0);
-    reader.resume();
-    reader.push(f, sink);
-    expect(sink.frames).toHaveLength(1);
   });
 });
