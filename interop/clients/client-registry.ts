@@ -51,7 +51,7 @@ export interface RunResult {
   readonly lines: JsonObject[];
 }
 
-function exec(file: string, args: readonly string[], cwd = repoRoot): Promise<{ ok: boolean; out: string }> {
+export function exec(file: string, args: readonly string[], cwd = repoRoot): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
     execFile(file, [...args], { cwd, timeout: 120_000, env: goEnv() }, (err, stdout, stderr) => {
       resolve({ ok: err === null, out: `${stdout}${stderr}` });
@@ -68,7 +68,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function need(path: string, packages: readonly string[]): Promise<void> {
+export async function need(path: string, packages: readonly string[]): Promise<void> {
   if (!(await exists(path))) throw new MissingClient(`${path} not found (install Debian packages: ${packages.join(' ')})`);
 }
 

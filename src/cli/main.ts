@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import type { Policy } from '../broker/policy.js';
-import { addTlsFlags, TLS_GROUPS, tlsSettingsFrom } from './tls-flags.js';
+import { addAuthFlags, addTlsFlags, authSettingsFrom, TLS_GROUPS, tlsSettingsFrom } from './tls-flags.js';
 import { startWarren } from './warren.js';
 
 function int(value: string): number {
@@ -104,6 +104,7 @@ const start = program
           heartbeat: opts.heartbeat, frameMax: opts.frameMax, channelMax: opts.channelMax,
           product: opts.product, version: opts.productVersion, allowRemoteLoopbackUsers: opts.allowRemoteGuest,
           ...(amqpTls === undefined ? {} : { tls: amqpTls }),
+          ...authSettingsFrom(flags),
         },
         broker: {
           memoryHighWatermark: Math.max(opts.memoryHighWatermark, opts.queueMemoryBudget * 2),
@@ -149,6 +150,7 @@ const start = program
   });
 
 for (const group of Object.values(TLS_GROUPS)) addTlsFlags(start, group, env);
+addAuthFlags(start, env);
 
 /** Policies from a JSON file: an array of policies, or a definitions document with a "policies" list. */
 function loadPolicies(file: string): Policy[] {

@@ -9,9 +9,13 @@
  * listener is enabled by giving its certificate (the key is then required); its port defaults to
  * RabbitMQ's for that listener, 0 picks a free one. As in RabbitMQ the groups are independent:
  * HTTPS does not reuse the amqps certificate unless given the same files.
+ *
+ * And the login side of certificates (addAuthFlags): --auth-mechanisms (RabbitMQ's
+ * auth_mechanisms) and --tls-cert-login-from (ssl_cert_login_from) for EXTERNAL.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { TlsListenerSettings } from '../core/tls-options.js';
+import { DEFAULT_AUTH_MECHANISMS, KNOWN_MECHANISMS, type CertLoginFrom } from '../server/auth-mechanism.js';
 
 interface Group {
   /** Flag prefix ('tls', 'management-tls', 'prometheus-tls'). */
@@ -96,5 +100,37 @@ export function tlsSettingsFrom(opts: Record<string, unknown>, g: Group, host?: 
     verify: get('verify') === 'peer' ? 'peer' : 'none',
     failIfNoPeerCert: get('fail-if-no-peer-cert') === true,
     ...(host === undefined ? {} : { host }),
+  };
+}
+
+function mechanisms(value: string): string[] {
+  const list = value.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  for (const m of list) {
+    if (!KNOWN_MECHANISMS.includes(m)) throw new InvalidArgumentError(`unknown mechanism '${m}' (known: ${KNOWN_MECHANISMS.join(', ')})`);
+  }
+  if (list.length === 0) throw new InvalidArgumentError('at least one mechanism');
+  return list;
+}
+
+/** --auth-mechanisms and --tls-cert-login-from, with their WARREN_* variables. */
+export function addAuthFlags(cmd: Command, env: NodeJS.ProcessEnv): void {
+  const list = env['WARREN_AUTH_MECHANISMS'];
+  cmd.addOption(new Option('--auth-mechanisms <list>',
+    'SASL mechanisms that may be offered, comma-separated (EXTERNAL only over TLS with a verified client certificate) [env WARREN_AUTH_MECHANISMS]')
+    .argParser(mechanisms).default(list === undefined ? [...DEFAULT_AUTH_MECHANISMS] : mechanisms(list), DEFAULT_AUTH_MECHANISMS.join(',')));
+  const from = env['WARREN_TLS_CERT_LOGIN_FROM'];
+  if (from !== undefined && from !== 'common_name' && from !== 'distinguished_name') {
+    throw new InvalidArgumentError(`WARREN_TLS_CERT_LOGIN_FROM must be common_name or distinguished_name, not '${from}'`);
+  }
+  cmd.addOption(new Option('--tls-cert-login-from <field>',
+    'EXTERNAL logs in as the client certificate\'s subject CN or its whole DN (RabbitMQ\'s ssl_cert_login_from) [env WARREN_TLS_CERT_LOGIN_FROM]')
+    .choices(['common_name', 'distinguished_name']).default(from ?? 'common_name'));
+}
+
+export function authSettingsFrom(opts: Record<string, unknown>): { authMechanisms: string[]; certLoginFrom: CertLoginFrom } {
+  const list = opts['authMechanisms'];
+  return {
+    authMechanisms: Array.isArray(list) ? list.map(String) : [...DEFAULT_AUTH_MECHANISMS],
+    certLoginFrom: opts['tlsCertLoginFrom'] === 'distinguished_name' ? 'distinguished_name' : 'common_name',
   };
 }

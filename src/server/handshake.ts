@@ -13,6 +13,7 @@
  * `handshakeTimeout` seconds.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { AmqpError } from '../core/amqp-error.js';
 import { LongTimer } from '../core/long-timer.js';
 import { fieldBoolean, tableGet, type FieldTable } from '../core/field-value.js';
@@ -22,7 +23,7 @@ import {
 } from '../protocol/generated/constants.js';
 import * as M from '../protocol/generated/methods.js';
 import type { Login } from '../broker/user-store.js';
-import { MECHANISMS, parseCredentials } from './auth-mechanism.js';
+import { certificateLoginName, KNOWN_MECHANISMS, offeredMechanisms, parseCredentials } from './auth-mechanism.js';
 import { dropsConnection, toAmqpError } from './close-mapping.js';
 import { Connection, unexpectedFrame, type ClientCapabilities, type ConnectionContext, type Negotiated } from './connection.js';
 import { Transport, type TransportOwner } from './transport.js';
@@ -43,7 +44,15 @@ export class Handshake implements TransportOwner {
   private frameMax = 0;
   private heartbeat = 0;
 
-  constructor(socket: Socket, private readonly ctx: ConnectionContext) {
+  /** What connection.start offered on this socket. */
+  private readonly mechanisms: string[];
+
+  /**
+   * `verifiedPeer`: the TLS socket itself when its client certificate was verified against the CA
+   * (EXTERNAL may then be offered and read the certificate), else undefined.
+   */
+  constructor(socket: Socket, private readonly ctx: ConnectionContext, private readonly verifiedPeer?: TLSSocket) {
+    this.mechanisms = offeredMechanisms(ctx.config.authMechanisms, verifiedPeer !== undefined);
     this.transport = new Transport(socket, {
       flusher: ctx.flusher, logger: ctx.logger, sessions: ctx.sessions, outboundHighWater: ctx.config.outboundHighWater,
     }, this);
@@ -55,7 +64,7 @@ export class Handshake implements TransportOwner {
   }
 
   onProtocolHeader(): void {
-    M.writeConnectionStart(this.transport.writer, 0, 0, 9, this.ctx.serverProperties, MECHANISM_BYTES, LOCALE_BYTES);
+    M.writeConnectionStart(this.transport.writer, 0, 0, 9, this.ctx.serverProperties, Buffer.from(this.mechanisms.join(' ')), LOCALE_BYTES);
     this.transport.markDirty();
   }
 
@@ -107,12 +116,23 @@ export class Handshake implements TransportOwner {
         authenticationFailureClose: fieldBoolean(tableGet(caps.value, 'authentication_failure_close')) === true,
       };
     }
-    const creds = parseCredentials(m.mechanism, m.response);
-    if (creds === 'unknown-mechanism') {
+    // rabbit_reader:auth_mechanism_to_module: unknown names, then known ones this socket was not offered.
+    if (!KNOWN_MECHANISMS.includes(m.mechanism)) {
       throw new AmqpError(ReplyCode.COMMAND_INVALID, `unknown authentication mechanism '${m.mechanism}'`, m.classId, m.methodId, true);
     }
-    // A mechanism that proves identity without a password (EXTERNAL) uses users.loginWithoutPassword.
-    const login = creds === undefined ? { refused: 'malformed response' } : this.ctx.broker.users.login(creds.user, creds.password);
+    if (!this.mechanisms.includes(m.mechanism)) {
+      throw new AmqpError(ReplyCode.COMMAND_INVALID, `invalid authentication mechanism '${m.mechanism}'`, m.classId, m.methodId, true);
+    }
+    const users = this.ctx.broker.users;
+    let login: Login;
+    if (m.mechanism === 'EXTERNAL') {
+      // rabbit_auth_mechanism_ssl: the response is ignored; the verified certificate names the user.
+      const cert = certificateLoginName(this.verifiedPeer!, this.ctx.config.certLoginFrom);
+      login = 'refused' in cert ? { refused: cert.refused } : users.loginWithoutPassword(cert.name);
+    } else {
+      const creds = parseCredentials(m.mechanism, m.response);
+      login = creds === undefined ? { refused: 'malformed response' } : users.login(creds.user, creds.password);
+    }
     this.loggedIn(login, m.mechanism);
   }
 
@@ -201,5 +221,4 @@ function isLoopback(addr: string | undefined): boolean {
   return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.');
 }
 
-const MECHANISM_BYTES = Buffer.from(MECHANISMS);
 const LOCALE_BYTES = Buffer.from('en_US');

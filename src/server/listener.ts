@@ -33,8 +33,11 @@ export class Listener {
   private readonly clock = new CoarseClock();
   private tlsServer: tls.Server | undefined;
   private tlsSettings: TlsListenerSettings | undefined;
-  /** TLS sockets whose TLS handshake has not finished (not sessions yet): dropped by close(). */
-  private readonly tlsPending = new Set<net.Socket>();
+  /**
+   * The TCP sockets under the TLS listener, from accept to close: those still in their TLS
+   * handshake are not sessions yet, and close() must not wait for them.
+   */
+  private readonly tlsSockets = new Set<net.Socket>();
 
   constructor(broker: Broker, config: ServerConfig, logger: Logger) {
     this.clock.start();
@@ -46,10 +49,13 @@ export class Listener {
     this.server.on('error', (err) => logger.error({ err }, 'listener error'));
   }
 
-  /** A client socket ready for AMQP (for TLS: after its TLS handshake). */
-  private accept(socket: net.Socket): void {
+  /**
+   * A client socket ready for AMQP (for TLS: after its TLS handshake; `verifiedPeer` when its client
+   * certificate was verified).
+   */
+  private accept(socket: net.Socket, verifiedPeer?: tls.TLSSocket): void {
     try {
-      new Handshake(socket, this.ctx);
+      new Handshake(socket, this.ctx, verifiedPeer);
     } catch (err: unknown) {
       this.ctx.logger.error({ err }, 'failed to set up connection');
       socket.destroy();
@@ -81,19 +87,19 @@ export class Listener {
     const server = tls.createServer({
       ...loadTlsServerOptions(settings), noDelay: true, handshakeTimeout: this.ctx.config.tlsHandshakeTimeout,
     }, (socket) => {
-      this.tlsPending.delete(socket);
-      if (peerVerdict(socket, settings.verify) === 'refused') {
+      const verdict = peerVerdict(socket, settings.verify);
+      if (verdict === 'refused') {
         // verify_peer: a certificate that does not verify is refused whether or not one is required.
         logger.info({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, reason: socket.authorizationError },
           'TLS client certificate refused');
         socket.destroy();
         return;
       }
-      this.accept(socket);
+      this.accept(socket, verdict === 'verified' ? socket : undefined);
     });
     server.on('connection', (raw: net.Socket) => {
-      this.tlsPending.add(raw);
-      raw.once('close', () => this.tlsPending.delete(raw));
+      this.tlsSockets.add(raw);
+      raw.once('close', () => this.tlsSockets.delete(raw));
     });
     // A failed TLS handshake concerns that socket only. Node reports a handshake timeout here
     // without closing the socket (a client that never finishes would keep it forever): close it.
@@ -123,13 +129,14 @@ export class Listener {
       if (server === undefined || !server.listening) resolve();
       else server.close(() => resolve());
     })));
-    for (const s of this.tlsPending) s.destroy();
     for (const c of [...this.ctx.sessions]) c.forceClose(reason);
     const deadline = Date.now() + 2000;
     while (this.ctx.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     for (const c of [...this.ctx.sessions]) c.destroy();
+    // What is left under the TLS listener never finished its TLS handshake.
+    for (const s of this.tlsSockets) s.destroy();
     this.clock.stop();
     await closed;
   }

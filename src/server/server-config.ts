@@ -3,6 +3,7 @@
  * Defaults mirror RabbitMQ's where a client can observe them.
  */
 import type { TlsListenerSettings } from '../core/tls-options.js';
+import { DEFAULT_AUTH_MECHANISMS, type CertLoginFrom } from './auth-mechanism.js';
 
 export interface ServerConfig {
   host: string;
@@ -35,6 +36,13 @@ export interface ServerConfig {
   tls?: TlsListenerSettings;
   /** Milliseconds a client has to finish the TLS handshake (RabbitMQ's ssl_handshake_timeout, 5000). */
   tlsHandshakeTimeout: number;
+  /**
+   * SASL mechanisms that may be offered (RabbitMQ's auth_mechanisms): PLAIN, AMQPLAIN, EXTERNAL.
+   * Each socket is offered those it allows (EXTERNAL needs a verified client certificate).
+   */
+  authMechanisms: readonly string[];
+  /** Where EXTERNAL takes the user name from (RabbitMQ's ssl_cert_login_from). */
+  certLoginFrom: CertLoginFrom;
 }
 
 export const DEFAULT_SERVER_CONFIG: ServerConfig = {
@@ -52,4 +60,6 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   handshakeTimeout: 10,
   outboundHighWater: 256 * 1024,
   tlsHandshakeTimeout: 5000,
+  authMechanisms: DEFAULT_AUTH_MECHANISMS,
+  certLoginFrom: 'common_name',
 };

@@ -21,8 +21,11 @@ const onReference = process.env['WARREN_TEST_TARGET'] === 'reference';
 
 const amqplain = (t: RawTable): Buffer => encodeTable(t).subarray(4);
 
-/** [label, mechanism, response, kind of failure]: 'login' is refused like a wrong password, 'mechanism' is unknown. */
-const REFUSED: [string, string, Buffer, 'login' | 'mechanism'][] = [
+/**
+ * [label, mechanism, response, kind of failure]: 'login' is refused like a wrong password,
+ * 'mechanism' is unknown, 'not-offered' is a mechanism Warren knows but did not offer on this socket.
+ */
+const REFUSED: [string, string, Buffer, 'login' | 'mechanism' | 'not-offered'][] = [
   ['PLAIN with an authorization identity', 'PLAIN', Buffer.from('admin\0guest\0guest'), 'login'],
   ['PLAIN with authzid = authcid', 'PLAIN', Buffer.from('guest\0guest\0guest'), 'login'],
   ['PLAIN with a fourth field', 'PLAIN', Buffer.from('\0guest\0guest\0x'), 'login'],
@@ -35,7 +38,8 @@ const REFUSED: [string, string, Buffer, 'login' | 'mechanism'][] = [
   ['AMQPLAIN with its length prefix', 'AMQPLAIN', encodeTable({ LOGIN: 'guest', PASSWORD: 'guest' }), 'login'],
   ['lower-case plain', 'plain', Buffer.from('\0guest\0guest'), 'mechanism'],
   ['unknown FOO', 'FOO', Buffer.from('\0guest\0guest'), 'mechanism'],
-  ['EXTERNAL (not offered)', 'EXTERNAL', Buffer.alloc(0), 'mechanism'],
+  // Known (rabbitmq_auth_mechanism_ssl) but offered only over TLS with a client certificate.
+  ['EXTERNAL (not offered)', 'EXTERNAL', Buffer.alloc(0), 'not-offered'],
 ];
 
 interface Outcome {
@@ -76,6 +80,8 @@ describe('login edge cases', () => {
         expect(o.socketClosed, label).toBe(true);
         if (kind === 'mechanism') {
           expect(o.close, label).toEqual({ code: 503, text: `COMMAND_INVALID - unknown authentication mechanism '${mech}'` });
+        } else if (kind === 'not-offered') {
+          expect(o.close, label).toEqual({ code: 503, text: `COMMAND_INVALID - invalid authentication mechanism '${mech}'` });
         } else if (afc) {
           expect(o.close, label).toEqual({
             code: 403, text: `ACCESS_REFUSED - Login was refused using authentication mechanism ${mech}. For details see the broker logfile.`,

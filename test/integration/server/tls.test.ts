@@ -14,9 +14,13 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startWarren, type Warren } from '../../../src/cli/warren.js';
 import { TlsConfigError, type TlsListenerSettings } from '../../../src/core/tls-options.js';
+import type { ServerConfig } from '../../../src/server/server-config.js';
 import { startTestBroker, waitFor, type TestBroker } from '../../helpers/broker.js';
 import { makeTestPki, type CertFiles } from '../../helpers/certificates.js';
-import { PROTOCOL_HEADER } from '../helpers/raw-amqp.js';
+import {
+  PROTOCOL_HEADER, decodeClose, longstr, methodFrame, rawConnect, rawConnectTls, shortstr, table, type RawConnection,
+} from '../helpers/raw-amqp.js';
+import type { Warren as WarrenType } from '../../../src/cli/warren.js';
 
 const pki = makeTestPki();
 afterAll(() => pki.remove());
@@ -27,11 +31,12 @@ function settings(extra: Partial<TlsListenerSettings> = {}): TlsListenerSettings
 }
 
 /** A broker with an amqps listener; every connection a test opens is closed after it, and none may leak. */
-function useTlsBroker(tlsSettings: () => TlsListenerSettings, extra: { tlsHandshakeTimeout?: number } = {}) {
+function useTlsBroker(tlsSettings: () => TlsListenerSettings, extra: Partial<ServerConfig> = {}, setup?: (w: WarrenType) => void) {
   let broker: TestBroker | undefined;
   const opened = new Set<ChannelModel>();
   beforeAll(async () => {
     broker = await startTestBroker({ server: { tls: tlsSettings(), ...extra } });
+    setup?.(broker.warren!);
   });
   afterAll(async () => broker?.close());
   afterEach(async () => {
@@ -232,5 +237,105 @@ describe('TLS configuration errors', () => {
       .rejects.toThrow(/missing\.pem: ENOENT/);
     await expect(startWarren({ ...common, server: { tls: settings({ keyFile: pki.client('other').key }) } }))
       .rejects.toThrow(TlsConfigError);
+  });
+});
+
+/** A passwordless user (certificate login only) with every permission in '/'. */
+function certificateUser(w: WarrenType, name: string): void {
+  w.broker.users.put(name, { none: true }, []);
+  w.broker.permissions.set({ user: name, vhost: '/', configure: '.*', write: '.*', read: '.*' });
+}
+
+/** connection.start's mechanisms on a raw TLS connection, and what start-ok with `mechanism` gets. */
+function startOkOverTls(port: number, mechanism: string, client?: CertFiles): Promise<{ mechanisms: string; answer: string }> {
+  return startOk(() => rawConnectTls(port, { ca: [CA], ...(client === undefined ? {} : { cert: pki.read(client.cert), key: pki.read(client.key) }) }), mechanism);
+}
+
+async function startOk(connect: () => Promise<RawConnection>, mechanism: string): Promise<{ mechanisms: string; answer: string }> {
+  const conn = await connect();
+  try {
+    conn.send(PROTOCOL_HEADER);
+    const start = await conn.expectMethod(10, 10);
+    // version (2) + server-properties (table) + mechanisms (longstr)
+    const propsLen = start.payload.readUInt32BE(6);
+    const mechLenAt = 10 + propsLen;
+    const mechanisms = start.payload.toString('utf8', mechLenAt + 4, mechLenAt + 4 + start.payload.readUInt32BE(mechLenAt));
+    conn.send(methodFrame(0, 10, 11, [table({ capabilities: { authentication_failure_close: true } }), shortstr(mechanism), longstr(''), shortstr('en_US')]));
+    const f = await conn.next(5000);
+    if (f === undefined) return { mechanisms, answer: 'socket closed' };
+    if (f.classId === 10 && f.methodId === 30) return { mechanisms, answer: 'tune' };
+    const close = decodeClose(f);
+    return { mechanisms, answer: `${close.replyCode} ${close.replyText}` };
+  } finally {
+    conn.destroy();
+  }
+}
+
+describe('EXTERNAL: login with the client certificate (rabbitmq_auth_mechanism_ssl)', () => {
+  const b = useTlsBroker(() => settings({ verify: 'peer' }), {}, (w) => certificateUser(w, 'alice'));
+
+  it('is offered only on TLS with a verified client certificate', async () => {
+    const port = b.warren.tlsPort!;
+    expect((await startOkOverTls(port, 'EXTERNAL', pki.client('alice'))).mechanisms).toBe('PLAIN AMQPLAIN EXTERNAL');
+    const noCert = await startOkOverTls(port, 'EXTERNAL');
+    expect(noCert).toEqual({ mechanisms: 'PLAIN AMQPLAIN', answer: "503 COMMAND_INVALID - invalid authentication mechanism 'EXTERNAL'" });
+    expect((await startOk(() => rawConnect(b.warren.port), 'EXTERNAL')))
+      .toEqual({ mechanisms: 'PLAIN AMQPLAIN', answer: "503 COMMAND_INVALID - invalid authentication mechanism 'EXTERNAL'" });
+  });
+
+  it('amqplib logs in as the certificate\'s CN, a passwordless user; user_id proves who', async () => {
+    const conn = await b.connect(pki.client('alice'), { credentials: amqp.credentials.external() });
+    const users = [...b.warren.listener.openConnections()].map((c) => c.user);
+    expect(users).toEqual(['alice']);
+    const ch = await conn.createConfirmChannel();
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    ch.sendToQueue(q, Buffer.from('from alice'), { userId: 'alice' });
+    await ch.waitForConfirms();
+    expect((await ch.get(q, { noAck: true }) || undefined)?.properties.userId).toBe('alice');
+  });
+
+  it('a CN that is no user is refused with 403; a passwordless user cannot log in with PLAIN', async () => {
+    await expect(b.connect(pki.client('mallory'), { credentials: amqp.credentials.external() }))
+      .rejects.toThrow(/ACCESS_REFUSED - Login was refused using authentication mechanism EXTERNAL/);
+    await expect(b.connect(pki.client('alice'), {}, b.warren.tlsUrl!.replace('guest:guest', 'alice:')))
+      .rejects.toThrow(/ACCESS_REFUSED|PLAIN/);
+    expect(b.warren.broker.statistics.churn.authFailed).toBeGreaterThanOrEqual(2);
+  });
+
+  it('expired and untrusted certificates never get as far as EXTERNAL', async () => {
+    for (const bad of [pki.expiredClient('alice'), pki.untrustedClient('alice')]) {
+      await expect(b.connect(bad, { credentials: amqp.credentials.external() })).rejects.toThrow();
+    }
+  });
+});
+
+describe('certificate-only broker: auth_mechanisms = EXTERNAL, ssl_cert_login_from = distinguished_name', () => {
+  const b = useTlsBroker(() => settings({ verify: 'peer', failIfNoPeerCert: true }),
+    { authMechanisms: ['EXTERNAL'], certLoginFrom: 'distinguished_name' }, (w) => certificateUser(w, 'CN=dora,O=clients'));
+
+  it('logs in with the subject DN in RFC 4514 order, and refuses PLAIN even with a good password', async () => {
+    await b.connect(pki.client('dora'), { credentials: amqp.credentials.external() });
+    expect([...b.warren.listener.openConnections()].map((c) => c.user)).toEqual(['CN=dora,O=clients']);
+    const plain = await startOkOverTls(b.warren.tlsPort!, 'PLAIN', pki.client('dora'));
+    expect(plain).toEqual({ mechanisms: 'EXTERNAL', answer: "503 COMMAND_INVALID - invalid authentication mechanism 'PLAIN'" });
+    // On plain TCP nothing at all is offered: no certificate, and passwords are not accepted.
+    expect((await startOk(() => rawConnect(b.warren.port), 'PLAIN')))
+      .toEqual({ mechanisms: '', answer: "503 COMMAND_INVALID - invalid authentication mechanism 'PLAIN'" });
+  });
+});
+
+describe('shutdown with amqps connections', () => {
+  it('closes them with 320 CONNECTION_FORCED like plain ones, and drops sockets still in their TLS handshake', async () => {
+    // A TLS handshake deadline longer than the test's: if close() waited for the stalled socket, the test would time out.
+    const b = await startTestBroker({ server: { tls: settings(), tlsHandshakeTimeout: 120_000 } });
+    const w = b.warren!;
+    const conn = await amqp.connect(w.tlsUrl!, { ca: [CA] });
+    const closed = new Promise<unknown>((resolve) => conn.once('close', resolve));
+    conn.on('error', () => undefined);
+    const stalled = closedByServer(w.tlsPort!);
+    await waitFor(() => stalled.socket.readyState === 'open');
+    await b.close();
+    expect(String(await closed)).toMatch(/CONNECTION_FORCED/);
+    await stalled.closed;
   });
 });

@@ -4,7 +4,7 @@
  * long strings, mechanism names are case-sensitive (random responses: auth-mechanism.prop.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { parseCredentials } from '../../../src/server/auth-mechanism.js';
+import { DEFAULT_AUTH_MECHANISMS, offeredMechanisms, parseCredentials } from '../../../src/server/auth-mechanism.js';
 import { encodeFieldTable } from '../../../src/protocol/field-table.js';
 import { tableFrom } from '../../../src/core/field-value.js';
 
@@ -29,8 +29,17 @@ describe('parseCredentials', () => {
     expect(parseCredentials('AMQPLAIN', Buffer.from([5, 1, 2]))).toBeUndefined();
   });
 
-  it('mechanism names are case-sensitive; others are unknown', () => {
-    for (const m of ['plain', 'amqplain', 'FOO', 'EXTERNAL', '']) expect(parseCredentials(m, plain('\0guest\0guest'))).toBe('unknown-mechanism');
+  it('mechanism names are case-sensitive; other mechanisms carry no credentials', () => {
+    for (const m of ['plain', 'amqplain', 'FOO', 'EXTERNAL', '']) expect(parseCredentials(m, plain('\0guest\0guest'))).toBeUndefined();
+  });
+});
+
+describe('offeredMechanisms (rabbit_reader:auth_mechanisms/1)', () => {
+  it('offers the configured known mechanisms in order, EXTERNAL only with a verified client certificate', () => {
+    expect(offeredMechanisms(DEFAULT_AUTH_MECHANISMS, false)).toEqual(['PLAIN', 'AMQPLAIN']);
+    expect(offeredMechanisms(DEFAULT_AUTH_MECHANISMS, true)).toEqual(['PLAIN', 'AMQPLAIN', 'EXTERNAL']);
+    expect(offeredMechanisms(['EXTERNAL', 'PLAIN', 'plain', 'CR-DEMO'], true)).toEqual(['EXTERNAL', 'PLAIN']);
+    expect(offeredMechanisms(['EXTERNAL'], false)).toEqual([]);
   });
 
 });
