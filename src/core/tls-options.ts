@@ -47,8 +47,6 @@ export interface TlsListenerSettings extends TlsSettings {
   host?: string;
 }
 
-export const DEFAULT_TLS_VERIFY: TlsVerify = 'none';
-
 /** The parts of the options that a reload can replace (tls.Server#setSecureContext). */
 export type TlsContextOptions = tls.SecureContextOptions;
 

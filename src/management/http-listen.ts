@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { loadTlsContext, loadTlsServerOptions, peerVerdict, type TlsSettings } from '../core/tls-options.js';
 
-export function listenHttp(server: http.Server, port: number, host: string): Promise<number> {
+function listenHttp(server: http.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);
@@ -25,7 +25,7 @@ export function listenHttp(server: http.Server, port: number, host: string): Pro
   });
 }
 
-export function closeHttp(server: http.Server): Promise<void> {
+function closeHttp(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) {
       resolve();
