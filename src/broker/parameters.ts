@@ -29,6 +29,8 @@ export interface GlobalParameter {
 
 /** What a component's owner registers. */
 export interface ParameterComponent {
+  /** Bring an accepted alternative form to the stored one (e.g. a proplist exported as pairs). */
+  normalize?(value: JsonValue): JsonValue;
   /** Refuse a value by throwing `invalid(reason)` (reason in RabbitMQ's words). */
   validate(vhost: string, name: string, value: JsonValue): void;
   /** After a change: `value` is the new value, undefined when the parameter was cleared. */
@@ -60,6 +62,7 @@ export class ParameterStore {
     const c = this.components.get(component);
     if (c === undefined) throw invalid(`component ${component} not found`);
     if (!this.vhostExists(vhost)) throw missing('vhost_not_found');
+    if (c.normalize !== undefined) value = c.normalize(value);
     c.validate(vhost, name, value);
     const key = paramKey(component, vhost, name);
     const created = !this.params.has(key);
@@ -71,8 +74,10 @@ export class ParameterStore {
 
   /** Store a saved value without validation (recovery, definitions import of unknown components). */
   restore(p: RuntimeParameter): void {
-    this.params.set(paramKey(p.component, p.vhost, p.name), p);
-    this.components.get(p.component)?.changed?.(p.vhost, p.name, p.value);
+    const c = this.components.get(p.component);
+    const value = c?.normalize === undefined ? p.value : c.normalize(p.value);
+    this.params.set(paramKey(p.component, p.vhost, p.name), { ...p, value });
+    c?.changed?.(p.vhost, p.name, value);
   }
 
   /** Remove; false when there was nothing to remove. */

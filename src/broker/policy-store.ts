@@ -99,6 +99,7 @@ export class PolicyStore implements PolicyResolver {
   constructor(private readonly parameters: ParameterStore) {
     for (const kind of ['policy', 'operator'] as const) {
       parameters.registerComponent(componentOf(kind), {
+        normalize: definitionAsObject,
         validate: (_vhost, _name, value) => this.validate(kind, value),
         changed: (vhost, name, value) => this.changed(kind, vhost, name, value),
       });
@@ -258,6 +259,19 @@ export function asDefinitionChange(c: DefinitionChange): DefinitionChange {
       definition: (v.definition ?? {}) as { [key: string]: JsonValue }, priority: typeof v.priority === 'number' ? v.priority : 0,
     },
   };
+}
+
+/**
+ * `rabbitmqctl export_definitions` writes an operator policy's definition as a list of [key, value]
+ * pairs (its Erlang proplist); RabbitMQ imports that form too. Stored as an object.
+ */
+function definitionAsObject(value: JsonValue): JsonValue {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const def = value['definition'];
+  if (!Array.isArray(def) || !def.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string')) return value;
+  const obj: { [key: string]: JsonValue } = {};
+  for (const p of def as [string, JsonValue][]) obj[p[0]] = p[1];
+  return { ...value, definition: obj };
 }
 
 function componentOf(kind: PolicyKind): string {

@@ -193,6 +193,7 @@ describe('management API: Warren against the reference', () => {
       out['publish bad property'] = seen(await pub({ ...msg, properties: { priority: 'x' } }));
       out['publish no properties'] = seen(await pub({ routing_key: 'k', payload: 'p', payload_encoding: 'string' }));
       out['get published'] = seen(await s.api.post(`${q}/get`, { count: 5, ackmode: 'ack_requeue_false', encoding: 'auto' }));
+      s.cleanups.push(() => s.api.delete('/api/queues/%2F/aliveness-test'));
       out['aliveness'] = seen(await s.api.get('/api/aliveness-test/%2F'));
       out['in use'] = seen(await s.api.delete(`${x}?if-unused=true`));
       out['unbind'] = seen(await s.api.delete(`/api/bindings/%2F/e/${n['x']}/q/${n['bq']}/~`));

@@ -129,6 +129,13 @@ describe('policy precedence and re-application', () => {
     }
   });
 
+  it('accepts a definition written as [key, value] pairs (rabbitmqctl export_definitions) and stores an object', () => {
+    const b = broker();
+    b.parameters.set('operator_policy', '/', 'op', { pattern: '^q', definition: [['message-ttl', 60000]], priority: 0, 'apply-to': 'queues' });
+    expect(b.policies.get('operator', '/', 'op')?.definition).toEqual({ 'message-ttl': 60000 });
+    expect(b.parameters.get('operator_policy', '/', 'op')?.value).toMatchObject({ definition: { 'message-ttl': 60000 } });
+  });
+
   it('policies are stored as parameters of components policy and operator_policy', () => {
     const b = broker();
     b.policies.put('policy', '/', 'p', spec({ 'max-length': 3 }));
