@@ -55,6 +55,8 @@ describe('message statistics', () => {
     const exchange = vhost().exchanges.get(x)!;
     expect(pick(exchange.stats)).toEqual({ publishIn: 3, publishOut: 6 });
     expect(pick(queue.stats)).toEqual({ publish: 3 });
+    // RabbitMQ's exchange message_stats: publish_in, publish_out (once per queue reached).
+    expect((await api(`/api/exchanges/%2F/${x}`))['message_stats']).toMatchObject({ publish_in: 3, publish_out: 6 });
 
     // Consume with manual ack: ack the first, requeue the second (redelivered), ack all.
     const got: amqp.ConsumeMessage[] = [];
