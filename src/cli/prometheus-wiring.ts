@@ -6,13 +6,10 @@
  */
 import { hostname } from 'node:os';
 import { PrometheusListener } from '../management/prometheus.js';
-import type { NodeFacts, PrometheusSource, ScrapedConnection } from '../management/prometheus-metrics.js';
-import type { Listener } from '../server/listener.js';
+import type { NodeFacts, PrometheusSource } from '../management/prometheus-metrics.js';
 import { diskFree, listenHttpAndHttps, maxFds, openFds, type HttpWiringOptions } from './http-wiring.js';
 
-export interface PrometheusWiringOptions extends HttpWiringOptions {
-  listener: Listener;
-}
+export type PrometheusWiringOptions = HttpWiringOptions;
 
 export interface RunningPrometheus {
   /** The HTTP port, undefined when only HTTPS runs. */
@@ -38,7 +35,8 @@ export async function startPrometheus(o: PrometheusWiringOptions): Promise<Runni
       cluster: o.serverConfig.clusterName,
       clusterId: `warren-cluster-id-${o.serverConfig.clusterName}`,
     },
-    connections: () => connectionsOf(o.listener),
+    // The management registry's open connections (snapshots of them and their channels).
+    connections: () => o.broker.connections.all(),
     node: (): NodeFacts => {
       const rss = process.memoryUsage.rss();
       return {
@@ -68,6 +66,3 @@ export async function startPrometheus(o: PrometheusWiringOptions): Promise<Runni
   return { port, tlsPort, reloadTls: () => listener.reloadTls(), close: () => listener.close() };
 }
 
-function* connectionsOf(listener: Listener): Iterable<ScrapedConnection> {
-  for (const c of listener.openConnections()) yield { id: c.id, snapshot: () => ({}), channels: () => [] };
-}

@@ -151,7 +151,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     try {
       // Loaded only when enabled: `warren start` without Prometheus imports none of it.
       prometheus = await (await import('./prometheus-wiring.js')).startPrometheus({
-        broker, listener, serverConfig, dataDir, logger, diskFreeLimit: options.diskFreeLimit ?? 50_000_000,
+        broker, serverConfig, dataDir, logger, diskFreeLimit: options.diskFreeLimit ?? 50_000_000,
         ...(options.prometheusPort === undefined ? {} : { port: options.prometheusPort }),
         ...(options.prometheusTls === undefined ? {} : { tls: options.prometheusTls }),
         ...(options.prometheusBestEffort === true ? {

@@ -33,16 +33,14 @@ export interface ScrapedChannel {
   readonly messagesUncommitted: number;
   readonly acksUncommitted: number;
   readonly consumers: readonly unknown[];
-  /** The channel's live counters (absent: counted as zero). */
-  readonly stats?: MessageStats;
+  /** The channel itself (its `stats: MessageStats` are the channel's live counters). */
+  readonly ref?: object;
 }
 
 /** A connection's counters; a field the source cannot read is left out of the output. */
 export interface ScrapedConnectionSnapshot {
   readonly recvOct?: number;
-  readonly recvCnt?: number;
   readonly sendOct?: number;
-  readonly sendCnt?: number;
   readonly channels?: number;
 }
 
@@ -131,7 +129,8 @@ class Scrape {
       const snap = c.snapshot();
       this.connections.push({ label: labelText([['channel', `<0.${c.id}.0>`]]), snap });
       for (const ch of c.channels()) {
-        const stats = ch.stats ?? ZERO;
+        const s = (ch.ref as { stats?: unknown } | undefined)?.stats;
+        const stats = s instanceof MessageStats ? s : ZERO;
         if (stats.publish > 0) this.publishers++;
         this.channels.push({ label: labelText([['channel', `<0.${c.id}.${ch.number}>`]]), ch, stats });
       }
@@ -275,8 +274,6 @@ const GROUPS: readonly ErasedGroup[] = [
   }),
   group<ConnectionRow>({
     name: 'connection_metrics', rows: (s) => s.connections, labels: (r) => r.label, families: [
-      family<ConnectionRow>('connection_incoming_packets_total', 'counter', 'Total number of packets received on a connection', (r) => r.snap.recvCnt),
-      family<ConnectionRow>('connection_outgoing_packets_total', 'counter', 'Total number of packets sent on a connection', (r) => r.snap.sendCnt),
             family<ConnectionRow>('connection_channels', 'gauge', 'Channels on a connection', (r) => r.snap.channels),
     ],
   }),

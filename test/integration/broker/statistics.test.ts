@@ -96,6 +96,11 @@ describe('message statistics', () => {
     // The connection's counts: its open channel's now, kept when the channel closes.
     const server = [...ctx.broker.warren!.listener.openConnections()][0]!;
     expect(pick(server.stats)).toMatchObject({ publish: 5, confirm: 5, deliver: 4, ack: 4 });
+    // The management API renders channels' and connections' message_stats from the same counters.
+    const channels = (await api('/api/channels')) as unknown as { message_stats?: Record<string, number> }[];
+    expect(channels.map((c) => c.message_stats?.['publish'])).toEqual([5]);
+    const connections = (await api('/api/connections')) as unknown as { message_stats?: Record<string, number> }[];
+    expect(connections[0]?.message_stats).toMatchObject({ publish: 5, confirm: 5, deliver: 4, ack: 4, return_unroutable: 1, drop_unroutable: 1 });
     await ch.close();
     await waitFor(() => server.stats.publish === 5 && [...ctx.broker.warren!.listener.openConnections()].length === 1);
     expect(pick(server.stats)).toMatchObject({ publish: 5, confirm: 5, deliver: 4, ack: 4, getEmpty: 1 });

@@ -87,12 +87,25 @@ describe('Prometheus /metrics (aggregated)', () => {
     expect(valueOf(m, 'rabbitmq_consumers')).toBe(1);
     expect(valueOf(m, 'rabbitmq_connections')).toBe(1);
     expect(valueOf(m, 'rabbitmq_global_consumers', { protocol: 'amqp091' })).toBe(1);
+    expect(valueOf(m, 'rabbitmq_channels')).toBe(1);
+    expect(valueOf(m, 'rabbitmq_channel_consumers')).toBe(1);
+    expect(valueOf(m, 'rabbitmq_channel_messages_unacked')).toBe(1);
+    expect(valueOf(m, 'rabbitmq_consumer_prefetch')).toBe(1);
+    expect(valueOf(m, 'rabbitmq_connection_channels')).toBe(1);
+    expect(valueOf(m, 'rabbitmq_connection_incoming_bytes_total')).toBeGreaterThan(0);
+    expect(valueOf(m, 'rabbitmq_global_publishers', { protocol: 'amqp091' })).toBe(1);
 
     const per = await scrape('/metrics/per-object');
     expect(valueOf(per, 'rabbitmq_queue_messages_ready', { vhost: '/', queue: a })).toBe(3);
     expect(valueOf(per, 'rabbitmq_queue_messages_unacked', { vhost: '/', queue: b })).toBe(1);
     expect(valueOf(per, 'rabbitmq_queue_consumers', { vhost: '/', queue: b })).toBe(1);
     expect(valueOf(per, 'rabbitmq_queues')).toBe(2);
+    // Channels and connections are labelled as RabbitMQ labels them: channel="<pid-like id>".
+    const ch1 = per.get('rabbitmq_channel_messages_published_total')!.samples;
+    expect(ch1).toHaveLength(1);
+    expect(ch1[0]!.labels['channel']).toMatch(/^<0\.\d+\.1>$/);
+    expect(ch1[0]!.value).toBe(4);
+    expect(per.get('rabbitmq_connection_incoming_bytes_total')!.samples[0]!.labels['channel']).toMatch(/^<0\.\d+\.0>$/);
   });
 
   it('serves gzip when asked, HEAD without a body, and answers other paths and methods as the plugin', async () => {
