@@ -28,6 +28,7 @@ interface CliOptions {
   save?: boolean;
   client: string;
   backlogMessages?: string;
+  peakMessages?: string;
   threads: string;
   machine?: string;
   list?: boolean;
@@ -37,6 +38,9 @@ interface CliOptions {
   warrenNodeArgs?: string;
   profile?: string;
 }
+
+/** Where the reference RabbitMQ keeps its data (Debian package), for disk figures (read only). */
+const REFERENCE_DATA_DIR = '/var/lib/rabbitmq';
 
 const program = new Command()
   .name('warren-bench')
@@ -50,6 +54,7 @@ const program = new Command()
   .option('--save', 'write bench/results/<machine-kind>.json and .md')
   .option('--client <name>', 'amqplib | cloudamqp (hot loops; cloudamqp measured faster, see --client-compare)', 'cloudamqp')
   .option('--backlog-messages <n>', 'messages in the backlog scenario (default 1000000, quick 50000)')
+  .option('--peak-messages <n>', 'messages per burst in the peak-* scenarios (default 500000, quick 20000)')
   .option('--threads <n>', 'worker threads per role (producers / consumers)', '1')
   .option('--machine <kind>', 'machine kind for --save (default derived from os)')
   .option('--repeat <n>', 'run each scenario n times (brokers alternating first) and report medians', '1')
@@ -78,6 +83,7 @@ async function main(): Promise<void> {
   const durationMs = Number(o.duration ?? (quick ? 1 : 5)) * 1000;
   const warmupMs = Number(o.warmup ?? (quick ? 0.3 : 1)) * 1000;
   const backlogMessages = Number(o.backlogMessages ?? (quick ? 50_000 : 1_000_000));
+  const peakMessages = Number(o.peakMessages ?? (quick ? 20_000 : 500_000));
   const client = o.client as ClientKind;
   if (client !== 'amqplib' && client !== 'cloudamqp') throw new Error(`unknown client ${o.client}`);
   const threadsPerRole = Math.max(1, Number(o.threads));
@@ -185,7 +191,8 @@ async function main(): Promise<void> {
         const b = s.brokerIndependent === true ? { url: '', pid: undefined } : live(t);
         if (b === undefined) continue;
         const ctx: ScenarioContext = {
-          url: b.url, client, warmupMs, durationMs, brokerPid: b.pid, threadsPerRole, quick, backlogMessages,
+          url: b.url, client, warmupMs, durationMs, brokerPid: b.pid, threadsPerRole, quick, backlogMessages, peakMessages,
+          dataDir: t === 'warren' ? warren?.dataDir : t === 'reference' ? REFERENCE_DATA_DIR : undefined,
           prefix: `${runId}-${t}-${rep}`,
         };
         console.error(`[${s.brokerIndependent === true ? 'raw' : t}] ${s.name}${repeat > 1 ? ` #${rep + 1}` : ''}: ${s.description}`);

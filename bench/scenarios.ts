@@ -12,6 +12,7 @@ import {
 import { ProcessSampler } from './broker-process.js';
 import { compareClients } from './client-compare.js';
 import { definitionsChurn } from './definitions-churn.js';
+import { peakShaving, type PeakKind } from './peak-shaving.js';
 import { Counter, defaultFlow, type FlowSpec, type Topology } from './workload.js';
 
 export interface Metric {
@@ -30,6 +31,10 @@ export interface ScenarioContext {
   readonly threadsPerRole: number;
   readonly quick: boolean;
   readonly backlogMessages: number;
+  /** Messages in each peak-shaving burst. */
+  readonly peakMessages: number;
+  /** The broker's data directory, when the runner knows it (disk figures). */
+  readonly dataDir: string | undefined;
   /** Unique per run and broker; prefix of every name the scenario declares. */
   readonly prefix: string;
 }
@@ -274,6 +279,26 @@ const durableChurn: Scenario = {
   },
 };
 
+function peak(kind: PeakKind): Scenario {
+  return {
+    name: `peak-${kind}`,
+    description: kind === 'priority'
+      ? 'burst of N persistent 1 KiB messages (confirms) into an x-max-priority 10 queue (priorities 0-9) with a slow consumer, then drained'
+      : 'burst of N persistent 1 KiB messages (confirms) into a queue with x-message-ttl 1 h + x-max-length N + a DLX, slow consumer, then drained',
+    async run(ctx) {
+      const n = ctx.peakMessages;
+      const r = await peakShaving(ctx.url, ctx.brokerPid, ctx.dataDir, ctx.prefix, kind, n);
+      return [
+        { name: `publish ${n} (confirmed)`, value: r.publishRate, unit: 'msg/s', better: 'higher' },
+        { name: 'drain', value: r.drainRate, unit: 'msg/s', better: 'higher' },
+        { name: 'broker peak RSS', value: r.peakRssMb, unit: 'MiB', better: 'lower' },
+        { name: 'broker RSS growth', value: r.rssGrowthMb, unit: 'MiB', better: 'lower' },
+        { name: 'disk growth with the backlog', value: r.diskMb, unit: 'MiB', better: 'info' },
+      ];
+    },
+  };
+}
+
 const tcpLoopback: Scenario = {
   name: 'tcp-loopback',
   description: 'raw loopback TCP, one socket pair, 1 MiB writes (the ceiling for 1 MiB messages)',
@@ -318,6 +343,8 @@ export const scenarios: readonly Scenario[] = [
   connectionChurn,
   queueChurn,
   durableChurn,
+  peak('ttl-maxlen-dlx'),
+  peak('priority'),
   simpleFlow('1mib', '1 producer -> 1 queue -> 1 consumer, 1 MiB, manual ack, prefetch 10', {
     messageSize: MiB, autoAck: false, prefetch: 10, multiAckEvery: 1, maxInFlight: 64,
   }),
