@@ -191,8 +191,11 @@ export class Queue {
       b.dropExpiredUnread(now);
       at = b.headExpiresAt();
     }
-    while (at < now && b.head() !== undefined) {
-      this.deadLetter(b.drop().msg, 'expired');
+    while (at < now) {
+      // Read back (a paged head), and check again: an unreadable record is skipped while reading.
+      const h = b.head();
+      if (h === undefined) break;
+      if (h.expiresAt < now) this.deadLetter(b.drop().msg, 'expired');
       at = b.headExpiresAt();
     }
     if (at !== Infinity) this.armTtlTimer(at);
