@@ -234,6 +234,9 @@ const GROUPS: readonly ErasedGroup[] = [
   group<Queue>({
     name: 'queue_metrics', rows: (s) => s.queues, labels: queueLabels, families: [
       family<Queue>('queue_consumers', 'gauge', 'Consumers on a queue', (q) => q.consumerCount),
+      family<Queue>('queue_messages_bytes', 'gauge', 'Size in bytes of ready and unacknowledged messages', (q) => q.backing.bytes + q.unackedBytes),
+      family<Queue>('queue_messages_ready_bytes', 'gauge', 'Size in bytes of ready messages', (q) => q.backing.bytes),
+      family<Queue>('queue_messages_unacked_bytes', 'gauge', 'Size in bytes of all unacknowledged messages', (q) => q.unackedBytes),
     ],
   }),
   group<ChannelRow>({

@@ -99,6 +99,9 @@ describe('Prometheus /metrics (aggregated)', () => {
     expect(valueOf(per, 'rabbitmq_queue_messages_ready', { vhost: '/', queue: a })).toBe(3);
     expect(valueOf(per, 'rabbitmq_queue_messages_unacked', { vhost: '/', queue: b })).toBe(1);
     expect(valueOf(per, 'rabbitmq_queue_consumers', { vhost: '/', queue: b })).toBe(1);
+    expect(valueOf(per, 'rabbitmq_queue_messages_ready_bytes', { vhost: '/', queue: a })).toBe(3);
+    expect(valueOf(per, 'rabbitmq_queue_messages_unacked_bytes', { vhost: '/', queue: b })).toBe(1);
+    expect(valueOf(per, 'rabbitmq_queue_messages_bytes', { vhost: '/', queue: a })).toBe(3);
     expect(valueOf(per, 'rabbitmq_queues')).toBe(2);
     // Channels and connections are labelled as RabbitMQ labels them: channel="<pid-like id>".
     const ch1 = per.get('rabbitmq_channel_messages_published_total')!.samples;
