@@ -13,7 +13,9 @@
 import type { Logger } from 'pino';
 import type { DefinitionChange } from '../store/definition-changes.js';
 import type { Definitions } from '../store/definitions.js';
+import { UNRESTRICTED } from './access-control.js';
 import { ConnectionRegistry } from './connection-registry.js';
+import { ConnectionTracking } from './connection-tracking.js';
 import { exportDefinitions, importDefinitions } from './definitions-codec.js';
 import { vhostDefinition } from './definitions-control.js';
 import { DelayedDelivery } from './delayed-delivery.js';
@@ -73,6 +75,8 @@ export class Broker {
   readonly parameters = new ParameterStore((name) => this.vhosts.has(name));
   readonly policies = new PolicyStore(this.parameters);
   readonly limits = new VhostLimits(this.parameters);
+  /** Open connections per vhost and user, channels per user: connection and channel limits, vhost access. */
+  readonly tracking = new ConnectionTracking((name) => this.vhosts.has(name), this.limits, this.users, this.permissions);
   /** Direct reply-to consumers (amq.rabbitmq.reply-to), registered by the server's channels. */
   readonly directReplyTo = new DirectReplyTo();
   /** Open connections, registered by the server; read and closed by management. */
@@ -108,6 +112,7 @@ export class Broker {
     if (v === undefined) {
       v = new Vhost(name, this.meter, this.persistence, []);
       v.policyResolver = this.policies;
+      v.queueLimit = () => this.limits.limit(name, 'max-queues');
       v.statistics = this.statistics;
       v.publisher.replyTo = this.directReplyTo;
       const p = this.persistence;
@@ -153,7 +158,7 @@ export class Broker {
     this.connections.closeWhere((c) => c.vhost === name, `vhost '${name}' is deleted`);
     for (const q of [...v.queues.values()]) v.removeQueue(q);
     for (const x of [...v.exchanges.values()]) {
-      if (x.name !== '' && !x.name.startsWith('amq.')) v.deleteExchange(x.name, false);
+      if (x.name !== '' && !x.name.startsWith('amq.')) v.deleteExchange(x.name, false, UNRESTRICTED);
     }
     v.delayed.stop();
     // Its counts stay in the broker's totals.
@@ -166,11 +171,16 @@ export class Broker {
     return true;
   }
 
-  /** Delete a user and its permissions (RabbitMQ keeps its open connections open). */
+  /**
+   * Delete a user and its permissions; its open connections are closed with 320 "user 'x' is
+   * deleted", as rabbit_connection_tracking does on user_deleted.
+   */
   deleteUser(name: string): boolean {
     if (this.users.get(name) === undefined) return false;
     this.permissions.forget({ user: name });
-    return this.users.delete(name);
+    const deleted = this.users.delete(name);
+    this.connections.closeWhere((c) => c.user === name, `user '${name}' is deleted`);
+    return deleted;
   }
 
   // ---- durability of control-plane changes ---------------------------------------------------

@@ -9,6 +9,7 @@ import { ReplyCode } from '../core/reply-code.js';
 import type {
   BindingDefinition, Definitions, ExchangeDefinition, JsonArguments, JsonValue, QueueDefinition,
 } from '../store/definitions.js';
+import { UNRESTRICTED } from './access-control.js';
 import type { Binding } from './binding.js';
 import type { Broker } from './broker.js';
 import type { Exchange } from './exchange.js';
@@ -195,7 +196,7 @@ export function importDefinitions(broker: Broker, defs: Definitions, mode: Impor
     v.declareExchange({
       name: x.name, type: x.type, passive: false, durable: x.durable !== false, autoDelete: x.auto_delete === true,
       internal: x.internal === true, args: argsFromJson(x.arguments),
-    });
+    }, UNRESTRICTED);
   }
   for (const q of defs.queues ?? []) {
     const v = vhostOf(q.vhost);
@@ -203,13 +204,13 @@ export function importDefinitions(broker: Broker, defs: Definitions, mode: Impor
     v.declareQueue({
       name: q.name, passive: false, durable: q.durable !== false, exclusive: false, autoDelete: q.auto_delete === true,
       args: argsFromJson(q.arguments), connectionId: -1,
-    });
+    }, UNRESTRICTED);
   }
   for (const b of defs.bindings ?? []) {
     const v = vhostOf(b.vhost);
     try {
-      if (b.destination_type === 'queue') v.bindQueue(b.destination, b.source, b.routing_key, argsFromJson(b.arguments), -1);
-      else v.bindExchange(b.destination, b.source, b.routing_key, argsFromJson(b.arguments));
+      if (b.destination_type === 'queue') v.bindQueue(b.destination, b.source, b.routing_key, argsFromJson(b.arguments), -1, UNRESTRICTED);
+      else v.bindExchange(b.destination, b.source, b.routing_key, argsFromJson(b.arguments), UNRESTRICTED);
     } catch {
       // A binding whose source or destination is gone: skip it, as RabbitMQ's import does.
     }

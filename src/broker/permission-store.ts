@@ -1,10 +1,11 @@
 /**
  * Permissions (configure/write/read regexes per user and vhost) and topic permissions (write/read
  * regexes per user, vhost and topic exchange), as rabbit_auth_backend_internal stores them.
- * Stored, returned and saved in definitions.json; NOT enforced yet (issue 13 checks them at the
- * one operation both doors share). The management API uses them as RabbitMQ does to decide which
- * vhosts a non-administrator can see.
- * Invariant: every stored regex compiled when it was set (JS syntax, close to RabbitMQ's PCRE).
+ * Stored, returned and saved in definitions.json; enforced by access-control.ts at the operations
+ * both doors share. The management API uses them as RabbitMQ does to decide which vhosts a
+ * non-administrator can see.
+ * Invariants: every regex set through `set`/`setTopic` compiled when it was set (JS syntax, close
+ * to RabbitMQ's PCRE); `version` grows with every change (callers caching decisions compare it).
  */
 import type { DefinitionChange } from '../store/definition-changes.js';
 import { invalid } from './control-error.js';
@@ -30,6 +31,8 @@ export class PermissionStore {
   private readonly topics = new Map<string, TopicPermission>();
   /** Called before every change with its journal record (set by the broker; may throw to refuse it). */
   onChange: ((change: DefinitionChange) => void) | undefined;
+  /** Bumped by every change: UserAccess recompiles and forgets its cached answers when it moves. */
+  version = 0;
 
   /** Set (create or replace); true when created. Throws ControlError('invalid') for a bad regex. */
   set(p: Permission): boolean {
@@ -39,6 +42,7 @@ export class PermissionStore {
     const value = { user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read };
     this.onChange?.({ op: 'put', kind: 'permissions', value });
     this.perms.set(key, value);
+    this.version++;
     return created;
   }
 
@@ -50,6 +54,7 @@ export class PermissionStore {
     if (!this.perms.has(permKey(user, vhost))) return false;
     this.onChange?.({ op: 'delete', kind: 'permissions', value: { user, vhost } });
     this.perms.delete(permKey(user, vhost));
+    this.version++;
     return true;
   }
 
@@ -67,7 +72,13 @@ export class PermissionStore {
     const value = { user: p.user, vhost: p.vhost, exchange: p.exchange, write: p.write, read: p.read };
     this.onChange?.({ op: 'put', kind: 'topic_permissions', value });
     this.topics.set(key, value);
+    this.version++;
     return created;
+  }
+
+  /** The topic permission of a user for one exchange of a vhost. */
+  getTopic(user: string, vhost: string, exchange: string): TopicPermission | undefined {
+    return this.topics.get(topicKey(user, vhost, exchange));
   }
 
   /** Clear one exchange's topic permission, or all of the user's in the vhost when `exchange` is undefined. */
@@ -93,15 +104,18 @@ export class PermissionStore {
   private dropTopic(p: TopicPermission): void {
     this.onChange?.({ op: 'delete', kind: 'topic_permissions', value: { user: p.user, vhost: p.vhost, exchange: p.exchange } });
     this.topics.delete(topicKey(p.user, p.vhost, p.exchange));
+    this.version++;
   }
 
   /** Restore saved entries without notifying (recovery). */
   restore(p: Permission): void {
     this.perms.set(permKey(p.user, p.vhost), p);
+    this.version++;
   }
 
   restoreTopic(p: TopicPermission): void {
     this.topics.set(topicKey(p.user, p.vhost, p.exchange), p);
+    this.version++;
   }
 }
 

@@ -17,8 +17,13 @@ import { AmqpError } from '../core/amqp-error.js';
 import { ReplyCode } from '../core/reply-code.js';
 import { MAX_EXPIRY } from './queue-arguments.js';
 
-export function checkPublishedProperties(userId: string | undefined, expiration: string | undefined, user: string): void {
-  if (userId !== undefined && userId !== user) {
+/**
+ * @param impersonator asked only when user_id names someone else: users tagged `impersonator` may
+ *   (rabbit_channel:check_user_id_header).
+ */
+export function checkPublishedProperties(userId: string | undefined, expiration: string | undefined, user: string,
+  impersonator?: () => boolean): void {
+  if (userId !== undefined && userId !== user && impersonator?.() !== true) {
     throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `user_id property set to '${userId}' but authenticated user was '${user}'`);
   }
   if (expiration !== undefined) parseExpiration(expiration);

@@ -2,7 +2,8 @@
  * Virtual host limits (max-connections, max-queues), stored as RabbitMQ stores them: one runtime
  * parameter per vhost, component "vhost-limits", name "limits", value {"max-connections": N, ...}
  * (rabbit_vhost_limit). Negative values mean "no limit", as in RabbitMQ.
- * Stored and returned only: enforcement (refusing the connection or the declare) is issue 13.
+ * Enforced where RabbitMQ enforces them: max-connections at connection.open (the server asks
+ * `limit`), max-queues at queue.declare of a new queue (the vhost asks through Vhost.queueLimit).
  */
 import type { JsonValue } from '../store/definitions.js';
 import { erlangTerm, invalid } from './control-error.js';
@@ -23,6 +24,15 @@ export class VhostLimits {
   of(vhost: string): Limits {
     const v = this.parameters.get(VHOST_LIMITS_COMPONENT, vhost, LIMITS_NAME)?.value;
     return isObject(v) ? (v as Limits) : {};
+  }
+
+  /**
+   * One limit of a vhost as rabbit_vhost_limit:get_limit reads it: undefined when unset or negative
+   * (no limit); 0 refuses everything.
+   */
+  limit(vhost: string, key: 'max-connections' | 'max-queues'): number | undefined {
+    const n = this.of(vhost)[key];
+    return typeof n === 'number' && n >= 0 ? n : undefined;
   }
 
   /** Every vhost that has limits. */

@@ -2,12 +2,19 @@
  * A virtual host: its exchanges, queues and bindings, with RabbitMQ's declare/delete/bind rules
  * and equivalence checks. Messages enter through `publish` (the publish operation, publish.ts),
  * which dead-lettering and delayed release use too.
+ *
+ * Every operation a client can run (declare, delete, bind, unbind, publish, get, consume, purge)
+ * takes the caller's Access and asks it where rabbit_channel asks rabbit_access_control, in the
+ * same order relative to the other checks, so a refusal comes first where RabbitMQ's does and
+ * changes nothing (access-control.ts). The broker's own work (recovery, definitions import,
+ * dead-lettering, vhost deletion) passes UNRESTRICTED.
  * Invariants: errors are AmqpErrors whose codes and texts match RabbitMQ's.
  */
 import { randomBytes } from 'node:crypto';
 import { AmqpError } from '../core/amqp-error.js';
 import { EMPTY_TABLE, fieldEquals, fieldString, tableGet, type FieldTable, type FieldValue } from '../core/field-value.js';
 import { ReplyCode } from '../core/reply-code.js';
+import type { Access } from './access-control.js';
 import { Binding, type Destination } from './binding.js';
 import { Exchange } from './exchange.js';
 import type { MemoryMeter } from './memory-meter.js';
@@ -73,6 +80,8 @@ export class Vhost {
   listener: DefinitionsListener | undefined;
   /** Runtime policies (the broker's PolicyStore); when unset, the constructor's static list applies. */
   policyResolver: PolicyResolver | undefined;
+  /** The vhost's max-queues limit (rabbit_vhost_limit), read at each new queue; unset: none. */
+  queueLimit: (() => number | undefined) | undefined;
   /** Message statistics of the vhost (its channels' publishes, deliveries, acks...). */
   readonly stats = new MessageStats();
   /** The broker's statistics (churn, dead-letter counters, deleted queues' counts); unset in bare unit tests. */
@@ -100,7 +109,12 @@ export class Vhost {
 
   // ---- exchanges ---------------------------------------------------------------------------
 
-  declareExchange(d: ExchangeDeclare): Exchange {
+  /**
+   * exchange.declare. rabbit_channel: a passive declare needs no permission; otherwise the type is
+   * checked, then configure on the exchange (existing or not); a new one with an alternate-exchange
+   * argument also needs read on itself and write on the alternate.
+   */
+  declareExchange(d: ExchangeDeclare, access: Access): Exchange {
     if (d.passive) {
       this.checkNotDefault(d.name);
       return this.exchangeOrThrow(d.name);
@@ -109,9 +123,15 @@ export class Vhost {
       throw unknownExchangeType(d.type);
     }
     this.checkNotDefault(d.name);
+    access.check('exchange', d.name, 'configure');
     let x = this.exchanges.get(d.name);
     if (x === undefined) {
       checkReservedName('exchange', d.name);
+      const ae = exchangeArgument(d.args, 'alternate-exchange', `exchange '${d.name}' in vhost '${this.name}'`);
+      if (ae !== undefined) {
+        access.check('exchange', d.name, 'read');
+        access.check('exchange', ae, 'write');
+      }
       x = new Exchange(d.name, this.name, d.type, d.durable, d.autoDelete, d.internal, d.args);
       if (x.alternate === undefined) {
         const ae = this.policyResolver !== undefined ? this.policyResolver.alternateExchange(this.name, d.name)
@@ -130,11 +150,13 @@ export class Vhost {
     return x;
   }
 
-  deleteExchange(name: string, ifUnused: boolean): void {
+  /** exchange.delete: the default and amq.* exchanges are refused before configure is checked (rabbit_channel). */
+  deleteExchange(name: string, ifUnused: boolean, access: Access): void {
     this.checkNotDefault(name);
     if (name.startsWith('amq.')) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
     }
+    access.check('exchange', name, 'configure');
     const x = this.exchanges.get(name);
     if (x === undefined) return;
     if (ifUnused && x.bindings.length > 0) {
@@ -149,13 +171,20 @@ export class Vhost {
     return x;
   }
 
-  /** The exchange a basic.publish names: 404 if missing, 403 if internal. */
-  exchangeForPublish(name: string): Exchange {
+  /**
+   * The exchange a basic.publish names, in rabbit_channel's order: write on it (the default
+   * exchange as amq.default), 404 if missing, 403 if internal, then the topic permission of the
+   * routing key on a topic exchange. The channel calls it when the method arrives, so a refused
+   * publish never has its content buffered.
+   */
+  exchangeForPublish(name: string, routingKey: string, access: Access): Exchange {
+    access.check('exchange', name, 'write');
     const x = this.exchanges.get(name);
     if (x === undefined) throw new AmqpError(ReplyCode.NOT_FOUND, `no exchange '${name}' in vhost '${this.name}'`);
     if (x.internal) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${name}' in vhost '${this.name}'`);
     }
+    access.checkTopic(x, routingKey, 'write');
     return x;
   }
 
@@ -175,8 +204,13 @@ export class Vhost {
 
   // ---- queues ------------------------------------------------------------------------------
 
-  /** queue.declare; returns the queue (created or existing). */
-  declareQueue(d: QueueDeclare): Queue {
+  /**
+   * queue.declare; returns the queue (created or existing). rabbit_channel: a passive declare needs
+   * no permission; otherwise configure on the queue's name (a server-named queue's generated
+   * amq.gen-... name), existing or not; a new queue is then checked against the vhost's max-queues
+   * limit, and one with x-dead-letter-exchange needs read on itself and write on that exchange.
+   */
+  declareQueue(d: QueueDeclare, access: Access): Queue {
     const churn = this.statistics?.churn;
     if (churn !== undefined && !d.passive) churn.queuesDeclared++;
     if (d.passive) {
@@ -189,6 +223,7 @@ export class Vhost {
     if (streamType) checkStreamName(d.name);
     const name = d.name === '' ? generateQueueName() : d.name;
     checkReservedName('queue', d.name);
+    access.check('queue', name, 'configure');
     const existing = this.queues.get(name);
     const durable = d.durable && !d.exclusive;
     if (existing !== undefined) {
@@ -199,6 +234,12 @@ export class Vhost {
       this.assertArgs(existing.options.arguments, d.args, QUEUE_EQUIVALENCE_ARGS, 'queue', name);
       existing.touch();
       return existing;
+    }
+    if (!access.internal) this.checkQueueLimit(name);
+    const dlx = exchangeArgument(d.args, 'x-dead-letter-exchange', `queue '${name}' in vhost '${this.name}'`);
+    if (dlx !== undefined) {
+      access.check('queue', name, 'read');
+      access.check('exchange', dlx, 'write');
     }
     const declared = parseQueueArguments(d.args, name, this.name);
     if (declared.queueType === 'quorum') {
@@ -274,6 +315,23 @@ export class Vhost {
     return q;
   }
 
+  /**
+   * The queue of a basic.get, basic.consume or queue.purge: read on it first (rabbit_channel
+   * checks before looking the queue up), then 404 if missing, 405 if exclusive to another connection.
+   */
+  queueForRead(name: string, connectionId: number, access: Access): Queue {
+    access.check('queue', name, 'read');
+    return this.queueFor(name, connectionId);
+  }
+
+  /** rabbit_vhost_limit:is_over_queue_limit: one more queue must not take the count past max-queues. */
+  private checkQueueLimit(name: string): void {
+    const limit = this.queueLimit?.();
+    if (limit === undefined || this.queues.size + 1 <= limit) return;
+    throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
+      `cannot declare queue '${name}': queue limit in vhost '${this.name}' (${limit}) is reached`);
+  }
+
   /** A queue usable by this connection: 404 if missing, 405 if exclusive to another connection. */
   queueFor(name: string, connectionId: number): Queue {
     const q = this.queueOrThrow(name);
@@ -291,8 +349,12 @@ export class Vhost {
       'declared on another connection or the exclusive property value does not match that of the original declaration.');
   }
 
-  /** queue.delete; returns the number of ready messages deleted. Missing queue: 0 (idempotent). */
-  deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, connectionId: number): number {
+  /**
+   * queue.delete; returns the number of ready messages deleted. Missing queue: 0 (idempotent).
+   * Configure on the queue is checked first, whether it exists or not (rabbit_channel).
+   */
+  deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, connectionId: number, access: Access): number {
+    access.check('queue', name, 'configure');
     const q = this.queues.get(name);
     if (q === undefined) return 0;
     this.checkExclusiveAccess(q, connectionId);
@@ -331,16 +393,31 @@ export class Vhost {
 
   // ---- bindings ----------------------------------------------------------------------------
 
-  bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
-    this.checkNotDefault(exchangeName);
+  /**
+   * rabbit_channel:binding_action, for queue.bind/unbind and exchange.bind/unbind: write on the
+   * destination, the default exchange refused on either side, read on the source, and on a topic
+   * source the read topic permission of the routing key; all before anything is looked up.
+   */
+  private checkBinding(kind: 'queue' | 'exchange', destination: string, source: string, routingKey: string, access: Access): void {
+    access.check(kind, destination, 'write');
+    if (kind === 'exchange') this.checkNotDefault(destination);
+    this.checkNotDefault(source);
+    access.check('exchange', source, 'read');
+    const x = this.exchanges.get(source);
+    if (x !== undefined) access.checkTopic(x, routingKey, 'read');
+  }
+
+  bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number, access: Access): void {
+    this.checkBinding('queue', queueName, exchangeName, routingKey, access);
     const x = this.exchangeOrThrow(exchangeName);
     const q = this.queueFor(queueName, connectionId);
     this.addBinding(x, q, routingKey, args, q.durable && x.durable);
   }
 
   /** RabbitMQ 3.x answers unbind-ok even when the binding, queue or exchange does not exist. */
-  unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
-    this.checkNotDefault(exchangeName);
+  unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number,
+    access: Access): void {
+    this.checkBinding('queue', queueName, exchangeName, routingKey, access);
     const x = this.exchanges.get(exchangeName);
     const q = this.queues.get(queueName);
     if (x === undefined || q === undefined) return;
@@ -349,17 +426,15 @@ export class Vhost {
     if (b !== undefined) this.dropBinding(b, true);
   }
 
-  bindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
-    this.checkNotDefault(source);
-    this.checkNotDefault(destination);
+  bindExchange(destination: string, source: string, routingKey: string, args: FieldTable, access: Access): void {
+    this.checkBinding('exchange', destination, source, routingKey, access);
     const src = this.exchangeOrThrow(source);
     const dst = this.exchangeOrThrow(destination);
     this.addBinding(src, dst, routingKey, args, src.durable && dst.durable);
   }
 
-  unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
-    this.checkNotDefault(source);
-    this.checkNotDefault(destination);
+  unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable, access: Access): void {
+    this.checkBinding('exchange', destination, source, routingKey, access);
     const src = this.exchanges.get(source);
     const dst = this.exchanges.get(destination);
     if (src === undefined || dst === undefined) return;
@@ -442,6 +517,17 @@ export class Vhost {
   private changed(change: DefinitionChange): void {
     this.listener?.definitionsChanged(change);
   }
+}
+
+/**
+ * An argument naming an exchange (alternate-exchange, x-dead-letter-exchange), as rabbit_misc:r_arg
+ * reads it: a long string, else 406 naming the type it has.
+ */
+function exchangeArgument(args: FieldTable, key: string, where: string): string | undefined {
+  const v = tableGet(args, key);
+  if (v === undefined) return undefined;
+  if (v.type !== 'S') throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid type '${fieldTypeName(v)}' for arg '${key}' in ${where}`);
+  return v.value.toString('utf8');
 }
 
 function checkReservedName(kind: 'exchange' | 'queue', name: string): void {

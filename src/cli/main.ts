@@ -11,6 +11,8 @@ import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import type { Policy } from '../broker/policy.js';
 import { addAuthFlags, addTlsFlags, authSettingsFrom, TLS_GROUPS, tlsSettingsFrom } from './tls-flags.js';
+import { DEFAULT_SERVER_CONFIG } from '../server/server-config.js';
+import { maxFds } from './http-wiring.js';
 import { startWarren } from './warren.js';
 
 function int(value: string): number {
@@ -65,12 +67,19 @@ const start = program
     env['WARREN_DEFAULT_USER'] ?? 'guest')
   .option('--default-pass <password>', 'that user\'s password [env WARREN_DEFAULT_PASS]', env['WARREN_DEFAULT_PASS'] ?? 'guest')
   .option('--default-vhost <name>', 'virtual host created at first start [env WARREN_DEFAULT_VHOST]', env['WARREN_DEFAULT_VHOST'] ?? '/')
+  .option('--max-message-size <bytes>', 'largest message body accepted (406 above it) [env WARREN_MAX_MESSAGE_SIZE]', int,
+    env['WARREN_MAX_MESSAGE_SIZE'] ? int(env['WARREN_MAX_MESSAGE_SIZE']) : DEFAULT_SERVER_CONFIG.maxMessageSize)
+  .option('--max-connections <n>', 'client sockets accepted at once, further ones closed at once (default: 90% of the open-file limit) [env WARREN_MAX_CONNECTIONS]',
+    int, env['WARREN_MAX_CONNECTIONS'] ? int(env['WARREN_MAX_CONNECTIONS']) : undefined)
+  .option('--handshake-timeout <s>', 'seconds a client has to finish the AMQP handshake [env WARREN_HANDSHAKE_TIMEOUT]', int,
+    env['WARREN_HANDSHAKE_TIMEOUT'] ? int(env['WARREN_HANDSHAKE_TIMEOUT']) : DEFAULT_SERVER_CONFIG.handshakeTimeout)
   .action(async (opts: {
     port: number; host: string; dataDir: string; logLevel: string; memoryHighWatermark: number; heartbeat: number;
     frameMax: number; channelMax: number; product: string; productVersion: string; allowRemoteGuest: boolean;
     segmentSize: number; queueMemoryBudget: number; diskFreeLimit: number; store: string;
     consumerTimeout: number; policies?: string; prometheusPort: number; prometheusHost?: string;
     managementPort: number; managementHost?: string; defaultUser: string; defaultPass: string; defaultVhost: string;
+    maxMessageSize: number; maxConnections?: number; handshakeTimeout: number;
   }, cmd: Command) => {
     const logger = pino({ level: opts.logLevel, base: { app: 'warren' } });
     try {
@@ -105,6 +114,8 @@ const start = program
           product: opts.product, version: opts.productVersion, allowRemoteLoopbackUsers: opts.allowRemoteGuest,
           ...(amqpTls === undefined ? {} : { tls: amqpTls }),
           ...authSettingsFrom(flags),
+          maxMessageSize: opts.maxMessageSize, handshakeTimeout: opts.handshakeTimeout,
+          maxConnections: opts.maxConnections ?? defaultMaxConnections(),
         },
         broker: {
           memoryHighWatermark: Math.max(opts.memoryHighWatermark, opts.queueMemoryBudget * 2),
@@ -152,6 +163,17 @@ const start = program
 for (const group of Object.values(TLS_GROUPS)) addTlsFlags(start, group, env);
 addAuthFlags(start, env);
 
+/**
+ * Sockets the listener accepts at once when --max-connections is not given: 90% of the open-file
+ * limit, as RabbitMQ derives its socket limit from it, so the rest stays for segment files and the
+ * management API and a flood of connections is refused instead of running the process out of
+ * descriptors. 0 (no limit) where the limit is unknown.
+ */
+function defaultMaxConnections(): number {
+  const fds = maxFds();
+  return fds === undefined ? 0 : Math.max(1, Math.floor(fds * 0.9) - 2);
+}
+
 /** Policies from a JSON file: an array of policies, or a definitions document with a "policies" list. */
 function loadPolicies(file: string): Policy[] {
   const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
@@ -174,8 +196,9 @@ const ADMIN_COMMANDS = new Set([
 
 program.addHelpText('after', `
 Management commands (over the management HTTP API; \`warren <command> --help\` for each):
-  list <kind>            queues, exchanges, bindings, connections, channels, consumers, users, vhosts, permissions, policies
-  declare|delete <kind>  queue, exchange, binding, user, vhost, permission, policy
+  list <kind>            queues, exchanges, bindings, connections, channels, consumers, users, vhosts, permissions, policies,
+                         topic-permissions, vhost-limits, user-limits
+  declare|delete <kind>  queue, exchange, binding, user, vhost, permission, topic-permission, vhost-limit, user-limit, policy
   purge <queue>, publish, get <queue>, close-connection <name>, export <file>, import <file>
   ping, status, check <check>   health (exit 0 healthy, 69 not)
 Options for them: --url (WARREN_MANAGEMENT_URL), -u/--user, -p/--password, -V/--vhost, --json, --columns`);

@@ -49,6 +49,7 @@ export async function startManagement(o: ManagementWiringOptions): Promise<Runni
     diskFreeLimit: o.diskFreeLimit,
     fds: () => ({ used: openFds(), total: maxFds() }),
     allowRemoteLoopbackUsers: o.serverConfig.allowRemoteLoopbackUsers,
+    maxMessageSize: o.serverConfig.maxMessageSize,
   };
   const app = new ManagementApp(o.broker, node, MANAGEMENT_CODEC, o.statistics ?? brokerStatisticsSource(o.broker));
   const server = new ManagementServer(app, managementRouter(), o.logger);

@@ -58,6 +58,17 @@ export function fromChannelError(e: unknown): HttpError | undefined {
   return fromBrokerError(e);
 }
 
+/**
+ * The error of a synchronous call on the API's internal AMQP channel (basic.get), as
+ * rabbit_mgmt_util:with_channel maps the channel's close: 404 -> 404 not_found, 403 -> 401
+ * not_authorised, each with the full reply text; anything else as fromChannelError.
+ */
+export function fromChannelCallError(e: unknown): HttpError | undefined {
+  if (e instanceof AmqpError && e.code === ReplyCode.NOT_FOUND) return new HttpError(404, 'not_found', e.text);
+  if (e instanceof AmqpError && e.code === ReplyCode.ACCESS_REFUSED) return notAuthorised(e.text);
+  return fromChannelError(e);
+}
+
 /** The reply text without its "CODE_NAME - " prefix (RabbitMQ's reasons carry the bare text). */
 export function amqpDetail(e: AmqpError): string {
   const prefix = `${replyCodeName(e.code)} - `;

@@ -7,6 +7,7 @@
  * be saved before answering (as declare-ok waits).
  */
 import { hostname } from 'node:os';
+import { UserAccess } from '../broker/access-control.js';
 import type { Broker } from '../broker/broker.js';
 import type { ContentCodec } from '../broker/message.js';
 import type { User } from '../broker/user-store.js';
@@ -65,6 +66,8 @@ export interface NodeInfo {
   fds(): { used: number | undefined; total: number | undefined };
   /** Whether loopback-only users (guest) may use the API from elsewhere. */
   allowRemoteLoopbackUsers: boolean;
+  /** Largest message body a publish may carry (the AMQP listener's max_message_size); undefined: no limit. */
+  maxMessageSize?: number;
 }
 
 export function defaultNodeName(): string {
@@ -83,6 +86,22 @@ export class ManagementApp {
     return user.tags.includes('administrator');
   }
 
+  /**
+   * rabbit_mgmt_util:is_authorized_vhost, for routes naming a vhost: administrators, and users with
+   * a permission entry in it (monitoring users see every vhost in listings, but act only in these).
+   */
+  canUseVhost(user: User, vhost: string): boolean {
+    return user.tags.includes('administrator') || this.broker.permissions.get(user.name, vhost) !== undefined;
+  }
+
+  /**
+   * rabbit_access_control:check_vhost_access, as the API's internal AMQP connection (publish, get)
+   * meets it: a permission entry in the vhost, whatever the user's tags.
+   */
+  canOpenVhost(user: User, vhost: string): boolean {
+    return this.broker.permissions.get(user.name, vhost) !== undefined;
+  }
+
   /** Administrators and monitoring users see every vhost; others the vhosts they have permissions in. */
   canSeeVhost(user: User, vhost: string): boolean {
     if (user.tags.includes('administrator') || user.tags.includes('monitoring')) return true;
@@ -97,6 +116,14 @@ export class ManagementApp {
   vhostsFor(user: User, vhost: string | undefined): Vhost[] {
     if (vhost === undefined) return this.visibleVhosts(user);
     return [this.vhost(vhost)];
+  }
+
+  /**
+   * The user's permissions in a vhost, for the broker operations a request runs: the same checks
+   * an AMQP channel of that user makes (RabbitMQ runs them through rabbit_channel too).
+   */
+  access(user: User, vhost: string): UserAccess {
+    return new UserAccess(this.broker.permissions, user.name, vhost);
   }
 
   /** The vhost, or 404 Object Not Found. */

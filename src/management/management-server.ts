@@ -82,7 +82,7 @@ export class ManagementServer {
     const { route, params } = match;
     if (!hasLevel(user, route.level)) throw notAuthorised(LEVEL_REFUSAL[route.level]);
     const vhost = params['vhost'];
-    if (vhost !== undefined && this.app.broker.vhosts.has(vhost) && !this.app.canSeeVhost(user, vhost)) {
+    if (vhost !== undefined && this.app.broker.vhosts.has(vhost) && !this.app.canUseVhost(user, vhost)) {
       throw notAuthorised('User not authorised to access virtual host');
     }
     let raw: Promise<Buffer> | undefined;

@@ -23,6 +23,7 @@ import type { DurableWaiter } from '../broker/persistence.js';
 import { PublishResult } from '../broker/publish.js';
 import { MessageStats, type GlobalCounters } from '../broker/statistics.js';
 import { checkPublishedProperties } from '../broker/published-properties.js';
+import { UserAccess } from '../broker/access-control.js';
 import type { Vhost } from '../broker/vhost.js';
 import { CommandAssembler, CONTENT, CONTENT_METHOD, METHOD } from '../protocol/command-assembler.js';
 import { BasicFlag } from '../protocol/content-header.js';
@@ -64,6 +65,14 @@ export class Channel implements DurableWaiter {
   private pubMandatory = false;
   private readonly result = new PublishResult();
   private lastDeclaredQueue = '';
+  /**
+   * This channel's permissions (the connection's user in its vhost): checked by every broker
+   * operation the channel runs, with the decisions cached here and refreshed when permissions
+   * change (rabbit_channel's permission cache).
+   */
+  private readonly access: UserAccess;
+  /** Whether the user has the impersonator tag (may publish with another user_id); asked only then. */
+  private readonly isImpersonator = (): boolean => this.conn.broker.users.get(this.conn.user)?.tags.includes('impersonator') === true;
 
   private confirmMode = false;
   private readonly confirms = new Confirms();
@@ -94,6 +103,7 @@ export class Channel implements DurableWaiter {
 
   constructor(readonly id: number, readonly conn: Connection, private readonly vhost: Vhost) {
     this.assembler = new CommandAssembler(conn.config.maxMessageSize);
+    this.access = new UserAccess(conn.broker.permissions, conn.user, vhost.name);
     this.vhostStats = vhost.stats;
     this.globals = conn.broker.statistics.global;
   }
@@ -178,23 +188,23 @@ export class Channel implements DurableWaiter {
         this.vhost.declareExchange({
           name: m.exchange, type: m.type, passive: m.passive, durable: m.durable,
           autoDelete: m.autoDelete, internal: m.internal, args: m.arguments,
-        });
+        }, this.access);
         return this.replyWhenSaved(m.noWait, () => M.writeExchangeDeclareOk(this.conn.writer, this.id));
       case 'exchange.delete':
-        this.vhost.deleteExchange(m.exchange, m.ifUnused);
+        this.vhost.deleteExchange(m.exchange, m.ifUnused, this.access);
         return this.replyWhenSaved(m.noWait, () => M.writeExchangeDeleteOk(this.conn.writer, this.id));
       case 'exchange.bind':
-        this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
+        this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments, this.access);
         return this.replyWhenSaved(m.noWait, () => M.writeExchangeBindOk(this.conn.writer, this.id));
       case 'exchange.unbind':
-        this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
+        this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments, this.access);
         return this.replyWhenSaved(m.noWait, () => M.writeExchangeUnbindOk(this.conn.writer, this.id));
       case 'queue.declare': return this.onQueueDeclare(m);
       case 'queue.bind':
-        this.vhost.bindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
+        this.vhost.bindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id, this.access);
         return this.replyWhenSaved(m.noWait, () => M.writeQueueBindOk(this.conn.writer, this.id));
       case 'queue.unbind':
-        this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
+        this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id, this.access);
         return this.replyWhenSaved(false, () => M.writeQueueUnbindOk(this.conn.writer, this.id));
       case 'queue.purge': {
         const n = this.queue(m.queue).purge();
@@ -202,7 +212,7 @@ export class Channel implements DurableWaiter {
         return;
       }
       case 'queue.delete': {
-        const n = this.vhost.deleteQueue(this.queueName(m.queue), m.ifUnused, m.ifEmpty, this.conn.id);
+        const n = this.vhost.deleteQueue(this.queueName(m.queue), m.ifUnused, m.ifEmpty, this.conn.id, this.access);
         return this.replyWhenSaved(m.noWait, () => M.writeQueueDeleteOk(this.conn.writer, this.id, n));
       }
       case 'confirm.select':
@@ -253,7 +263,7 @@ export class Channel implements DurableWaiter {
 
   /** A queue this connection may use: 404 if missing, 405 if exclusive to another connection. */
   private queue(name: string) {
-    return this.vhost.queueFor(this.queueName(name), this.conn.id);
+    return this.vhost.queueForRead(this.queueName(name), this.conn.id, this.access);
   }
 
   private onQueueDeclare(m: M.QueueDeclare): void {
@@ -265,7 +275,7 @@ export class Channel implements DurableWaiter {
     const q = this.vhost.declareQueue({
       name: m.queue, passive: m.passive, durable: m.durable, exclusive: m.exclusive,
       autoDelete: m.autoDelete, args: m.arguments, connectionId: this.conn.id,
-    });
+    }, this.access);
     this.lastDeclaredQueue = q.name;
     this.replyWhenSaved(m.noWait, () => M.writeQueueDeclareOk(this.conn.writer, this.id, q.name, q.messageCount, q.consumerCount));
   }
@@ -298,7 +308,7 @@ export class Channel implements DurableWaiter {
   private onPublish(m: M.BasicPublish): void {
     if (m.immediate) throw new AmqpError(ReplyCode.NOT_IMPLEMENTED, 'immediate=true', m.classId, m.methodId, true);
     // RabbitMQ checks the exchange when the method arrives (the content is then discarded).
-    this.vhost.exchangeForPublish(m.exchange);
+    this.vhost.exchangeForPublish(m.exchange, m.routingKey, this.access);
     this.pubExchange = m.exchange;
     this.pubRoutingKey = m.routingKey;
     this.pubMandatory = m.mandatory;
@@ -309,7 +319,7 @@ export class Channel implements DurableWaiter {
     const a = this.assembler;
     const peek = a.peek;
     // rabbit_channel:check_user_id_header and rabbit_basic:parse_expiration.
-    checkPublishedProperties(peek.userId, peek.expiration, this.conn.user);
+    checkPublishedProperties(peek.userId, peek.expiration, this.conn.user, this.isImpersonator);
     let msg = new Message(this.pubExchange, this.pubRoutingKey, a.properties, a.body, peek.deliveryMode, peek.priority,
       peek.expiration, peek.headersStart, peek.headersEnd, CONTENT_CODEC, this.conn.clock.now);
     a.take();

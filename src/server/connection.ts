@@ -218,6 +218,8 @@ export class Connection implements TransportOwner {
       throw new AmqpError(ReplyCode.NOT_ALLOWED,
         `number of channels opened (${this.openChannels}) has reached the negotiated channel_max (${this.channelMax})`, 0, 0, true);
     }
+    // Then the user's max-channels over all its connections (530, about no method).
+    this.broker.tracking.admitChannel(this.user);
     this.channels[id] = new Channel(id, this, this.vhost);
     this.openChannels++;
     this.broker.statistics.churn.channelsOpened++;
@@ -246,6 +248,7 @@ export class Connection implements TransportOwner {
 
   /** A channel left the table: its counts stay with the connection. */
   private channelGone(ch: Channel): void {
+    this.broker.tracking.releaseChannel(this.user);
     this.closedChannelStats.add(ch.stats);
     this.broker.statistics.churn.channelsClosed++;
   }
@@ -428,6 +431,7 @@ export class Connection implements TransportOwner {
     }
     this.channels.length = 0;
     this.broker.statistics.churn.connectionsClosed++;
+    this.broker.tracking.release(this.user, this.vhost.name);
     this.openChannels = 0;
     this.vhost.dropExclusiveQueues(this.id);
     this.unsubscribeAlarm();

@@ -8,9 +8,15 @@
  * RabbitMQ's rules kept here: a refused login is answered with 403 when the client announced
  * authentication_failure_close, else the socket is just closed (rabbit_reader); tune-ok values are
  * validated as rabbit_reader:validate_negotiated_integer_value does (0 means "no limit", which is
- * above any server limit; frame_max at least 4096), refused with 530 about connection.tune; an
- * unknown vhost is 530 about connection.open; the whole handshake must finish within
- * `handshakeTimeout` seconds.
+ * above any server limit; frame_max at least 4096), refused with 530 about connection.tune;
+ * connection.open is admitted by the broker's ConnectionTracking in rabbit_reader's order (vhost
+ * max-connections or "vhost X not found", the user's max-connections, access to the vhost), each
+ * refusal a 530 about connection.open; the whole handshake must finish within `handshakeTimeout`
+ * seconds.
+ *
+ * Before login a client can make the broker hold little: the frame reader accepts frames of at most
+ * FRAME_MIN_SIZE until tune-ok raises the limit (RabbitMQ's initial frame_max), and the outbound
+ * buffer only ever holds connection.start/tune/close.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -40,6 +46,9 @@ export class Handshake implements TransportOwner {
   private clientProperties: FieldTable = [];
   private mechanism = '';
   private user = '';
+  /** The method being handled, for errors that name it (RabbitMQ reports connection.open's 530s with it). */
+  private classId = 0;
+  private methodId = 0;
   private channelMax = 0;
   private frameMax = 0;
   private heartbeat = 0;
@@ -77,6 +86,8 @@ export class Handshake implements TransportOwner {
       throw new AmqpError(ReplyCode.COMMAND_INVALID, 'unexpected frame before the connection is open', 0, 0, true);
     }
     const m = M.decodeMethod(payload, start, end);
+    this.classId = m.classId;
+    this.methodId = m.methodId;
     if (this.step === 'start-ok' && m.kind === 'connection.start-ok') return this.onStartOk(m);
     if (this.step === 'tune-ok' && m.kind === 'connection.tune-ok') return this.onTuneOk(m);
     if (this.step === 'open' && m.kind === 'connection.open') return this.onOpen(m);
@@ -84,13 +95,16 @@ export class Handshake implements TransportOwner {
     throw new AmqpError(ReplyCode.COMMAND_INVALID, `unexpected method '${m.kind}' during handshake`, m.classId, m.methodId, true);
   }
 
-  onError(_channel: number, e: unknown): void {
+  onError(_channel: number, e: unknown, aboutMethod: boolean): void {
     const err = toAmqpError(e, (internal) => this.ctx.logger.error({ err: internal, remote: this.transport.remote }, 'internal error'));
     if (dropsConnection(err)) {
       this.transport.destroy();
       return;
     }
-    if (err.classId < 0) err.classId = err.methodId = 0;
+    if (err.classId < 0) {
+      err.classId = aboutMethod ? this.classId : 0;
+      err.methodId = aboutMethod ? this.methodId : 0;
+    }
     this.transport.sendClose(err);
   }
 
@@ -186,10 +200,10 @@ export class Handshake implements TransportOwner {
   }
 
   private onOpen(m: M.ConnectionOpen): void {
-    const vhost = this.ctx.broker.vhosts.get(m.virtualHost);
-    if (vhost === undefined) {
-      throw new AmqpError(ReplyCode.NOT_ALLOWED, `vhost ${m.virtualHost} not found`, m.classId, m.methodId, true);
-    }
+    const broker = this.ctx.broker;
+    // Limits and vhost access (530s); counted from here until the Connection is released.
+    broker.tracking.admit(this.user, m.virtualHost);
+    const vhost = broker.vhosts.get(m.virtualHost)!;
     this.step = 'done';
     this.timer.cancel();
     M.writeConnectionOpenOk(this.transport.writer, 0);

@@ -13,6 +13,11 @@
  *
  * close() sends 320 CONNECTION_FORCED to every open connection, drops sockets still handshaking
  * (AMQP or TLS), waits briefly for them to go, then stops listening.
+ *
+ * With `maxConnections` set, a client socket (either listener) accepted while that many are open
+ * (in TLS or AMQP handshake, or open) is closed at once, before any byte is read or a handshake is
+ * started for it, so a flood of connections degrades into refusals instead of running the process
+ * out of file descriptors; refusals are logged at most once per 10 s with their count.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -38,6 +43,10 @@ export class Listener {
    * handshake are not sessions yet, and close() must not wait for them.
    */
   private readonly tlsSockets = new Set<net.Socket>();
+  /** Client sockets open on both listeners (counted only with a connection limit). */
+  private clientSockets = 0;
+  private refused = 0;
+  private refusedLoggedAt = 0;
 
   constructor(broker: Broker, config: ServerConfig, logger: Logger) {
     this.clock.start();
@@ -45,8 +54,34 @@ export class Listener {
       broker, config, logger, flusher: new OutboundFlusher(), sessions: new Set(), clock: this.clock,
       serverProperties: serverProperties(config),
     };
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = net.createServer({ noDelay: true }, (socket) => {
+      if (this.admitSocket(socket)) this.accept(socket);
+    });
     this.server.on('error', (err) => logger.error({ err }, 'listener error'));
+  }
+
+  /**
+   * The global connection limit (ServerConfig.maxConnections, both listeners together): a socket
+   * over it is destroyed at once; an admitted one counts until it closes.
+   */
+  private admitSocket(socket: net.Socket): boolean {
+    const max = this.ctx.config.maxConnections;
+    if (max <= 0) return true;
+    if (this.clientSockets >= max) {
+      socket.destroy();
+      this.refused++;
+      const now = Date.now();
+      if (now - this.refusedLoggedAt >= 10_000) {
+        this.refusedLoggedAt = now;
+        this.ctx.logger.warn({ maxConnections: max, refused: this.refused },
+          'connection limit reached: new client sockets are closed (--max-connections)');
+        this.refused = 0;
+      }
+      return false;
+    }
+    this.clientSockets++;
+    socket.once('close', () => { this.clientSockets--; });
+    return true;
   }
 
   /**
@@ -98,6 +133,7 @@ export class Listener {
       this.accept(socket, verdict === 'verified' ? socket : undefined);
     });
     server.on('connection', (raw: net.Socket) => {
+      if (!this.admitSocket(raw)) return;
       this.tlsSockets.add(raw);
       raw.once('close', () => this.tlsSockets.delete(raw));
     });

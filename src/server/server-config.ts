@@ -21,12 +21,20 @@ export interface ServerConfig {
   channelMax: number;
   frameMax: number;
   heartbeat: number;
-  /** Largest message body accepted (RabbitMQ's max_message_size, 128 MiB). */
+  /**
+   * Largest message body accepted (RabbitMQ's max_message_size: 16 MiB since RabbitMQ 4.0, 128 MiB
+   * in 3.x). A larger body-size in a content header is refused with 406 before any of it is read.
+   */
   maxMessageSize: number;
   /** Let loopback-only users (guest) log in from anywhere. */
   allowRemoteLoopbackUsers: boolean;
-  /** Seconds a client has to finish the handshake. */
+  /** Seconds a client has to finish the handshake (RabbitMQ's handshake_timeout, 10 s). */
   handshakeTimeout: number;
+  /**
+   * Client sockets open at once (handshaking or open); further ones are closed as soon as they are
+   * accepted. 0: no limit. The CLI defaults it to 90% of the open-file limit.
+   */
+  maxConnections: number;
   /** Pending outbound bytes per connection above which deliveries pause until flushed. */
   outboundHighWater: number;
   /**
@@ -55,9 +63,10 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   channelMax: 2047,
   frameMax: 131072,
   heartbeat: 60,
-  maxMessageSize: 128 * 1024 * 1024,
+  maxMessageSize: 16 * 1024 * 1024,
   allowRemoteLoopbackUsers: false,
   handshakeTimeout: 10,
+  maxConnections: 0,
   outboundHighWater: 256 * 1024,
   tlsHandshakeTimeout: 5000,
   authMechanisms: DEFAULT_AUTH_MECHANISMS,

@@ -1,6 +1,6 @@
 /**
  * `warren list <kind>`: queues, exchanges, bindings, connections, channels, consumers, users,
- * vhosts, permissions, policies, from the management API's list endpoints. Vhost-scoped kinds list
+ * vhosts, permissions, policies, topic permissions, vhost and user limits, from the management API's list endpoints. Vhost-scoped kinds list
  * every vhost (with a vhost column) unless -V names one, as rabbitmqadmin does.
  */
 import type { Command } from 'commander';
@@ -45,6 +45,12 @@ const LISTABLE: Readonly<Record<string, Listable>> = {
     all: '/api/policies', inVhost: (v) => `/api/policies/${seg(v)}`,
     columns: ['name', 'pattern', 'apply-to', 'priority', 'definition'],
   },
+  'topic-permissions': {
+    all: '/api/topic-permissions', inVhost: (v) => `/api/vhosts/${seg(v)}/topic-permissions`,
+    columns: ['user', 'vhost', 'exchange', 'write', 'read'],
+  },
+  'vhost-limits': { all: '/api/vhost-limits', inVhost: (v) => `/api/vhost-limits/${seg(v)}`, columns: ['vhost', 'value'] },
+  'user-limits': { all: '/api/user-limits', columns: ['user', 'value'] },
 };
 
 export const LIST_KINDS: readonly string[] = Object.keys(LISTABLE);

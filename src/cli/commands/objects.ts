@@ -1,5 +1,6 @@
 /**
- * `warren declare|delete queue|exchange|binding|user|vhost|permission|policy`: one management API
+ * `warren declare|delete queue|exchange|binding|user|vhost|permission|topic-permission|vhost-limit|
+ * user-limit|policy`: one management API
  * call each (RabbitMQ's PUT/POST/DELETE paths and bodies). Objects that live in a vhost use -V
  * (default '/'). A binding is deleted by finding its properties key among the bindings between
  * source and destination, as rabbitmqadmin does.
@@ -21,6 +22,11 @@ export function jsonObject(text: string | undefined, option: string): Record<str
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new CliError(`${option} must be a JSON object`, EXIT.usage);
   return v as Record<string, unknown>;
+}
+
+/** A limit's value: an integer (RabbitMQ refuses anything else with its own reason). */
+function limitValue(text: string): number | string {
+  return /^-?\d+$/.test(text) ? Number(text) : text;
 }
 
 function done(ctx: CommandContext, text: string): void {
@@ -116,6 +122,30 @@ export function registerObjects(program: Command, run: Run): void {
       done(ctx, `permissions of '${user!}' in vhost '${ctx.vhost}' set`);
     }));
 
+  declare.command('topic-permission').description('set a user\'s topic permission on a topic exchange in -V (default /)')
+    .argument('<user>')
+    .requiredOption('--exchange <name>', 'the topic exchange')
+    .option('--write <regexp>', 'routing keys the user may publish with ({username}, {vhost} are expanded)', '.*')
+    .option('--read <regexp>', 'routing keys the user may bind with', '.*')
+    .action(action(run, async (ctx, [user], o) => {
+      await ctx.client.put(`/api/topic-permissions/${seg(ctx.vhost)}/${seg(user!)}`, { exchange: o['exchange'], write: o['write'], read: o['read'] });
+      done(ctx, `topic permission of '${user!}' on exchange '${String(o['exchange'])}' in vhost '${ctx.vhost}' set`);
+    }));
+
+  declare.command('vhost-limit').description('set a limit of -V (default /): max-connections or max-queues (negative: none)')
+    .argument('<name>').argument('<value>')
+    .action(action(run, async (ctx, [name, value]) => {
+      await ctx.client.put(`/api/vhost-limits/${seg(ctx.vhost)}/${seg(name!)}`, { value: limitValue(value!) });
+      done(ctx, `limit ${name!} of vhost '${ctx.vhost}' set to ${value!}`);
+    }));
+
+  declare.command('user-limit').description('set a limit of a user: max-connections or max-channels (negative: none)')
+    .argument('<user>').argument('<name>').argument('<value>')
+    .action(action(run, async (ctx, [user, name, value]) => {
+      await ctx.client.put(`/api/user-limits/${seg(user!)}/${seg(name!)}`, { value: limitValue(value!) });
+      done(ctx, `limit ${name!} of user '${user!}' set to ${value!}`);
+    }));
+
   declare.command('policy').description('set a policy in -V (default /)')
     .argument('<name>')
     .requiredOption('--pattern <regexp>', 'names the policy applies to')
@@ -178,6 +208,29 @@ export function registerObjects(program: Command, run: Run): void {
     .action(action(run, async (ctx, [user]) => {
       await ctx.client.delete(`/api/permissions/${seg(ctx.vhost)}/${seg(user!)}`);
       done(ctx, `permissions of '${user!}' in vhost '${ctx.vhost}' cleared`);
+    }));
+
+  del.command('topic-permission').description('clear a user\'s topic permissions in -V (default /): one exchange or all')
+    .argument('<user>')
+    .option('--exchange <name>', 'only this exchange\'s')
+    .action(action(run, async (ctx, [user], o) => {
+      const only = typeof o['exchange'] === 'string' ? `?exchange=${encodeURIComponent(o['exchange'])}` : '';
+      await ctx.client.delete(`/api/topic-permissions/${seg(ctx.vhost)}/${seg(user!)}${only}`);
+      done(ctx, `topic permissions of '${user!}' in vhost '${ctx.vhost}' cleared`);
+    }));
+
+  del.command('vhost-limit').description('remove a limit of -V (default /)')
+    .argument('<name>')
+    .action(action(run, async (ctx, [name]) => {
+      await ctx.client.delete(`/api/vhost-limits/${seg(ctx.vhost)}/${seg(name!)}`);
+      done(ctx, `limit ${name!} of vhost '${ctx.vhost}' removed`);
+    }));
+
+  del.command('user-limit').description('remove a limit of a user')
+    .argument('<user>').argument('<name>')
+    .action(action(run, async (ctx, [user, name]) => {
+      await ctx.client.delete(`/api/user-limits/${seg(user!)}/${seg(name!)}`);
+      done(ctx, `limit ${name!} of user '${user!}' removed`);
     }));
 
   del.command('policy').description('delete a policy in -V (default /)')

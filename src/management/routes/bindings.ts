@@ -124,8 +124,9 @@ export function bindingRoutes(r: Router): void {
     const v = ctx.app.vhost(ctx.params['vhost']!);
     const source = exchangeName(ctx.params['source']!);
     const kind = ctx.params['kind'];
-    if (kind === 'q') v.bindQueue(ctx.params['destination']!, source, routingKey, args, -1);
-    else if (kind === 'e') v.bindExchange(exchangeName(ctx.params['destination']!), source, routingKey, args);
+    const access = ctx.app.access(ctx.user, v.name);
+    if (kind === 'q') v.bindQueue(ctx.params['destination']!, source, routingKey, args, -1, access);
+    else if (kind === 'e') v.bindExchange(exchangeName(ctx.params['destination']!), source, routingKey, args, access);
     else throw notFound();
     await ctx.app.saved();
     const key = propertiesKey(routingKey, argsToJson(args));
@@ -144,9 +145,11 @@ export function bindingRoutes(r: Router): void {
     if (f === undefined) throw notFound();
     const b = f.b;
     // The default exchange's implicit bindings cannot be removed: the vhost refuses, as RabbitMQ does.
-    if (b === undefined) v.unbindQueue(String(f.json['destination']), '', '', [], -1);
-    else if (b.destination instanceof Queue) v.unbindQueue(b.destination.name, b.source.name, b.routingKey, b.args, b.destination.options.exclusiveOwner);
-    else v.unbindExchange(b.destination.name, b.source.name, b.routingKey, b.args);
+    const access = ctx.app.access(ctx.user, v.name);
+    if (b === undefined) v.unbindQueue(String(f.json['destination']), '', '', [], -1, access);
+    else if (b.destination instanceof Queue) {
+      v.unbindQueue(b.destination.name, b.source.name, b.routingKey, b.args, b.destination.options.exclusiveOwner, access);
+    } else v.unbindExchange(b.destination.name, b.source.name, b.routingKey, b.args, access);
     await ctx.app.saved();
     return NO_CONTENT;
   });

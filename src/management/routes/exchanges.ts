@@ -57,14 +57,14 @@ export function exchangeRoutes(r: Router): void {
       name, type: str(body['type'], 'direct'), passive: false, durable: bool(body['durable'], false),
       autoDelete: bool(body['auto_delete'], false), internal: bool(body['internal'], false),
       args: argsFromJson(obj(body['arguments'], 'arguments')),
-    });
+    }, ctx.app.access(ctx.user, v.name));
     await ctx.app.saved();
     return written(!existed);
   });
 
   r.delete('/api/exchanges/:vhost/:name', 'management', async (ctx) => {
     const { v, x } = exchangeOr404(ctx);
-    v.deleteExchange(x.name, queryFlag(ctx.query, 'if-unused'));
+    v.deleteExchange(x.name, queryFlag(ctx.query, 'if-unused'), ctx.app.access(ctx.user, v.name));
     await ctx.app.saved();
     return NO_CONTENT;
   });

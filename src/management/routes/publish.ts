@@ -7,6 +7,8 @@
  * "<code> <TEXT> - <detail>" with 400.
  */
 import { Message } from '../../broker/message.js';
+import { AmqpError } from '../../core/amqp-error.js';
+import { ReplyCode } from '../../core/reply-code.js';
 import { checkPublishedProperties } from '../../broker/published-properties.js';
 import { NOT_WRITTEN, PublishResult } from '../../broker/publish.js';
 import type { Vhost } from '../../broker/vhost.js';
@@ -63,9 +65,15 @@ async function publish(ctx: RouteContext, v: Vhost, exchange: string, routingKey
   let routed: boolean;
   let durableAt: number;
   try {
-    const x = v.exchangeForPublish(exchange);
+    const max = app.node.maxMessageSize;
+    if (max !== undefined && body.length > max) {
+      // rabbit_channel:check_msg_size comes first, as on the API's internal channel.
+      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `message size ${body.length} is larger than configured max size ${max}`);
+    }
+    const x = v.exchangeForPublish(exchange, routingKey, app.access(ctx.user, v.name));
     const e = app.codec.encodeProperties(props);
-    checkPublishedProperties(props['user_id'] as string | undefined, e.expiration, ctx.user.name);
+    checkPublishedProperties(props['user_id'] as string | undefined, e.expiration, ctx.user.name,
+      () => ctx.user.tags.includes('impersonator'));
     const msg = new Message(x.name, routingKey, e.properties, body, e.deliveryMode, e.priority, e.expiration, e.headersStart,
       e.headersEnd, app.codec.content, Date.now());
     const result = v.publish(x, msg, new PublishResult());
@@ -89,8 +97,9 @@ const ALIVENESS_PAYLOAD = 'test_message';
 export function publishRoutes(r: Router): void {
   r.post('/api/exchanges/:vhost/:name/publish', 'management', async (ctx) => {
     const v = ctx.app.broker.vhosts.get(ctx.params['vhost']!);
-    // RabbitMQ refuses to open its internal channel into a missing vhost.
-    if (v === undefined) throw notAuthorised('Access refused.');
+    // RabbitMQ publishes through an AMQP connection of the user's into the vhost: a missing vhost,
+    // or one the user has no permissions in (an administrator may get this far), refuses it.
+    if (v === undefined || !ctx.app.canOpenVhost(ctx.user, v.name)) throw notAuthorised('Access refused.');
     const body = await ctx.body();
     requireKeys(body, ['routing_key', 'properties', 'payload', 'payload_encoding']);
     const props = properties(body['properties']);
@@ -107,7 +116,7 @@ export function publishRoutes(r: Router): void {
     if (v === undefined) throw notFound();
     const q = v.declareQueue({
       name: ALIVENESS_QUEUE, passive: false, durable: false, exclusive: false, autoDelete: false, args: [], connectionId: -1,
-    });
+    }, ctx.app.access(ctx.user, v.name));
     await publish(ctx, v, '', ALIVENESS_QUEUE, {}, Buffer.from(ALIVENESS_PAYLOAD));
     const e = q.get(true);
     if (e === undefined || e.msg.body.toString() !== ALIVENESS_PAYLOAD) {

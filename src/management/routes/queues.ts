@@ -10,7 +10,7 @@ import type { Queue } from '../../broker/queue.js';
 import { StreamQueue } from '../../broker/stream-queue.js';
 import type { QueueEntry } from '../../broker/queue-entry.js';
 import type { Vhost } from '../../broker/vhost.js';
-import { badRequest, fromChannelError, notFound } from '../http-error.js';
+import { badRequest, fromChannelCallError, notAuthorised, notFound } from '../http-error.js';
 import type { Item } from '../list-query.js';
 import { gaugeDetails, ratesQuery } from '../message-stats.js';
 import { list, NO_CONTENT, ok, one, written } from '../reply.js';
@@ -117,10 +117,12 @@ async function getMessages(ctx: RouteContext): Promise<Item[]> {
   if (encoding !== 'auto' && encoding !== 'base64') throw badRequest('Unsupported encoding. Please use auto or base64.');
   if (!ACKMODES.has(ackmode)) throw badRequest(['unknown_ackmode', ackmode]);
   const { v, q } = queueOr404(ctx);
+  // RabbitMQ gets through an AMQP connection of the user's into the vhost: no access, no connection.
+  if (!ctx.app.canOpenVhost(ctx.user, v.name)) throw notAuthorised('Access refused.');
   try {
-    v.queueFor(q.name, -1);
+    v.queueForRead(q.name, -1, ctx.app.access(ctx.user, v.name));
   } catch (e: unknown) {
-    throw fromChannelError(e) ?? e;
+    throw fromChannelCallError(e) ?? e;
   }
   const noAck = ackmode === 'ack_requeue_false';
   const taken: QueueEntry[] = [];
@@ -190,7 +192,7 @@ export function queueRoutes(r: Router): void {
     v.declareQueue({
       name, passive: false, durable: bool(body['durable'], false), exclusive: false,
       autoDelete: bool(body['auto_delete'], false), args, connectionId: -1,
-    });
+    }, ctx.app.access(ctx.user, v.name));
     await ctx.app.saved();
     return written(!existed);
   });
@@ -198,14 +200,15 @@ export function queueRoutes(r: Router): void {
   r.delete('/api/queues/:vhost/:name', 'management', async (ctx) => {
     const { v, q } = queueOr404(ctx);
     // RabbitMQ deletes through the queue itself (no exclusive-owner check): act as its owner.
-    v.deleteQueue(q.name, queryFlag(ctx.query, 'if-unused'), queryFlag(ctx.query, 'if-empty'), q.options.exclusiveOwner);
+    v.deleteQueue(q.name, queryFlag(ctx.query, 'if-unused'), queryFlag(ctx.query, 'if-empty'), q.options.exclusiveOwner,
+      ctx.app.access(ctx.user, v.name));
     await ctx.app.saved();
     return NO_CONTENT;
   });
 
   r.delete('/api/queues/:vhost/:name/contents', 'management', (ctx) => {
     const { v, q } = queueOr404(ctx);
-    v.queueFor(q.name, q.options.exclusiveOwner).purge();
+    v.queueForRead(q.name, q.options.exclusiveOwner, ctx.app.access(ctx.user, v.name)).purge();
     return NO_CONTENT;
   });
 

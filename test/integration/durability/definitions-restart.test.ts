@@ -228,7 +228,9 @@ describe.each(RESTART_MODES)('definitions after a %s restart', (mode) => {
     try {
       await mkdir(join(dir, 'store'), { recursive: true });
       await writeFile(join(dir, 'store', 'definitions.json'), JSON.stringify({
-        rabbit_version: '3.10.8', users: [], vhosts: [{ name: '/' }, { name: 'other' }], permissions: [], policies: [],
+        rabbit_version: '3.10.8', users: [], vhosts: [{ name: '/' }, { name: 'other' }], policies: [],
+        // guest (the default user, kept under an imported file) may use 'other': permissions are enforced.
+        permissions: [{ user: 'guest', vhost: 'other', configure: '.*', write: '.*', read: '.*' }],
         queues: [{ name: 'in-other', vhost: 'other', durable: true, auto_delete: false, arguments: { 'x-max-length': 10 } }],
         exchanges: [], bindings: [],
       }));

@@ -12,8 +12,9 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 import { hashPassword } from '../../../src/broker/password-hashing.js';
-import { referenceUrl } from '../../helpers/broker.js';
+import { referenceUrl, startTestBroker, type TestBroker } from '../../helpers/broker.js';
 
 const exec = promisify(execFile);
 
@@ -127,4 +128,28 @@ export async function setPermissions(target: { managementUrl: string } | 'refere
     headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
   });
   if (res.status >= 300) throw new Error(`set permissions on Warren: ${res.status} ${await res.text()}`);
+}
+
+/**
+ * For a describe block: Warren (in-process, with its management API) and the reference, both set up
+ * with `setup` before the tests and cleaned up after them.
+ */
+export function useBothBrokers(setup: AccessSetup): { readonly warren: TestBroker } {
+  let warren: TestBroker | undefined;
+  let cleanupReference: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    warren = await startTestBroker({ managementPort: 0 });
+    await setUpWarren(warren.warren!.managementUrl!, setup);
+    cleanupReference = await setUpReference(setup);
+  }, 60_000);
+  afterAll(async () => {
+    await cleanupReference?.();
+    await warren?.close();
+  }, 60_000);
+  return {
+    get warren(): TestBroker {
+      if (warren === undefined) throw new Error('the brokers are not set up (used outside a test?)');
+      return warren;
+    },
+  };
 }

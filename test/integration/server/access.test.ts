@@ -91,6 +91,7 @@ warrenOnly('users and vhosts (skipped on the reference: needs its own broker)', 
   it('vhosts keep their queues and exchanges apart', async () => {
     const { broker, clients } = await ownBroker();
     broker.warren!.broker.addVhost('tenant-a');
+    broker.warren!.broker.permissions.set({ user: 'guest', vhost: 'tenant-a', configure: '.*', write: '.*', read: '.*' });
     const inA = await clients.connectWith({ vhost: 'tenant-a' });
     const inRoot = await clients.connect();
     const chA = await clients.channel(inA);

@@ -4,6 +4,7 @@
  * limits, and the definitions document that saves all of it (export -> import is the identity, and
  * a restart keeps a deleted default user/vhost deleted).
  */
+import { UNRESTRICTED } from '../../../src/broker/access-control.js';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Broker, DEFAULT_BROKER_CONFIG } from '../../../src/broker/broker.js';
@@ -20,7 +21,7 @@ function broker(persistence?: Persistence): Broker {
 }
 
 function declareQueue(b: Broker, vhost: string, name: string, durable = true): void {
-  b.vhosts.get(vhost)!.declareQueue({ name, passive: false, durable, exclusive: false, autoDelete: false, args: [], connectionId: -1 });
+  b.vhosts.get(vhost)!.declareQueue({ name, passive: false, durable, exclusive: false, autoDelete: false, args: [], connectionId: -1 }, UNRESTRICTED);
 }
 
 describe('vhost lifecycle', () => {
@@ -32,8 +33,8 @@ describe('vhost lifecycle', () => {
     expect(b.vhostMetadata.get('v1')?.description).toBe('d2');
     declareQueue(b, 'v1', 'q');
     const v = b.vhosts.get('v1')!;
-    v.declareExchange({ name: 'x', type: 'fanout', passive: false, durable: true, autoDelete: false, internal: false, args: [] });
-    v.bindQueue('q', 'x', '', [], -1);
+    v.declareExchange({ name: 'x', type: 'fanout', passive: false, durable: true, autoDelete: false, internal: false, args: [] }, UNRESTRICTED);
+    v.bindQueue('q', 'x', '', [], -1, UNRESTRICTED);
     b.policies.put('policy', 'v1', 'p', { pattern: '.*', definition: { 'max-length': 1 }, priority: 0, 'apply-to': 'all' });
     b.limits.set('v1', 'max-queues', 3);
     const q = v.queues.get('q')!;

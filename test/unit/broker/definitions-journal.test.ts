@@ -5,6 +5,7 @@
  * failed fsync fails only its waiters and the next change is saved; the journal is compacted into
  * the snapshot in the background once it outgrows it.
  */
+import { UNRESTRICTED } from '../../../src/broker/access-control.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,9 +30,9 @@ async function started(store: Store): Promise<{ b: Broker; p: Persistence; v: Vh
 }
 
 const declare = (v: Vhost, name: string, durable = true) =>
-  v.declareQueue({ name, passive: false, durable, exclusive: false, autoDelete: false, args: [], connectionId: -1 });
+  v.declareQueue({ name, passive: false, durable, exclusive: false, autoDelete: false, args: [], connectionId: -1 }, UNRESTRICTED);
 const exchange = (v: Vhost, name: string) =>
-  v.declareExchange({ name, type: 'topic', passive: false, durable: true, autoDelete: false, internal: false, args: [] });
+  v.declareExchange({ name, type: 'topic', passive: false, durable: true, autoDelete: false, internal: false, args: [] }, UNRESTRICTED);
 
 describe('definitions journal: broker', () => {
   const dirs: string[] = [];
@@ -45,11 +46,11 @@ describe('definitions journal: broker', () => {
     declare(v, 'q1');
     declare(v, 'q2');
     declare(v, 'transient', false);
-    v.bindQueue('q1', 'x', 'a.#', [], -1);
-    v.bindQueue('q2', 'x', 'b.*', [], -1);
-    v.bindQueue('transient', 'x', 'c', [], -1);
-    v.unbindQueue('q2', 'x', 'b.*', [], -1);
-    v.deleteQueue('q1', false, false, -1);
+    v.bindQueue('q1', 'x', 'a.#', [], -1, UNRESTRICTED);
+    v.bindQueue('q2', 'x', 'b.*', [], -1, UNRESTRICTED);
+    v.bindQueue('transient', 'x', 'c', [], -1, UNRESTRICTED);
+    v.unbindQueue('q2', 'x', 'b.*', [], -1, UNRESTRICTED);
+    v.deleteQueue('q1', false, false, -1, UNRESTRICTED);
     b.putVhost('v1', { description: 'd', tags: ['t'], tracing: false }, 'guest');
     b.users.put('admin', { password: 'pw' }, ['administrator']);
     b.permissions.set({ user: 'admin', vhost: 'v1', configure: '.*', write: '', read: '.*' });
@@ -107,7 +108,7 @@ describe('definitions journal: broker', () => {
     expect(v.queues.has('q-new')).toBe(false);
     expect(() => exchange(v, 'x-new')).toThrow('cannot store exchanges');
     expect(v.exchanges.has('x-new')).toBe(false);
-    expect(() => v.bindQueue('q', 'x', 'k', [], -1)).toThrow('cannot store bindings');
+    expect(() => v.bindQueue('q', 'x', 'k', [], -1, UNRESTRICTED)).toThrow('cannot store bindings');
     expect(v.exchanges.get('x')?.bindings).toEqual([]);
     expect(() => declare(v, 'transient-ok', false)).not.toThrow(); // nothing to store
   });
@@ -146,7 +147,7 @@ describe('definitions journal: broker', () => {
     exchange(v, 'x');
     for (let i = 0; i < 6000; i++) {
       declare(v, `queue-with-a-longer-name-${i}`);
-      v.bindQueue(`queue-with-a-longer-name-${i}`, 'x', `key.${i}`, [], -1);
+      v.bindQueue(`queue-with-a-longer-name-${i}`, 'x', `key.${i}`, [], -1, UNRESTRICTED);
     }
     await b.afterDefinitionsSaved();
     await waitFor(() => store.definitionsSnapshotBytes > 1024 * 1024);

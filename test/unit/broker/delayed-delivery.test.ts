@@ -5,6 +5,7 @@
  * batches; a restart (even a crash) reschedules them from the index without reading records,
  * drops transient ones, and reads the single index older versions wrote.
  */
+import { UNRESTRICTED } from '../../../src/broker/access-control.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -51,9 +52,9 @@ class System {
     this.v = this.b.vhosts.get('/')!;
     if (!this.v.exchanges.has('dx')) {
       this.v.declareExchange({ name: 'dx', type: 'x-delayed-message', passive: false, durable: true, autoDelete: false, internal: false,
-        args: tableFrom({ 'x-delayed-type': 'direct' }) });
-      this.v.declareQueue({ name: 'q', passive: false, durable: true, exclusive: false, autoDelete: false, args: [], connectionId: -1 });
-      this.v.bindQueue('q', 'dx', 'k', [], -1);
+        args: tableFrom({ 'x-delayed-type': 'direct' }) }, UNRESTRICTED);
+      this.v.declareQueue({ name: 'q', passive: false, durable: true, exclusive: false, autoDelete: false, args: [], connectionId: -1 }, UNRESTRICTED);
+      this.v.bindQueue('q', 'dx', 'k', [], -1, UNRESTRICTED);
     }
   }
 

@@ -3,6 +3,7 @@
  * alone, operator policy merged with the lower numeric value winning), re-application to existing
  * queues and exchanges, and the parameters they are stored as.
  */
+import { UNRESTRICTED } from '../../../src/broker/access-control.js';
 import { describe, expect, it, vi } from 'vitest';
 import { fv } from '../../../src/core/field-value.js';
 import { Broker, DEFAULT_BROKER_CONFIG } from '../../../src/broker/broker.js';
@@ -80,7 +81,7 @@ describe('policy precedence and re-application', () => {
     const v = b.vhosts.get('/')!;
     const declare = (name: string, args = [] as { key: string; value: ReturnType<typeof fv.int> }[]) => v.declareQueue({
       name, passive: false, durable: false, exclusive: false, autoDelete: false, args, connectionId: 1,
-    });
+    }, UNRESTRICTED);
     const before = declare('q1');
     expect(before.settings.maxLength).toBeUndefined();
     b.policies.put('policy', '/', 'p', spec({ 'max-length': 3, 'dead-letter-exchange': 'dlx' }));
@@ -97,11 +98,11 @@ describe('policy precedence and re-application', () => {
   it('sets and clears the alternate exchange of exchanges without their own argument', () => {
     const b = broker();
     const v = b.vhosts.get('/')!;
-    const x = v.declareExchange({ name: 'qx', type: 'direct', passive: false, durable: false, autoDelete: false, internal: false, args: [] });
+    const x = v.declareExchange({ name: 'qx', type: 'direct', passive: false, durable: false, autoDelete: false, internal: false, args: [] }, UNRESTRICTED);
     const own = v.declareExchange({
       name: 'qown', type: 'direct', passive: false, durable: false, autoDelete: false, internal: false,
       args: [{ key: 'alternate-exchange', value: fv.str('mine') }],
-    });
+    }, UNRESTRICTED);
     b.policies.put('policy', '/', 'ae', spec({ 'alternate-exchange': 'ae' }, { 'apply-to': 'exchanges' }));
     expect(x.alternate).toBe('ae');
     expect(own.alternate).toBe('mine');
@@ -116,7 +117,7 @@ describe('policy precedence and re-application', () => {
       const b = broker();
       const v = b.vhosts.get('/')!;
       for (const name of ['q-kept', 'q-expired']) {
-        v.declareQueue({ name, passive: false, durable: false, exclusive: false, autoDelete: false, args: [], connectionId: 1 });
+        v.declareQueue({ name, passive: false, durable: false, exclusive: false, autoDelete: false, args: [], connectionId: 1 }, UNRESTRICTED);
       }
       b.policies.put('policy', '/', 'gone', spec({ expires: 1000 }, { pattern: '^q-kept$' }));
       b.policies.put('policy', '/', 'stays', spec({ expires: 1000 }, { pattern: '^q-expired$' }));

@@ -4,6 +4,7 @@
  * hold those keys); reject-publish refusals; delayed scheduling and release; direct reply-to; the
  * durable position a confirm must wait for; dead-lettering through the same operation.
  */
+import { UNRESTRICTED } from '../../../src/broker/access-control.js';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Broker, DEFAULT_BROKER_CONFIG } from '../../../src/broker/broker.js';
@@ -37,11 +38,11 @@ function message(exchange: string, routingKey: string, props: BasicProperties = 
 }
 
 function declare(v: Vhost, name: string, args: FieldTable = EMPTY_TABLE, durable = false) {
-  return v.declareQueue({ name, passive: false, durable, exclusive: false, autoDelete: false, args, connectionId: 1 });
+  return v.declareQueue({ name, passive: false, durable, exclusive: false, autoDelete: false, args, connectionId: 1 }, UNRESTRICTED);
 }
 
 function exchange(v: Vhost, name: string, type: string, args: FieldTable = EMPTY_TABLE) {
-  return v.declareExchange({ name, type, passive: false, durable: false, autoDelete: false, internal: false, args });
+  return v.declareExchange({ name, type, passive: false, durable: false, autoDelete: false, internal: false, args }, UNRESTRICTED);
 }
 
 const strings = (...s: string[]) => fv.array(s.map(fv.str));
@@ -65,10 +66,10 @@ describe('publish operation', () => {
     exchange(v, 'ae', 'fanout');
     const x = exchange(v, 'x', 'direct', tableFrom({ 'alternate-exchange': 'ae' }));
     exchange(v, 'y', 'fanout');
-    v.bindQueue('a', 'ae', '', EMPTY_TABLE, 1);
-    v.bindExchange('y', 'x', 'k', EMPTY_TABLE);
-    v.bindQueue('b', 'y', '', EMPTY_TABLE, 1);
-    v.bindQueue('b', 'x', 'k', EMPTY_TABLE, 1);
+    v.bindQueue('a', 'ae', '', EMPTY_TABLE, 1, UNRESTRICTED);
+    v.bindExchange('y', 'x', 'k', EMPTY_TABLE, UNRESTRICTED);
+    v.bindQueue('b', 'y', '', EMPTY_TABLE, 1, UNRESTRICTED);
+    v.bindQueue('b', 'x', 'k', EMPTY_TABLE, 1, UNRESTRICTED);
     const r = new PublishResult();
     v.publish(x, message('x', 'k'), r);
     expect([r.routed, r.queues, a.messageCount, b.messageCount]).toEqual([true, 1, 0, 1]);
@@ -81,7 +82,7 @@ describe('publish operation', () => {
     const x = exchange(v, 'd', 'direct');
     for (const n of ['k1', 'k2', 'k3']) {
       declare(v, n);
-      v.bindQueue(n, 'd', n, EMPTY_TABLE, 1);
+      v.bindQueue(n, 'd', n, EMPTY_TABLE, 1, UNRESTRICTED);
     }
     const r = new PublishResult();
     decodes = 0;
@@ -115,7 +116,7 @@ describe('publish operation', () => {
     const { b, v } = broker();
     const q = declare(v, 'later');
     const x = exchange(v, 'dx', 'x-delayed-message', tableFrom({ 'x-delayed-type': 'fanout' }));
-    v.bindQueue('later', 'dx', '', EMPTY_TABLE, 1);
+    v.bindQueue('later', 'dx', '', EMPTY_TABLE, 1, UNRESTRICTED);
     const r = new PublishResult();
     v.publish(x, message('dx', '', { headers: tableFrom({ 'x-delay': 20 }) }), r);
     expect([r.routed, r.queues, q.messageCount, v.delayed.size]).toEqual([true, 0, 0, 1]);
@@ -157,8 +158,8 @@ describe('publish operation', () => {
     declare(v, 'src', tableFrom({ 'x-dead-letter-exchange': 'dlx' }));
     declare(v, 'dead1');
     declare(v, 'dead2');
-    v.bindQueue('dead1', 'dlx', 'src', EMPTY_TABLE, 1);
-    v.bindQueue('dead2', 'dlx', 'copy', EMPTY_TABLE, 1);
+    v.bindQueue('dead1', 'dlx', 'src', EMPTY_TABLE, 1, UNRESTRICTED);
+    v.bindQueue('dead2', 'dlx', 'copy', EMPTY_TABLE, 1, UNRESTRICTED);
     v.publish(v.exchanges.get('')!, message('', 'src', { headers: [{ key: 'CC', value: strings('copy') }] }), new PublishResult());
     const q = v.queues.get('src')!;
     const e = q.get(false)!;

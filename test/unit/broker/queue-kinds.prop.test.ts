@@ -20,6 +20,7 @@
  * - a restart returns unacked messages (redelivered): classic queues at their place, quorum queues
  *   to the back as any return (delivery counts kept); transient messages are gone.
  */
+import { UNRESTRICTED } from '../../../src/broker/access-control.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -278,10 +279,10 @@ class System {
     await this.b.recover(logger);
     this.v = this.b.vhosts.get('/')!;
     if (!this.v.queues.has('q')) {
-      this.v.declareExchange({ name: 'dlx', type: 'fanout', passive: false, durable: true, autoDelete: false, internal: false, args: [] });
-      this.v.declareQueue({ name: 'dlq', passive: false, durable: true, exclusive: false, autoDelete: false, args: [], connectionId: -1 });
-      this.v.bindQueue('dlq', 'dlx', '', [], -1);
-      this.v.declareQueue({ name: 'q', passive: false, durable: true, exclusive: false, autoDelete: false, args: tableFrom(this.kind.args), connectionId: -1 });
+      this.v.declareExchange({ name: 'dlx', type: 'fanout', passive: false, durable: true, autoDelete: false, internal: false, args: [] }, UNRESTRICTED);
+      this.v.declareQueue({ name: 'dlq', passive: false, durable: true, exclusive: false, autoDelete: false, args: [], connectionId: -1 }, UNRESTRICTED);
+      this.v.bindQueue('dlq', 'dlx', '', [], -1, UNRESTRICTED);
+      this.v.declareQueue({ name: 'q', passive: false, durable: true, exclusive: false, autoDelete: false, args: tableFrom(this.kind.args), connectionId: -1 }, UNRESTRICTED);
     }
     this.q = this.v.queues.get('q')!;
   }

@@ -38,6 +38,8 @@ export interface BrokerOptions {
   logLevel?: string;
   /** Milliseconds to wait for the listening line (recovery of a big backlog can take a while). */
   startTimeoutMs?: number;
+  /** More `warren start` arguments, passed as they are (the caller checks hasFlag). */
+  extraArgs?: string[];
 }
 
 export interface ExitStatus {
@@ -96,6 +98,7 @@ export class BrokerProcess {
       if (hasFlag(flag)) args.push(flag, String(value));
       else this.skippedFlags.push(flag);
     }
+    args.push(...(options.extraArgs ?? []));
     this.child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(this);
     this.child.stdout?.on('data', (d: Buffer) => this.onStdout(d.toString('utf8')));
