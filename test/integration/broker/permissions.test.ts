@@ -39,9 +39,13 @@ const userOf = (c: string) => `${run}-${c}`;
 
 const setup: AccessSetup = {
   vhosts: [vhost],
-  users: [...CASES.map(([c]) => ({ name: userOf(c), password: PASSWORD })), { name: userOf('none'), password: PASSWORD }],
+  users: [
+    ...CASES.map(([c]) => ({ name: userOf(c), password: PASSWORD })), { name: userOf('none'), password: PASSWORD },
+    { name: userOf('impersonator'), password: PASSWORD, tags: ['impersonator'] },
+  ],
   permissions: [
     { user: 'guest', vhost, configure: '.*', write: '.*', read: '.*' },
+    { user: userOf('impersonator'), vhost, configure: '.*', write: '.*', read: '.*' },
     ...CASES.map(([c, configure, write, read]) => ({ user: userOf(c), vhost, configure, write, read })),
   ],
 };
@@ -92,6 +96,25 @@ describe.skipIf(skip !== undefined)(`permissions, compared with the reference${s
     expect(actual).toEqual(expected);
     if (process.env['ACCESS_PRINT'] === '1') console.log(c, expected);
   }, 60_000);
+
+  it('user_id: only the publisher\'s own name, unless the user has the impersonator tag', async () => {
+    const publishAs = async (port: number, user: string): Promise<Outcome[]> => {
+      const r = await OpRunner.connect(port, user, PASSWORD, vhost);
+      try {
+        const out: Outcome[] = [];
+        for (const userId of [user, 'someone-else']) {
+          out.push(await r.run(async (ch) => { ch.publish('amq.direct', 'k', Buffer.from('m'), { userId }); }));
+        }
+        return out;
+      } finally {
+        await r.close();
+      }
+    };
+    for (const user of [userOf('full'), userOf('impersonator')]) {
+      const expected = await publishAs(refPort, user);
+      expect(await publishAs(brokers.warren.port, user)).toEqual(expected);
+    }
+  });
 
   it('connection.open: a vhost the user has no permission in, and one that does not exist (530)', async () => {
     for (const [user, vh] of [[userOf('none'), vhost], [userOf('full'), `${run}-missing-vh`], [userOf('full'), vhost]] as const) {

@@ -49,6 +49,7 @@ interface Request { name: string; method: string; path: string; body?: unknown }
 
 const v = encodeURIComponent(vhost);
 const REQUESTS: Request[] = [
+  { name: 'list vhosts', method: 'GET', path: '/api/vhosts?columns=name' },
   { name: 'list queues in the vhost', method: 'GET', path: `/api/queues/${v}?columns=name` },
   { name: 'declare queue', method: 'PUT', path: `/api/queues/${v}/${n('new-q')}`, body: { durable: false } },
   { name: 'declare mine queue', method: 'PUT', path: `/api/queues/${v}/${n('mine-new-q')}`, body: { durable: false } },
@@ -82,7 +83,10 @@ async function send(base: string, user: string, r: Request): Promise<string> {
   try {
     body = text === '' ? '' : JSON.parse(text);
   } catch { /* not JSON */ }
-  if (Array.isArray(body) && r.method === 'GET') body = (body as { name: string }[]).map((q) => q.name).sort();
+  // Lists: names only, and of the vhosts only this run's and '/' (the reference is shared).
+  if (Array.isArray(body) && r.method === 'GET') {
+    body = (body as { name: string }[]).map((q) => q.name).filter((x) => r.name !== 'list vhosts' || x === '/' || x.includes(run)).sort();
+  }
   if (r.name === 'get' && Array.isArray(body)) body = body.length;
   return `${res.status} ${typeof body === 'string' ? body : JSON.stringify(body)}`;
 }
