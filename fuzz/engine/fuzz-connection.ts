@@ -82,8 +82,12 @@ export async function runFuzzConnection(port: number, seed: number, index: numbe
   // The client's answers to the broker's closes go out only between two frames of the stream.
   const replies: Buffer[] = [];
   let sending = true;
+  // After the broker's close-ok the client ends its side (BrokerReader): nothing more is written.
+  const write = (b: Buffer): void => {
+    if (!socket.destroyed && !socket.writableEnded) socket.write(b);
+  };
   const flushReplies = (): void => {
-    if (replies.length > 0 && tracker.atBoundary && !socket.destroyed) socket.write(Buffer.concat(replies.splice(0)));
+    if (replies.length > 0 && tracker.atBoundary) write(Buffer.concat(replies.splice(0)));
   };
   const reader = new BrokerReader(socket, rng.u32(), (b) => {
     replies.push(b);
@@ -95,12 +99,12 @@ export async function runFuzzConnection(port: number, seed: number, index: numbe
     const style = rng.weighted([[2, 'whole'], [5, 'pieces'], [1, 'tiny']] as const);
     let p = 0;
     let pauses = 0;
-    while (p < bytes.length && !reader.closed) {
+    while (p < bytes.length && !reader.closed && !socket.writableEnded) {
       const n = style === 'whole' ? bytes.length : style === 'tiny' && bytes.length < 20_000 ? rng.int(1, 7) : rng.int(1, 16_384);
       const chunk = bytes.subarray(p, Math.min(bytes.length, p + n));
       p += chunk.length;
       tracker.push(chunk);
-      socket.write(chunk);
+      write(chunk);
       result.bytesSent += chunk.length;
       flushReplies();
       if (pauses < 20 && rng.chance(0.05)) {
@@ -122,9 +126,9 @@ export async function runFuzzConnection(port: number, seed: number, index: numbe
           const w = new FrameWriter(64);
           writeConnectionClose(w, 0, 200, 'fuzz probe', 0, 0);
           tracker.push(completion);
-          socket.write(completion);
+          write(completion);
           flushReplies();
-          socket.write(w.peekPending());
+          write(w.peekPending());
           result.outcome = 'probed';
         }
         if (!(await reader.waitClosed(limits.answerMs))) {

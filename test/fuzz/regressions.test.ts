@@ -17,6 +17,11 @@ const FOUND: { seed: number; index: number; sha256: string; what: string }[] = [
     what: 'an unmutated trace whose durable queue.declare nests its arguments ~6,000 levels deep got 501 "cannot decode" '
       + '(recursive decoder); declared deep ones broke the definitions save (541) for everyone after (fixed in 8ac6224)',
   },
+  {
+    seed: 3506212857, index: 445, sha256: '877b2daa8af8731d',
+    what: 'an early connection.close: the fuzzer\'s client, which ends its socket after close-ok (the broker leaves that to '
+      + 'the client, as RabbitMQ), kept writing the rest of its trace (ERR_STREAM_WRITE_AFTER_END)',
+  },
 ];
 
 describe('fuzzer regressions', () => {
