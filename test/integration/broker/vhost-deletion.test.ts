@@ -67,7 +67,11 @@ describe.skipIf(skip !== undefined)(`deleting vhosts and users closes their conn
       reference: await closedBy(refPort, `${run}-u`, `${run}-a`, async () => { await rabbitmqctl('delete_vhost', `${run}-a`); }),
       warren: await closedBy(warren.port, `${run}-u`, `${run}-a`, async () => { expect(await api(base, 'DELETE', `/api/vhosts/${run}-a`)).toBe(204); }),
     };
-    expect(vhostClose.warren).toBe(vhostClose.reference);
+    // RabbitMQ races two closers here: rabbit_vhost:delete's tracking sweep ("is deleted") and the
+    // channel seeing the vhost's supervisor stop ("is down"); whichever runs first wins. Warren
+    // always answers with the sweep's text, which RabbitMQ sends in the common case.
+    expect([`320 (0/0) CONNECTION_FORCED - vhost '${run}-a' is deleted`, `320 (0/0) CONNECTION_FORCED - vhost '${run}-a' is down`])
+      .toContain(vhostClose.reference);
     expect(vhostClose.warren).toBe(`320 (0/0) CONNECTION_FORCED - vhost '${run}-a' is deleted`);
     const userClose = {
       reference: await closedBy(refPort, `${run}-gone`, `${run}-b`, async () => { await rabbitmqctl('delete_user', `${run}-gone`); }),
