@@ -18,7 +18,6 @@ import { ConnectionRegistry } from './connection-registry.js';
 import { ConnectionTracking } from './connection-tracking.js';
 import { exportDefinitions, importDefinitions } from './definitions-codec.js';
 import { vhostDefinition } from './definitions-control.js';
-import { DelayedDelivery } from './delayed-delivery.js';
 import { DirectReplyTo } from './direct-reply-to.js';
 import { MemoryMeter } from './memory-meter.js';
 import { ParameterStore } from './parameters.js';
@@ -161,6 +160,7 @@ export class Broker {
       if (x.name !== '' && !x.name.startsWith('amq.')) v.deleteExchange(x.name, false, UNRESTRICTED);
     }
     v.delayed.stop();
+    v.retries.stop();
     // Its counts stay in the broker's totals.
     this.statistics.retiredVhosts.add(v.stats);
     this.vhosts.delete(name);
@@ -232,7 +232,10 @@ export class Broker {
 
   /** Stop timers (delayed deliveries). */
   close(): void {
-    for (const v of this.vhosts.values()) v.delayed.stop();
+    for (const v of this.vhosts.values()) {
+      v.delayed.stop();
+      v.retries.stop();
+    }
     this.statistics.sampler.stop();
   }
 
@@ -281,10 +284,27 @@ export class Broker {
       for (const x of v.exchanges.values()) {
         if (!x.delayed || !x.durable) continue;
         // The exchange's single index (older versions) and its lanes (one per delay).
-        const prefix = DelayedDelivery.storeKey(x);
+        const prefix = v.delayed.storeKey(x);
         const keys = [...stored].filter((k) => k === prefix || k.startsWith(`${prefix}\u0000`));
         for (const k of keys) live.add(k);
         if (keys.length > 0) v.delayed.recover(x, keys, (k) => p.store.queue(k), (k) => transientPaged.has(k));
+      }
+      // Delayed retries: stored keys grouped by queue (one pass, not one scan per queue).
+      const retryKeys = new Map<string, string[]>();
+      for (const k of stored) {
+        if (!k.startsWith(v.retries.keyPrefix)) continue;
+        const lane = k.lastIndexOf('\u0000d');
+        const base = lane > v.retries.keyPrefix.length && /^\d+$/.test(k.slice(lane + 2)) ? k.slice(0, lane) : k;
+        const list = retryKeys.get(base);
+        if (list === undefined) retryKeys.set(base, [k]);
+        else list.push(k);
+      }
+      for (const q of v.queues.values()) {
+        const keys = q.durable ? retryKeys.get(v.retries.storeKey(q)) : undefined;
+        if (keys !== undefined) {
+          for (const k of keys) live.add(k);
+          v.retries.recover(q, keys, (k) => p.store.queue(k), (k) => transientPaged.has(k));
+        }
       }
       for (const q of v.queues.values()) {
         // One index per priority level (level 0 under the queue's own key).

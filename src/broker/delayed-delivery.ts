@@ -19,10 +19,13 @@
  * recovery). One LongTimer follows the earliest due (Node timers cannot wait longer than 2^31-1 ms).
  * Due messages are released in batches of RELEASE_BATCH per turn, so a burst due at once never
  * monopolises the event loop.
+ *
+ * The target a message waits for is an exchange (x-delayed-message) or a queue (Warren's delayed
+ * retries, x-retry-delays): anything with a vhost, a name, durability and a deleted flag. Each
+ * DelayedDelivery has its own store key prefix ("delayed", "retry"), so recovery tells them apart.
  */
 import { LongTimer } from '../core/long-timer.js';
 import type { QueueCursor, QueueIndex } from '../store/store.js';
-import type { Exchange } from './exchange.js';
 import type { MemoryMeter } from './memory-meter.js';
 import type { Message } from './message.js';
 import type { Persistence } from './persistence.js';
@@ -35,10 +38,18 @@ export const MAX_LANES = 1024;
 /** Messages released per turn at most. */
 const RELEASE_BATCH = 2048;
 
-interface Pending {
+/** What a message waits to be released to (an Exchange or a Queue). */
+export interface DelayTarget {
+  readonly vhost: string;
+  readonly name: string;
+  readonly durable: boolean;
+  readonly deleted: boolean;
+}
+
+interface Pending<T extends DelayTarget> {
   due: number;
   order: number;
-  exchange: Exchange;
+  exchange: T;
   /** In memory, or undefined when it waits in the store. */
   msg: Message | undefined;
   ref: number;
@@ -47,9 +58,9 @@ interface Pending {
   storeSeq: number;
 }
 
-interface Lane {
+interface Lane<T extends DelayTarget> {
   readonly key: string;
-  readonly exchange: Exchange;
+  readonly exchange: T;
   readonly index: QueueIndex;
   readonly cursor: QueueCursor;
   /** Entries still pending. */
@@ -61,13 +72,13 @@ interface Lane {
   pos: number;
 }
 
-export type Release = (x: Exchange, msg: Message) => void;
+export type Release<T> = (x: T, msg: Message) => void;
 
-export class DelayedDelivery {
-  private readonly heap: Pending[] = [];
-  private readonly lanes = new Map<string, Lane>();
-  private readonly laneHeap: Lane[] = [];
-  private readonly lanesPerExchange = new Map<Exchange, number>();
+export class DelayedDelivery<T extends DelayTarget> {
+  private readonly heap: Pending<T>[] = [];
+  private readonly lanes = new Map<string, Lane<T>>();
+  private readonly laneHeap: Lane<T>[] = [];
+  private readonly lanesPerExchange = new Map<T, number>();
   private laneMessages = 0;
   private order = 0;
   private readonly timer = new LongTimer(() => this.fire());
@@ -75,8 +86,10 @@ export class DelayedDelivery {
 
   constructor(
     private readonly persistence: Persistence | undefined,
-    private readonly release: Release,
+    private readonly release: Release<T>,
     private readonly meter?: MemoryMeter,
+    /** Store key prefix of this kind of target. */
+    private readonly kind = 'delayed',
   ) {}
 
   /** Messages pending (in memory and in lanes). */
@@ -84,15 +97,21 @@ export class DelayedDelivery {
     return this.heap.length + this.laneMessages;
   }
 
-  static storeKey(x: Exchange): string {
-    return `\u0001delayed\u0000${x.vhost}\u0000${x.name}`;
+  /** The store key of `x`'s single index; its lanes' keys extend it with `\u0000d<delay>`. */
+  storeKey(x: T): string {
+    return `\u0001${this.kind}\u0000${x.vhost}\u0000${x.name}`;
   }
 
-  private static laneKey(x: Exchange, delay: number): string {
-    return `${DelayedDelivery.storeKey(x)}\u0000d${delay}`;
+  /** The prefix of every store key this instance writes (recovery groups stored keys by it). */
+  get keyPrefix(): string {
+    return `\u0001${this.kind}\u0000`;
   }
 
-  schedule(x: Exchange, msg: Message, due: number): void {
+  private laneKey(x: T, delay: number): string {
+    return `${this.storeKey(x)}\u0000d${delay}`;
+  }
+
+  schedule(x: T, msg: Message, due: number): void {
     const p = this.persistence;
     const kept = x.durable && msg.persistent;
     const paging = p !== undefined && (kept || this.meter === undefined || this.meter.used > p.options.pagingThreshold);
@@ -110,10 +129,10 @@ export class DelayedDelivery {
         return;
       }
     }
-    let pending: Pending;
+    let pending: Pending<T>;
     if (p !== undefined && kept) {
       // No lane left for this delay: the record and its index entry keep it durable.
-      const index = p.store.queue(DelayedDelivery.storeKey(x));
+      const index = p.store.queue(this.storeKey(x));
       const ref = p.record(msg);
       const storeSeq = index.enqueue(ref, msg.storeSize, due, TAG_V2, msg.body.length);
       pending = { due, order: this.order++, exchange: x, msg: undefined, ref, size: msg.storeSize, index, storeSeq };
@@ -126,8 +145,8 @@ export class DelayedDelivery {
   }
 
   /** The lane of (x, delay), created on first use; undefined when x has MAX_LANES already. */
-  private lane(x: Exchange, delay: number, p: Persistence): Lane | undefined {
-    const key = DelayedDelivery.laneKey(x, delay);
+  private lane(x: T, delay: number, p: Persistence): Lane<T> | undefined {
+    const key = this.laneKey(x, delay);
     let lane = this.lanes.get(key);
     if (lane === undefined) {
       const n = this.lanesPerExchange.get(x) ?? 0;
@@ -137,15 +156,15 @@ export class DelayedDelivery {
     return lane;
   }
 
-  private openLane(key: string, x: Exchange, index: QueueIndex): Lane {
-    const lane: Lane = { key, exchange: x, index, cursor: index.cursor(), count: 0, lastDue: -Infinity, due: Infinity, pos: -1 };
+  private openLane(key: string, x: T, index: QueueIndex): Lane<T> {
+    const lane: Lane<T> = { key, exchange: x, index, cursor: index.cursor(), count: 0, lastDue: -Infinity, due: Infinity, pos: -1 };
     this.lanes.set(key, lane);
     this.lanesPerExchange.set(x, (this.lanesPerExchange.get(x) ?? 0) + 1);
     return lane;
   }
 
   /** Move a lane's head to its next pending entry and re-place the lane in the lane heap. */
-  private advance(lane: Lane): void {
+  private advance(lane: Lane<T>): void {
     if (lane.count > 0 && lane.cursor.next()) {
       lane.due = lane.cursor.expiresAt;
       if (lane.pos < 0) this.lanePush(lane);
@@ -161,10 +180,10 @@ export class DelayedDelivery {
    * After a restart: reschedule what a durable delayed exchange still holds in the store. `keys`
    * are the exchange's stored index keys (its lanes, and the single index of older versions).
    */
-  recover(x: Exchange, keys: readonly string[], open: (key: string) => QueueIndex, dropTransient: (key: string) => boolean): void {
+  recover(x: T, keys: readonly string[], open: (key: string) => QueueIndex, dropTransient: (key: string) => boolean): void {
     const p = this.persistence;
     if (p === undefined) return;
-    const legacy = DelayedDelivery.storeKey(x);
+    const legacy = this.storeKey(x);
     for (const key of keys) {
       const index = open(key);
       if (dropTransient(key)) {
@@ -198,8 +217,13 @@ export class DelayedDelivery {
     this.arm();
   }
 
-  /** Drop everything pending for a deleted exchange. */
-  dropExchange(x: Exchange): void {
+  /** Whether anything may be pending for `x` (cheap: deleting a target without any skips dropExchange). */
+  holds(x: T): boolean {
+    return this.lanesPerExchange.has(x) || this.heap.some((e) => e.exchange === x);
+  }
+
+  /** Drop everything pending for a deleted exchange (or queue). */
+  dropExchange(x: T): void {
     const keep = this.heap.filter((e) => e.exchange !== x);
     for (const e of this.heap) if (e.exchange === x && e.msg !== undefined && e.index === undefined) this.meter?.sub(e.msg.memorySize);
     this.heap.length = 0;
@@ -213,7 +237,7 @@ export class DelayedDelivery {
       p?.store.deleteQueue(lane.key);
     }
     this.lanesPerExchange.delete(x);
-    p?.store.deleteQueue(DelayedDelivery.storeKey(x));
+    p?.store.deleteQueue(this.storeKey(x));
   }
 
   stop(): void {
@@ -283,11 +307,11 @@ export class DelayedDelivery {
   }
 
   // Binary heap of pending messages by (due, order).
-  private less(a: Pending, b: Pending): boolean {
+  private less(a: Pending<T>, b: Pending<T>): boolean {
     return a.due < b.due || (a.due === b.due && a.order < b.order);
   }
 
-  private push(e: Pending): void {
+  private push(e: Pending<T>): void {
     const h = this.heap;
     h.push(e);
     let i = h.length - 1;
@@ -299,7 +323,7 @@ export class DelayedDelivery {
     }
   }
 
-  private pop(): Pending | undefined {
+  private pop(): Pending<T> | undefined {
     const h = this.heap;
     if (h.length === 0) return undefined;
     const top = h[0]!;
@@ -332,7 +356,7 @@ export class DelayedDelivery {
     a.pos = j;
   }
 
-  private lanePush(lane: Lane): void {
+  private lanePush(lane: Lane<T>): void {
     lane.pos = this.laneHeap.length;
     this.laneHeap.push(lane);
     this.laneUp(lane.pos);

@@ -15,7 +15,7 @@ import type { JsonValue } from '../store/definitions.js';
 import { erlangTerm, invalid } from './control-error.js';
 import type { ParameterStore } from './parameters.js';
 import { applyQueuePolicy, type Policy, type PolicyResolver } from './policy.js';
-import { parseQueueArguments, type QueueArguments } from './queue-arguments.js';
+import { parseQueueArguments, retryDelaysValue, type QueueArguments } from './queue-arguments.js';
 import { StreamQueue } from './stream-queue.js';
 import type { Vhost } from './vhost.js';
 
@@ -76,6 +76,9 @@ const POLICY_KEYS = new Map<string, KeyValidator>([
   ['queue-leader-locator', oneOf(['client-local', 'balanced', 'random', 'least-leaders'], 'leader locator value')],
   ['max-age', binary('max age')],
   ['stream-max-segment-size-bytes', nonNegInt('segment size')],
+  // Warren's delayed retries (queue-arguments.ts): a list of delays in ms and a retry count.
+  ['retry-delays', (v) => (retryDelaysValue(v) !== undefined ? undefined : `${erlangTerm(v)} is not a valid list of retry delays`)],
+  ['retry-limit', nonNegInt('retry limit')],
   // Classic mirroring: stored (single node, nothing to mirror to), as accepted by RabbitMQ 3.10.
   ['ha-mode', oneOf(['all', 'exactly', 'nodes'], 'ha-mode value')],
   ['ha-params', anything],

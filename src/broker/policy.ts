@@ -2,13 +2,13 @@
  * Policies: a name, a regex pattern matched against queue or
  * exchange names, what they apply to, a priority, and a definition with RabbitMQ's keys
  * (message-ttl, expires, max-length, max-length-bytes, overflow, dead-letter-exchange,
- * dead-letter-routing-key, delivery-limit, alternate-exchange). The highest-priority matching
+ * dead-letter-routing-key, delivery-limit, alternate-exchange; Warren's retry-delays, retry-limit). The highest-priority matching
  * policy applies. Precedence as in RabbitMQ: for the numeric limits (message-ttl, expires,
  * max-length, max-length-bytes, delivery-limit) the lower of argument and policy wins; for the
  * others the queue's own argument wins over the policy.
  */
 import type { JsonValue } from '../store/definitions.js';
-import type { QueueArguments } from './queue-arguments.js';
+import { retryDelaysValue, type QueueArguments } from './queue-arguments.js';
 
 /** A definition value: RabbitMQ's keys take strings and numbers; some (ha-params) lists. */
 export type PolicyValue = JsonValue;
@@ -79,5 +79,8 @@ export function applyQueuePolicy(args: QueueArguments, policy: Policy | undefine
       : overflow === 'reject-publish' || overflow === 'reject-publish-dlx' || overflow === 'drop-head' ? overflow : args.overflow,
     deadLetterExchange: args.deadLetterExchange ?? str(d, 'dead-letter-exchange'),
     deadLetterRoutingKey: args.deadLetterRoutingKey ?? str(d, 'dead-letter-routing-key'),
+    // Warren's delayed retries: the queue's own arguments win, as for the dead-letter settings.
+    retryDelays: args.retryDelays ?? retryDelaysValue(d['retry-delays']),
+    retryLimit: args.retryLimit ?? num(d, 'retry-limit'),
   };
 }

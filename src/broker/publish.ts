@@ -78,7 +78,7 @@ export class Publisher {
   constructor(
     private readonly topology: PublishTopology,
     private readonly persistence: Persistence | undefined,
-    private readonly delayed: DelayedDelivery,
+    private readonly delayed: DelayedDelivery<Exchange>,
   ) {}
 
   /** Publish `msg` to exchange `x` (see the header); returns `result`, filled in. */

@@ -24,7 +24,17 @@ export interface QueueArguments {
   singleActiveConsumer: boolean;
   queueType: QueueType;
   deliveryLimit: number | undefined;
+  /**
+   * Warren extension (delayed retries, README "Half messages and retries"): a message rejected or
+   * nacked without requeue comes back after these delays (ms), one per retry, the last repeated.
+   */
+  retryDelays: readonly number[] | undefined;
+  /** Retries before the message is dead-lettered (default: the number of delays). */
+  retryLimit: number | undefined;
 }
+
+/** The largest single retry delay (ms): the same cap as a TTL. */
+export const MAX_RETRY_DELAY = 315_360_000_000;
 
 /**
  * The largest x-message-ttl, x-expires and per-message expiration RabbitMQ accepts (ms, 10 years:
@@ -115,7 +125,34 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
     singleActiveConsumer: sac !== undefined && sac.type === 't' && sac.value,
     queueType: (typeRaw as QueueType | undefined) ?? 'classic',
     deliveryLimit: int('x-delivery-limit', 'non-negative'),
+    retryDelays: retryDelaysArgument(tableGet(args, 'x-retry-delays'), (why) => invalid('x-retry-delays', why)),
+    retryLimit: int('x-retry-limit', 'non-negative'),
   };
+}
+
+/**
+ * x-retry-delays: a non-empty array of non-negative integers (ms), each at most MAX_RETRY_DELAY.
+ * (A policy's retry-delays is the same list in JSON: see retryDelaysValue.)
+ */
+function retryDelaysArgument(v: FieldValue | undefined, invalid: (why: string) => never): number[] | undefined {
+  if (v === undefined) return undefined;
+  if (v.type !== 'A') return invalid(`{unacceptable_type,${fieldTypeName(v)}}`);
+  const out: number[] = [];
+  for (const e of v.value) {
+    if (!fieldIsInteger(e)) return invalid(`"expected a list of integers, got ${fieldTypeName(e)}"`);
+    const n = fieldNumber(e)!;
+    if (n < 0 || n > MAX_RETRY_DELAY) return invalid(`{value_out_of_range,${n}}`);
+    out.push(n);
+  }
+  if (out.length === 0) return invalid('empty_list');
+  return out;
+}
+
+/** A policy's retry-delays (JSON): the list, or undefined when it is not a valid one. */
+export function retryDelaysValue(v: unknown): number[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  for (const n of v) if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_RETRY_DELAY) return undefined;
+  return v as number[];
 }
 
 const CLASSIC_UNSUPPORTED = ['x-delivery-limit', 'x-quorum-initial-group-size', 'x-max-age', 'x-stream-max-segment-size-bytes'];

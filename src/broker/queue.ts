@@ -15,7 +15,7 @@
  * (LongTimer).
  */
 import { AmqpError } from '../core/amqp-error.js';
-import { fv, type FieldTable } from '../core/field-value.js';
+import { fieldNumber, fv, tableGet, type FieldTable } from '../core/field-value.js';
 import { LongTimer } from '../core/long-timer.js';
 import { ReplyCode } from '../core/reply-code.js';
 import type { QueueIndex } from '../store/store.js';
@@ -42,6 +42,11 @@ export interface QueueOptions {
 export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
 
 export interface QueueHooks {
+  /**
+   * Warren's delayed retries: put `msg` (already carrying its x-retry-count) back into `q` after
+   * `delay` ms, durably when the queue and the message are.
+   */
+  retry?(q: Queue, msg: Message, delay: number): void;
   /** Route a dead-lettered message to the queue's dead-letter exchange. */
   deadLetter(q: Queue, msg: Message, reason: DeadLetterReason): void;
   /** A message left the queue for `reason`, to a dead-letter exchange or dropped without one (statistics). */
@@ -307,10 +312,24 @@ export class Queue {
     this.backing.ack(e);
   }
 
-  /** basic.reject / nack with requeue=false: settle and dead-letter (reason rejected). */
+  /**
+   * basic.reject / nack with requeue=false: settle and dead-letter (reason rejected). With
+   * x-retry-delays (Warren extension) the message first comes back after the next delay, its
+   * x-retry-count header counting the retries, until x-retry-limit (default: one per delay).
+   */
   reject(e: QueueEntry): void {
     this.settle(e);
-    if (!this.deleted) this.deadLetter(e.msg, 'rejected');
+    if (this.deleted) return;
+    const delays = this.options.settings.retryDelays;
+    if (delays !== undefined && this.hooks?.retry !== undefined) {
+      const count = retryCountOf(e.msg);
+      const limit = this.options.settings.retryLimit ?? delays.length;
+      if (count < limit) {
+        this.hooks.retry(this, withHeader(e.msg, RETRY_COUNT_HEADER, count + 1), delays[Math.min(count, delays.length - 1)]!);
+        return;
+      }
+    }
+    this.deadLetter(e.msg, 'rejected');
   }
 
   private release(e: QueueEntry): void {
@@ -434,7 +453,17 @@ export class Queue {
   }
 }
 
-/** A copy of `msg` with one header set (used for x-delivery-count). */
+/** The header a retried message carries: how many times it came back (Warren's delayed retries). */
+export const RETRY_COUNT_HEADER = 'x-retry-count';
+
+/** The retries a message has had so far (its x-retry-count, 0 when absent or not a number). */
+export function retryCountOf(msg: Message): number {
+  if (msg.headersStart < 0) return 0;
+  const n = fieldNumber(tableGet(msg.headers() ?? [], RETRY_COUNT_HEADER));
+  return n !== undefined && Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/** A copy of `msg` with one header set (used for x-delivery-count and x-retry-count). */
 function withHeader(msg: Message, key: string, value: number): Message {
   const headers = (msg.headers() ?? []).filter((h) => h.key !== key);
   headers.push({ key, value: fv.long(value) });

@@ -59,6 +59,7 @@ const QUEUE_EQUIVALENCE_ARGS = [
   'x-expires', 'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-length',
   'x-max-length-bytes', 'x-max-in-memory-length', 'x-max-in-memory-bytes', 'x-max-priority', 'x-overflow',
   'x-queue-mode', 'x-single-active-consumer', 'x-queue-type', 'x-queue-master-locator', 'x-delivery-limit',
+  'x-retry-delays', 'x-retry-limit',
   ...STREAM_EQUIVALENCE_ARGS,
 ];
 
@@ -88,7 +89,9 @@ export class Vhost {
   statistics: BrokerStatistics | undefined;
 
   /** Messages waiting on x-delayed-message exchanges. */
-  readonly delayed: DelayedDelivery;
+  readonly delayed: DelayedDelivery<Exchange>;
+  /** Rejected messages waiting for their next retry (x-retry-delays), by queue. */
+  readonly retries: DelayedDelivery<Queue>;
   /** The publish operation of this vhost (see publish.ts). */
   readonly publisher: Publisher;
   /** Reused by dead-lettering and delayed release (their results are not reported anywhere). */
@@ -96,7 +99,9 @@ export class Vhost {
 
   constructor(readonly name: string, private readonly meter: MemoryMeter, private readonly persistence?: Persistence,
     private readonly policies: readonly Policy[] = []) {
-    this.delayed = new DelayedDelivery(persistence, (x, msg) => { this.publisher.release(x, msg, this.internalResult); }, meter);
+    this.delayed = new DelayedDelivery<Exchange>(persistence, (x, msg) => { this.publisher.release(x, msg, this.internalResult); }, meter);
+    // A retry goes back into its queue directly, with its original exchange and routing key.
+    this.retries = new DelayedDelivery<Queue>(persistence, (q, msg) => { if (!q.deleted) q.enqueue(msg); }, meter, 'retry');
     this.publisher = new Publisher(this, persistence, this.delayed);
     this.addExchange(new Exchange('', name, 'direct', true, false, false, EMPTY_TABLE));
     for (const [n, t] of [['amq.direct', 'direct'], ['amq.fanout', 'fanout'], ['amq.topic', 'topic'],
@@ -284,6 +289,11 @@ export class Vhost {
 
   /** What queues call back into: dead letters, x-expires, auto-delete. */
   private readonly queueHooks: QueueHooks = {
+    retry: (q, msg, delay) => {
+      // Lanes group equal delays: the retry copy counts its delay from now.
+      msg.publishedAt = Date.now();
+      this.retries.schedule(q, msg, msg.publishedAt + delay);
+    },
     deadLetter: (q, msg, reason) => this.deadLetter(q, msg, reason),
     deadLettered: (q, reason, toExchange) => {
       this.statistics?.global.deadLetter(queueTypeOf(q), reason, toExchange ? 'at_most_once' : 'disabled');
@@ -373,6 +383,7 @@ export class Vhost {
     for (const b of (this.bindingsTo.get(q) ?? []).slice()) this.dropBinding(b, true);
     this.bindingsTo.delete(q);
     const n = q.destroy();
+    if (this.retries.holds(q)) this.retries.dropExchange(q);
     const st = this.statistics;
     if (st !== undefined) {
       // Its counts stay in the totals (Prometheus' global counters never go down).

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Broker, DEFAULT_BROKER_CONFIG } from '../../../src/broker/broker.js';
-import { DelayedDelivery, MAX_LANES } from '../../../src/broker/delayed-delivery.js';
+import { MAX_LANES } from '../../../src/broker/delayed-delivery.js';
 import { Message } from '../../../src/broker/message.js';
 import { Persistence } from '../../../src/broker/persistence.js';
 import { PublishResult } from '../../../src/broker/publish.js';
@@ -111,7 +111,7 @@ describe('delayed messages past the memory budget', () => {
     expect(s.v.delayed.size).toBe(3000);
     expect(s.b.meter.used).toBe(0);
     expect((s.v.delayed as unknown as { heap: unknown[] }).heap).toHaveLength(0);
-    const keys = s.p.store.queueNames().filter((k) => k.startsWith(DelayedDelivery.storeKey(s.v.exchanges.get('dx')!)));
+    const keys = s.p.store.queueNames().filter((k) => k.startsWith(s.v.delayed.storeKey(s.v.exchanges.get('dx')!)));
     expect(keys).toHaveLength(3);
     vi.advanceTimersByTime(4000);
     await flush();
@@ -188,7 +188,7 @@ describe('delayed messages past the memory budget', () => {
     const s = new System();
     await s.start();
     const x = s.v.exchanges.get('dx')!;
-    const index = s.p.store.queue(DelayedDelivery.storeKey(x));
+    const index = s.p.store.queue(s.v.delayed.storeKey(x));
     for (const [id, delay] of [[1, 800], [2, 300]] as const) {
       const msg = message(id, delay);
       index.enqueue(s.p.record(msg), msg.storeSize); // no due time: as written before lanes
