@@ -83,12 +83,27 @@ export interface BackingQueue {
   /** The store keys this queue's indexes use (the broker keeps them across restarts). */
   storeKeys(): string[];
   /**
+   * Read up to `count` held messages from position `offset` in delivery order, with no side effect
+   * at all: nothing is fetched, paged in, counted or marked delivered (paged messages are read from
+   * the store into fresh objects).
+   */
+  peek(offset: number, count: number): PeekedReady[];
+  /**
    * After a restart: adopt the store indexes (by key; undefined when there is none) with what they
    * still hold; `dropTransient(key)` says which ones may hold transient messages of an earlier run.
    */
   recover(indexOf: (key: string) => QueueIndex | undefined, dropTransient: (key: string) => boolean): void;
   /** The queue is deleted: release the store indexes. */
   delete(): void;
+}
+
+/** One held message as peek reads it. */
+export interface PeekedReady {
+  readonly msg: Message;
+  /** Deliveries so far (a message that came back from a consumer has at least 1). */
+  readonly deliveries: number;
+  /** When it expires (ms since the epoch), Infinity for never. */
+  readonly expiresAt: number;
 }
 
 export function createBackingQueue(owner: Queue, settings: QueueArguments, meter: MemoryMeter,
@@ -326,6 +341,43 @@ export class StoreBackedQueue implements BackingQueue {
     l.ready.push(entry);
     l.readyBytes += body;
     return entry;
+  }
+
+  peek(offset: number, count: number): PeekedReady[] {
+    const out: PeekedReady[] = [];
+    let skip = offset;
+    const p = this.persistence;
+    for (let i = this.top; i >= 0 && out.length < count; i--) {
+      const l = this.levels[i]!;
+      if (skip >= l.length) {
+        skip -= l.length;
+        continue;
+      }
+      for (let j = skip; j < l.ready.length && out.length < count; j++) {
+        const e = l.ready.at(j)!;
+        out.push({ msg: e.msg, deliveries: e.deliveries, expiresAt: e.expiresAt });
+      }
+      skip = Math.max(0, skip - l.ready.length);
+      if (l.pagedCount === 0 || l.index === undefined || p === undefined || out.length >= count) continue;
+      // The paged part: the cursor only walks the index; records are read for the page asked for.
+      const c = l.index.cursor(l.pageFrom);
+      for (let seen = 0; seen < l.pagedCount && out.length < count && c.next(); seen++) {
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        let rec;
+        try {
+          rec = p.load(c.ref, c.size);
+        } catch {
+          continue; // unreadable: paging it in drops (and logs) it; peek just leaves it out
+        }
+        const returns = (c.tag & TAG_V2) !== 0 ? c.tag & TAG_RETURNS : 0;
+        out.push({ msg: rec.msg, deliveries: returns + (c.delivered ? 1 : 0), expiresAt: this.expiryOf(c.expiresAt, c.tag) });
+      }
+      skip = 0;
+    }
+    return out;
   }
 
   /** Read up to PAGE_BATCH paged entries of a level back into memory, in order. */

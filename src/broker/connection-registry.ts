@@ -7,6 +7,7 @@
  */
 import type { FieldTable } from '../core/field-value.js';
 import type { Consumer } from './consumer.js';
+import type { QueueEntry } from './queue-entry.js';
 
 /** One connection's facts, with RabbitMQ's management field names where they map one to one. */
 export interface ConnectionSnapshot {
@@ -60,12 +61,22 @@ export interface ChannelSnapshot {
   readonly idleSince: number | undefined;
 }
 
+/** A delivery a channel holds unacked. */
+export interface UnackedDelivery {
+  readonly entry: QueueEntry;
+  /** The channel number. */
+  readonly channel: number;
+  readonly deliveryTag: number;
+}
+
 /** What the server registers for each open connection. */
 export interface ManagedConnection {
   /** Unique for the life of the process. */
   readonly id: number;
   snapshot(): ConnectionSnapshot;
   channels(): ChannelSnapshot[];
+  /** The deliveries from `queue` its channels hold unacked (peek; off the hot path). */
+  unackedFrom(queue: object): UnackedDelivery[];
   /** Close with 320 CONNECTION_FORCED and `reason` as the reply text (after "CONNECTION_FORCED - "). */
   close(reason: string): void;
 }

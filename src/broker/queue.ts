@@ -367,10 +367,15 @@ export class Queue {
    * without changing the stored message.
    */
   messageFor(e: QueueEntry, viaGet: boolean): Message {
-    if (this.options.settings.queueType !== 'quorum') return e.msg;
+    return this.deliveredForm(e.msg, e.deliveries, viaGet);
+  }
+
+  /** `msg` as its delivery number `deliveries` (1 = first) shows it (see messageFor). */
+  deliveredForm(msg: Message, deliveries: number, viaGet: boolean): Message {
+    if (this.options.settings.queueType !== 'quorum') return msg;
     // RabbitMQ 3.10: basic.get always shows the count; a consumer's first delivery has none.
-    if (!viaGet && e.deliveries <= 1) return e.msg;
-    return withHeader(e.msg, 'x-delivery-count', e.deliveries - 1);
+    if (!viaGet && deliveries <= 1) return msg;
+    return withHeader(msg, 'x-delivery-count', deliveries - 1);
   }
 
   // ------------------------------------------------------------------------------------------

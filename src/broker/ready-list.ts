@@ -13,6 +13,8 @@ export class FifoReady {
   push(e: QueueEntry): void { this.d.push(e); }
   shift(): QueueEntry | undefined { return this.d.shift(); }
   peek(): QueueEntry | undefined { return this.d.peek(); }
+  /** The i-th entry in delivery order (peek, off the hot path). */
+  at(i: number): QueueEntry | undefined { return this.d.at(i); }
 
   requeue(e: QueueEntry): void {
     const head = this.d.peek();

@@ -131,6 +131,31 @@ export class StreamQueue extends Queue {
     return this.log.nextOffset - this.log.firstOffset;
   }
 
+  /**
+   * Up to `count` committed messages from `offset` places after the first retained one, in offset
+   * order, through a reader of its own (no consumer, no credit, no tracking): peek's view.
+   */
+  peek(offset: number, count: number): { offset: number; msg: Message }[] {
+    const out: { offset: number; msg: Message }[] = [];
+    if (count <= 0) return out;
+    const r = this.log.reader(this.log.firstOffset + offset);
+    try {
+      r.credit = count;
+      while (out.length < count && r.next()) {
+        let payload: Buffer;
+        try {
+          payload = r.payload();
+        } catch {
+          continue; // unreadable: consumers skip (and log) it too
+        }
+        out.push({ offset: r.offset, msg: this.persist.decodeStamped(payload, r.ref, r.size, OFFSET_HEADER, r.offset) });
+      }
+    } finally {
+      r.close();
+    }
+    return out;
+  }
+
   /** What management shows of the stream (RabbitMQ's committed_offset and segments, and ours). */
   streamInfo(): { committedOffset: number | undefined; firstOffset: number; segments: number; bytes: number } {
     const log = this.log;

@@ -16,6 +16,7 @@ import { Consumer } from '../broker/consumer.js';
 import type { DeliverySink } from '../broker/delivery-sink.js';
 import type { ReplyConsumer } from '../broker/direct-reply-to.js';
 import type { Message } from '../broker/message.js';
+import type { UnackedDelivery } from '../broker/connection-registry.js';
 import type { Queue } from '../broker/queue.js';
 import type { QueueEntry } from '../broker/queue-entry.js';
 import { fieldTypeName } from '../broker/queue-arguments.js';
@@ -42,6 +43,11 @@ export class Deliveries implements DeliverySink, ReplyConsumer {
 
   get unackedCount(): number {
     return this.unacked.size;
+  }
+
+  /** Append the deliveries from `queue` held unacked here (peek; off the hot path). */
+  unackedFrom(queue: object, channel: number, out: UnackedDelivery[]): void {
+    for (const [deliveryTag, entry] of this.unacked) if (entry.queue === queue) out.push({ entry, channel, deliveryTag });
   }
 
   /** basic.qos prefetch: per consumer (global=false) and across the channel (global=true). */

@@ -4,7 +4,7 @@
  * socket. Built by the Connection when it opens, removed when it is released. Snapshots are built
  * on demand (off the hot path).
  */
-import type { ChannelSnapshot, ConnectionSnapshot, ManagedConnection } from '../broker/connection-registry.js';
+import type { ChannelSnapshot, ConnectionSnapshot, ManagedConnection, UnackedDelivery } from '../broker/connection-registry.js';
 import type { Connection } from './connection.js';
 import type { Channel } from './channel.js';
 import type { Transport } from './transport.js';
@@ -47,6 +47,12 @@ export class ConnectionHandle implements ManagedConnection {
 
   channels(): ChannelSnapshot[] {
     return this.conn.openChannelList().map((ch) => channelSnapshot(this.conn, ch));
+  }
+
+  unackedFrom(queue: object): UnackedDelivery[] {
+    const out: UnackedDelivery[] = [];
+    for (const ch of this.conn.openChannelList()) ch.deliveries.unackedFrom(queue, ch.id, out);
+    return out;
   }
 
   /** The connection's message counters (its channels', open and closed). */

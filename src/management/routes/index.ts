@@ -12,6 +12,7 @@ import { overviewRoutes } from './overview.js';
 import { parameterRoutes } from './policies.js';
 import { publishRoutes } from './publish.js';
 import { queueRoutes } from './queues.js';
+import { queueToolRoutes } from './queue-tools.js';
 import { userRoutes } from './users.js';
 import { vhostRoutes } from './vhosts.js';
 
@@ -19,6 +20,7 @@ export function managementRouter(): Router {
   const r = new Router();
   overviewRoutes(r);
   queueRoutes(r);
+  queueToolRoutes(r);
   exchangeRoutes(r);
   publishRoutes(r);
   bindingRoutes(r);

@@ -157,13 +157,13 @@ async function getMessages(ctx: RouteContext): Promise<Item[]> {
 }
 
 /** A message's properties; RabbitMQ renders none at all as an empty list (its empty proplist). */
-function propertiesOf(ctx: RouteContext, properties: Buffer): unknown {
+export function propertiesOf(ctx: RouteContext, properties: Buffer): unknown {
   const p = ctx.app.codec.propertiesToJson(properties);
   return Object.keys(p).length === 0 ? [] : p;
 }
 
 /** RabbitMQ's `auto` encoding: a payload that is valid UTF-8 is shown as a string. */
-function isUtf8Text(b: Buffer): boolean {
+export function isUtf8Text(b: Buffer): boolean {
   return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 }
 

@@ -55,6 +55,7 @@ describe('vhost lifecycle', () => {
       id,
       snapshot: () => ({ name: `c${id}`, vhost }) as never,
       channels: () => [],
+      unackedFrom: () => [],
       close: (reason: string) => closed.push(`c${id}: ${reason}`),
     });
     b.connections.add(conn(1, 'v2'));
