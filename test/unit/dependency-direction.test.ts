@@ -1,6 +1,7 @@
 /**
  * The one dependency rule of DESIGN.md, for every file under src/: layers import one way
- * (`protocol <- server -> broker -> store`, `core` a leaf; `management` reads the broker; only
+ * (`protocol <- server -> broker -> store`, `core` a leaf; `management` reads the broker; `links` (shovels, federation: AMQP
+ * clients inside the broker) use the codec and the broker; only
  * `cli` wires everything), npm packages only where a layer needs them (protocol, core and store use
  * none), and no import cycle between folders. A folder and the folders inside it (protocol and its
  * generated code, cli and its commands) count as one place for cycles; any other cycle fails.
@@ -20,12 +21,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   broker: ['broker', 'core', 'store'],
   server: ['server', 'core', 'protocol', 'broker'],
   management: ['management', 'core', 'broker'],
-  cli: ['cli', 'core', 'protocol', 'server', 'broker', 'store', 'management'],
+  links: ['links', 'core', 'protocol', 'broker'],
+  cli: ['cli', 'core', 'protocol', 'server', 'broker', 'store', 'management', 'links'],
 };
 
 /** npm packages each area may import (node: built-ins are allowed everywhere). */
 const PACKAGES: Record<string, readonly string[]> = {
-  core: [], protocol: [], store: [], broker: ['pino'], server: ['pino'], management: ['pino'], cli: ['*'],
+  core: [], protocol: [], store: [], broker: ['pino'], server: ['pino'], management: ['pino'], links: ['pino'], cli: ['*'],
 };
 
 interface Import { file: string; spec: string }
