@@ -111,7 +111,12 @@ describe('CommandAssembler (property)', () => {
         const stream = encode(cmds);
         const cuts = fractions.map((f) => Math.floor(f * stream.length)).sort((a, b) => a - b);
         expect(run(stream, cuts).out).toEqual(expected(cmds));
-      }), { numRuns: 200 });
+      }), {
+      numRuns: 200,
+      // Regression: a one-byte body cut at its end once made a trailing empty body frame (a 505 on
+      // RabbitMQ too); the generator now cuts strictly inside the body, so this is its valid form.
+      examples: [[[{ kind: 'publish', routingKey: '', properties: Buffer.from([0, 0]), body: Buffer.from([0]), cuts: [0] }, { kind: 'qos', n: 0 }], []]],
+    });
   });
 
   it('single copy: large straddling body frames reach the assembler as views of the socket chunks', () => {

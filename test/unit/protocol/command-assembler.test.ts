@@ -106,6 +106,21 @@ describe('CommandAssembler', () => {
       .toEqual([505, 'UNEXPECTED_FRAME - expected content body, got non content body frame instead', 60, 40]);
   });
 
+  it('an empty body frame after the body is complete is an unexpected frame, as on RabbitMQ 3.10', () => {
+    // rabbit_command_assembler: the last body byte returns to the method state, where any non-method
+    // frame is 505 (checked on the reference with a raw client: publish, body [0], empty body, qos).
+    // The property test's generator once cut a body at its very end and produced exactly this stream.
+    const a = new CommandAssembler(10);
+    const m = basicPublish('ex', '');
+    a.push(METHOD_FRAME, m, 0, m.length);
+    const h = headerPayload(60, 1, Buffer.from([0, 0]));
+    a.push(HEADER_FRAME, h, 0, h.length);
+    const b = bodyPayload('x');
+    expect(a.push(BODY_FRAME, b, 0, 1)).toBe(CONTENT);
+    const e = errorOf(() => a.push(BODY_FRAME, b, 1, 1));
+    expect([e.code, e.text, e.hard]).toEqual([505, 'UNEXPECTED_FRAME - expected method frame, got non method frame instead', true]);
+  });
+
   it('a body that overruns its announced size never completes (the next method is unexpected)', () => {
     const a = new CommandAssembler(100);
     const m = basicPublish('', 'q');
