@@ -130,12 +130,13 @@ export class Queue {
     }
     // In memory or paged out: the backing queue keeps the expiry with the message either way.
     this.backing.publish(msg, expiresAt);
-    if (s.overflow === 'drop-head' && (s.maxLength !== undefined || s.maxLengthBytes !== undefined)) this.dropOverflow();
+    const dropped = s.overflow === 'drop-head' && (s.maxLength !== undefined || s.maxLengthBytes !== undefined)
+      && this.dropOverflow();
     if (this.consumers.length > 0) this.dispatch();
-    if (expiresAt !== Infinity) {
-      this.mayExpire = true;
-      this.expireHead();
-    }
+    if (expiresAt !== Infinity) this.mayExpire = true;
+    // rabbit_amqqueue_process:deliver_or_enqueue runs drop_expired_msgs when the new message may
+    // expire or when drop-head changed the head: the new head may be a message whose time has passed.
+    if (this.mayExpire && (dropped || expiresAt !== Infinity)) this.expireHead();
     return true;
   }
 
@@ -145,15 +146,21 @@ export class Queue {
     return s.maxLengthBytes !== undefined && this.backing.bytes + extraBytes > s.maxLengthBytes;
   }
 
-  /** drop-head: remove the oldest ready messages until the limits hold (dead-lettered as maxlen). */
-  private dropOverflow(): void {
+  /**
+   * drop-head: remove the oldest ready messages until the limits hold (dead-lettered as maxlen).
+   * Returns whether any was dropped (the head changed).
+   */
+  private dropOverflow(): boolean {
     const s = this.options.settings;
     const b = this.backing;
+    let dropped = false;
     while (b.length > 0 && ((s.maxLength !== undefined && b.length > s.maxLength)
       || (s.maxLengthBytes !== undefined && b.bytes > s.maxLengthBytes))) {
       if (b.head() === undefined) break;
       this.deadLetter(b.drop().msg, 'maxlen');
+      dropped = true;
     }
+    return dropped;
   }
 
   /** Expiry time of a message entering now, Infinity without TTL, -1 if it is born expired. */
@@ -357,9 +364,10 @@ export class Queue {
     this.release(e);
     // Quorum queues put returned messages at the back.
     this.backing.requeue(e, this.options.settings.queueType === 'quorum');
-    if (this.options.settings.overflow === 'drop-head') this.dropOverflow();
-    // A message that outlived its TTL while unacked expires as it comes back (dead-lettered).
-    if (e.expiresAt !== Infinity) this.expireHead();
+    const dropped = this.options.settings.overflow === 'drop-head' && this.dropOverflow();
+    // A message that outlived its TTL while unacked expires as it comes back (dead-lettered); a
+    // drop-head may also have uncovered an expired head.
+    if (e.expiresAt !== Infinity || (dropped && this.mayExpire)) this.expireHead();
   }
 
   /**

@@ -414,6 +414,16 @@ describe('every queue kind against the model, with a tiny memory budget', () => 
     }, 120_000);
   }
 
+  // Regression (seed -1301545998): a drop-head that uncovers a head whose TTL has passed must expire
+  // it at once, as rabbit_amqqueue_process:deliver_or_enqueue does, even when the new message has no TTL.
+  it('max-length drop-head: a head uncovered by drop-head expires at once', async () => {
+    const pub = (expiration?: number): Op => ({ t: 'pub', priority: 0, expiration, persistent: false, size: 10 });
+    const ops: Op[] = [pub(), pub(300)];
+    for (let i = 0; i < 10; i++) ops.push(pub());
+    ops.push({ t: 'wait', ms: 700 }, pub(), { t: 'get', noAck: true });
+    await run(KINDS.find((k) => k.name === 'max-length drop-head')!, ops);
+  });
+
   for (const kind of KINDS) {
     it(kind.name, async () => {
       await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 20, maxLength: 160 }), (ops) => run(kind, ops)),
