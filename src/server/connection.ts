@@ -25,6 +25,7 @@ import { Channel } from './channel.js';
 import { dropsConnection, toAmqpError } from './close-mapping.js';
 import { ConnectionHandle } from './managed-connection.js';
 import type { OutboundFlusher } from './outbound-flusher.js';
+import { HEARTBEAT_DEAD, HEARTBEAT_SEND, Heartbeat, heartbeatTickMs } from './heartbeat.js';
 import type { ServerConfig } from './server-config.js';
 import type { Transport, TransportOwner } from './transport.js';
 
@@ -95,7 +96,7 @@ export class Connection implements TransportOwner {
   /** Channels holding frames past their limit (HeldFrames): reading stops while any does. */
   private holdingChannels = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private missedTicks = 0;
+  private readonly heartbeatPolicy = new Heartbeat();
   private ackTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribeAlarm: () => void;
   private childLog: Logger | undefined;
@@ -374,28 +375,23 @@ export class Connection implements TransportOwner {
   }
 
   // ------------------------------------------------------------------------------------------
-  // Heartbeats (spec 4.2.7): send when idle for half the interval; drop the peer after two
-  // silent intervals, as RabbitMQ does.
+  // Heartbeats (spec 4.2.7): the policy is heartbeat.ts (at most half the interval silent, the
+  // peer dropped after two silent intervals, as RabbitMQ does).
 
   private startHeartbeat(): void {
     if (this.heartbeat === 0) return;
-    // heartbeat is a u16 of seconds: half of it (at most ~9 hours) always fits a Node timer.
-    const halfMs = (this.heartbeat * 1000) / 2;
-    this.heartbeatTimer = setInterval(() => this.heartbeatTick(), halfMs);
+    this.heartbeatTimer = setInterval(() => this.heartbeatTick(), heartbeatTickMs(this.heartbeat));
     this.heartbeatTimer.unref();
   }
 
   private heartbeatTick(): void {
     const t = this.transport;
-    if (!t.sentSinceTick) {
+    const action = this.heartbeatPolicy.tick(t.sentSinceTick, t.receivedSinceTick);
+    t.sentSinceTick = t.receivedSinceTick = false;
+    if (action === HEARTBEAT_SEND) {
       this.writer.writeHeartbeat();
-      t.flush();
-    }
-    t.sentSinceTick = false;
-    if (t.receivedSinceTick) {
-      this.missedTicks = 0;
-      t.receivedSinceTick = false;
-    } else if (++this.missedTicks >= 4) {
+      t.flush(); // counts as sent: an idle connection gets one heartbeat every two ticks
+    } else if (action === HEARTBEAT_DEAD) {
       this.log.info({ timeout: this.heartbeat }, 'missed heartbeats from client, closing');
       t.destroy();
     }
