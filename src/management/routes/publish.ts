@@ -24,7 +24,7 @@ const STRING_PROPS = ['content_type', 'content_encoding', 'correlation_id', 'rep
 const OCTET_PROPS = ['delivery_mode', 'priority'];
 
 /** rabbit_mgmt_format's checks on the `properties` object (RabbitMQ's reasons; unknown keys ignored). */
-function properties(v: unknown): PropertiesJson {
+export function properties(v: unknown): PropertiesJson {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw badRequest(['not_json_object', 'properties']);
   const p = v as JsonObject;
@@ -50,7 +50,7 @@ function properties(v: unknown): PropertiesJson {
   return out;
 }
 
-function payload(body: JsonObject): Buffer {
+export function payload(body: JsonObject): Buffer {
   const text = str(body['payload'], '');
   const encoding = str(body['payload_encoding'], '');
   if (encoding === 'string') return Buffer.from(text, 'utf8');
@@ -59,23 +59,33 @@ function payload(body: JsonObject): Buffer {
   return Buffer.from(text, 'base64');
 }
 
+/** rabbit_channel:check_msg_size (it comes first, as on the API's internal channel). */
+export function checkMessageSize(ctx: RouteContext, body: Buffer): void {
+  const max = ctx.app.node.maxMessageSize;
+  if (max !== undefined && body.length > max) {
+    throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `message size ${body.length} is larger than configured max size ${max}`);
+  }
+}
+
+/** The message as a channel builds it from a publish (user_id and expiration checked as there). */
+export function buildMessage(ctx: RouteContext, exchange: string, routingKey: string, props: PropertiesJson, body: Buffer): Message {
+  const app = ctx.app;
+  const e = app.codec.encodeProperties(props);
+  checkPublishedProperties(props['user_id'] as string | undefined, e.expiration, ctx.user.name,
+    () => ctx.user.tags.includes('impersonator'));
+  return new Message(exchange, routingKey, e.properties, body, e.deliveryMode, e.priority, e.expiration, e.headersStart,
+    e.headersEnd, app.codec.content, Date.now());
+}
+
 /** Build the message as a channel would and run the publish operation; true when routed. */
 async function publish(ctx: RouteContext, v: Vhost, exchange: string, routingKey: string, props: PropertiesJson, body: Buffer): Promise<boolean> {
   const app = ctx.app;
   let routed: boolean;
   let durableAt: number;
   try {
-    const max = app.node.maxMessageSize;
-    if (max !== undefined && body.length > max) {
-      // rabbit_channel:check_msg_size comes first, as on the API's internal channel.
-      throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `message size ${body.length} is larger than configured max size ${max}`);
-    }
+    checkMessageSize(ctx, body);
     const x = v.exchangeForPublish(exchange, routingKey, app.access(ctx.user, v.name));
-    const e = app.codec.encodeProperties(props);
-    checkPublishedProperties(props['user_id'] as string | undefined, e.expiration, ctx.user.name,
-      () => ctx.user.tags.includes('impersonator'));
-    const msg = new Message(x.name, routingKey, e.properties, body, e.deliveryMode, e.priority, e.expiration, e.headersStart,
-      e.headersEnd, app.codec.content, Date.now());
+    const msg = buildMessage(ctx, x.name, routingKey, props, body);
     const result = v.publish(x, msg, new PublishResult());
     routed = result.routed;
     durableAt = result.durableAt;
