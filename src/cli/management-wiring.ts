@@ -1,10 +1,13 @@
 /**
  * Wires the management HTTP API (src/management) to a running broker: facts about this node
  * (names, versions, listeners, free disk), the message codec (protocol/ lives on this side of the
- * layer rule) and the listener itself. Imported lazily by startWarren, only when the API is
- * enabled, so `warren start --management-port 0` loads none of it.
+ * layer rule), the web console's built files and the listener itself. Imported lazily by
+ * startWarren, only when the API is enabled, so `warren start --management-port 0` loads none of it.
  */
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { brokerStatisticsSource } from '../management/broker-statistics.js';
+import { ConsoleAssets } from '../management/console-assets.js';
 import { defaultNodeName, ManagementApp, type Listener as ListenerFact, type NodeInfo } from '../management/management-app.js';
 import { ManagementServer } from '../management/management-server.js';
 import { managementRouter } from '../management/routes/index.js';
@@ -52,7 +55,7 @@ export async function startManagement(o: ManagementWiringOptions): Promise<Runni
     maxMessageSize: o.serverConfig.maxMessageSize,
   };
   const app = new ManagementApp(o.broker, node, MANAGEMENT_CODEC, o.statistics ?? brokerStatisticsSource(o.broker));
-  const server = new ManagementServer(app, managementRouter(), o.logger);
+  const server = new ManagementServer(app, managementRouter(), o.logger, new ConsoleAssets(consoleDirectory()));
   const bound = await listenHttpAndHttps(server, o);
   if (bound === undefined) return undefined;
   const { port, tlsPort } = bound;
@@ -66,4 +69,13 @@ export async function startManagement(o: ManagementWiringOptions): Promise<Runni
     o.logger.info({ host, port: tlsPort }, `Management API on https://${host}:${tlsPort}/api/`);
   }
   return { port, tlsPort, app, reloadTls: () => server.reloadTls(), close: () => server.close() };
+}
+
+/**
+ * Where `npm run build` puts the web console: dist/console in the package, found from this file
+ * whether it runs built (dist/src/cli) or from source (src/cli, under vitest or tsx).
+ */
+export function consoleDirectory(): string {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  return basename(root) === 'dist' ? join(root, 'console') : join(root, 'dist', 'console');
 }

@@ -13,6 +13,7 @@ import { stringifyJson } from '../core/json-text.js';
 import { fromBrokerError, HttpError, methodNotAllowed, notAuthorised, notFound } from './http-error.js';
 import { HttpListeners } from './http-listen.js';
 import type { TlsSettings } from '../core/tls-options.js';
+import type { AssetReply, ConsoleAssets } from './console-assets.js';
 import { ManagementApp } from './management-app.js';
 import { parseJsonObject, readBody } from './request-values.js';
 import type { Level, Reply, RouteContext, Router } from './router.js';
@@ -30,7 +31,13 @@ const LEVEL_REFUSAL: Record<Level, string> = {
 export class ManagementServer {
   private readonly listeners: HttpListeners;
 
-  constructor(private readonly app: ManagementApp, private readonly router: Router, private readonly logger: Logger) {
+  constructor(
+    private readonly app: ManagementApp,
+    private readonly router: Router,
+    private readonly logger: Logger,
+    /** The web console's files, served at paths outside /api/ (undefined: none). */
+    private readonly assets?: ConsoleAssets,
+  ) {
     this.listeners = new HttpListeners((req, res) => void this.handle(req, res), logger, 'management');
   }
 
@@ -73,6 +80,10 @@ export class ManagementServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const match = this.router.match(method, url.pathname);
+    if (match === undefined && method === 'GET' && this.assets !== undefined && !url.pathname.startsWith('/api/')) {
+      const asset = await this.assets.get(url.pathname);
+      if (asset !== undefined) return asset;
+    }
     if (match === undefined) {
       // RabbitMQ authenticates before it looks the path up only for /api paths it knows.
       throw notFound();
@@ -116,7 +127,9 @@ export class ManagementServer {
     const headers: Record<string, string> = { vary: 'accept, accept-encoding, origin', ...reply.headers };
     if (reply.status === 401) headers['www-authenticate'] = REALM;
     let payload: Buffer | undefined;
-    if (reply.body !== undefined) {
+    if (isAsset(reply)) {
+      payload = reply.raw;
+    } else if (reply.body !== undefined) {
       // stringifyJson: queue/binding arguments may nest deeper than JSON.stringify's recursion allows.
       payload = Buffer.from(stringifyJson(reply.body), 'utf8');
       headers['content-type'] = 'application/json';
@@ -125,6 +138,10 @@ export class ManagementServer {
     res.writeHead(reply.status, headers);
     res.end(head ? undefined : payload);
   }
+}
+
+function isAsset(reply: Reply): reply is AssetReply {
+  return (reply as Partial<AssetReply>).raw !== undefined;
 }
 
 function errorReply(e: HttpError): Reply {

@@ -1,0 +1,134 @@
+/**
+ * The web console in Chromium against a broker with real amqplib traffic: log in, the overview's
+ * totals, the queues list (filter, sort, badges), a queue's page (counts, publish, browse without
+ * consuming, move, purge, delete). Asserts what a person sees on the page.
+ */
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logIn, seeText, startConsole, unavailable, type ConsoleHarness } from './console-harness.js';
+
+const skip = unavailable();
+if (skip !== undefined) console.warn(`console browser tests skipped: ${skip}`);
+
+describe.skipIf(skip !== undefined)('web console', () => {
+  let h: ConsoleHarness;
+  let conn: amqp.ChannelModel;
+
+  beforeAll(async () => {
+    h = await startConsole();
+    conn = await amqp.connect(h.broker.url);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('orders', { durable: true, arguments: { 'x-message-ttl': 60000 } });
+    await ch.assertQueue('invoices', { durable: false });
+    await ch.assertExchange('shop', 'topic');
+    await ch.bindQueue('orders', 'shop', 'order.*');
+    for (let i = 0; i < 3; i++) ch.publish('shop', 'order.new', Buffer.from(JSON.stringify({ id: i, item: 'book' })), { contentType: 'application/json', headers: { source: 'test' } });
+    ch.sendToQueue('invoices', Buffer.from('plain text invoice'));
+    await ch.close();
+  }, 60_000);
+
+  afterAll(async () => {
+    await conn?.close();
+    await h?.close();
+  });
+
+  it('refuses a wrong password and logs in with the broker user', async () => {
+    const { page, base } = h;
+    await page.goto(base);
+    await page.getByLabel('Username').fill('guest');
+    await page.getByLabel('Password').fill('wrong');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await seeText(page, '[role=alert]', 'Login failed');
+    await logIn(page, base);
+    await seeText(page, '.session .user', 'guest');
+  }, 60_000);
+
+  it('overview shows the totals, the node and no alarms', async () => {
+    const { page } = h;
+    await page.goto(`${h.base}#/overview`);
+    await seeText(page, 'h1', 'Overview');
+    await seeText(page, '[data-testid=ready] .tile-value', '4');
+    await seeText(page, '[data-testid=queues] .tile-value', '2');
+    await seeText(page, '[data-testid=connections] .tile-value', '1');
+    await seeText(page, '[data-testid=alarms]', 'No alarms');
+    await seeText(page, 'figcaption', 'Message rates');
+    await seeText(page, 'h2', 'Node');
+  }, 60_000);
+
+  it('queues list filters, sorts and shows badges', async () => {
+    const { page } = h;
+    await page.getByRole('link', { name: 'Queues' }).click();
+    const table = page.getByRole('table', { name: 'Queues' });
+    await table.getByRole('link', { name: 'orders' }).waitFor();
+    await table.getByRole('link', { name: 'invoices' }).waitFor();
+    const ordersRow = table.getByRole('row').filter({ hasText: 'orders' });
+    await ordersRow.getByText('TTL').waitFor();
+    expect(await ordersRow.locator('td[data-label=Ready]').innerText()).toBe('3');
+    // Sort by Ready, descending: orders (3) before invoices (1).
+    await table.getByRole('button', { name: 'Ready' }).click();
+    await table.getByRole('button', { name: 'Ready' }).click();
+    await page.waitForFunction(() => document.querySelector('th[aria-sort=descending]') !== null);
+    const names = await table.locator('tbody td[data-label=Name]').allInnerTexts();
+    expect(names).toEqual(['orders', 'invoices']);
+    await page.getByLabel('Filter').fill('inv');
+    await seeText(page, '.count', '1 of 2 queues');
+    expect(await table.locator('tbody td[data-label=Name]').allInnerTexts()).toEqual(['invoices']);
+    await page.getByLabel('Filter').fill('');
+  }, 60_000);
+
+  it('adds a queue from the list page', async () => {
+    const { page } = h;
+    await page.getByText('Add a queue').click();
+    await page.locator('form.grid-form input[name=name]').fill('added-by-console');
+    await page.getByRole('button', { name: 'Add queue' }).click();
+    await page.getByRole('table', { name: 'Queues' }).getByRole('link', { name: 'added-by-console' }).waitFor();
+  }, 60_000);
+
+  it("a queue's page: counts, publish, purge and delete", async () => {
+    const { page } = h;
+    await page.goto(`${h.base}#/queue/%2F/invoices`);
+    await seeText(page, 'h1', 'invoices');
+    await seeText(page, '[data-testid=ready] .tile-value', '1');
+    await page.getByText('Publish a message').click();
+    await page.getByLabel('Payload').fill('{"hello":"console"}');
+    await page.getByRole('button', { name: 'Publish message' }).click();
+    await seeText(page, '[role=status]', 'Message published.');
+    await seeText(page, '[data-testid=ready] .tile-value', '2');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Purge' }).click();
+    await seeText(page, '[data-testid=ready] .tile-value', '0');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete queue' }).click();
+    await seeText(page, 'h1', 'Queues');
+    const api = await fetch(`${h.base}api/queues/%2F/invoices`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+    expect(api.status).toBe(404);
+  }, 60_000);
+
+  it('moves messages to another queue', async () => {
+    const { page } = h;
+    await page.goto(`${h.base}#/queue/%2F/orders`);
+    await seeText(page, '[data-testid=ready] .tile-value', '3');
+    await page.getByText('Move messages').first().click();
+    await page.getByLabel('Target name').fill('added-by-console');
+    await page.getByLabel('How many').fill('2');
+    await page.getByRole('button', { name: 'Move messages' }).click();
+    await seeText(page, '[role=status]', 'Moved 2 messages to queue added-by-console.');
+    await seeText(page, '[data-testid=ready] .tile-value', '1');
+    await page.goto(`${h.base}#/queue/%2F/added-by-console`);
+    await seeText(page, '[data-testid=ready] .tile-value', '2');
+  }, 60_000);
+
+  it('keyboard: the navigation and sort headers are reachable with Tab', async () => {
+    const { page } = h;
+    await page.goto(`${h.base}#/queues`);
+    await page.reload(); // focus starts at the top of a freshly loaded document
+    await page.getByRole('table', { name: 'Queues' }).waitFor();
+    const focused: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      await page.keyboard.press('Tab');
+      focused.push(await page.evaluate(() => document.activeElement?.textContent?.trim() ?? ''));
+    }
+    expect(focused, focused.join(' | ')).toContain('Queues');
+    expect(focused.some((t) => t.startsWith('Name'))).toBe(true);
+  }, 60_000);
+});
