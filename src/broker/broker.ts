@@ -45,8 +45,8 @@ export interface BrokerConfig {
   memoryHighWatermark: number;
   /** Bytes of held messages above which queues page new messages out to disk. */
   pagingThreshold: number;
-  /** Users created at first start (RabbitMQ's guest/guest). */
-  defaultUser: { name: string; password: string } | undefined;
+  /** Users created at first start (RabbitMQ's guest/guest, tagged administrator unless default_user_tags says otherwise). */
+  defaultUser: { name: string; password: string; tags?: readonly string[] } | undefined;
   /** Users allowed to log in only from loopback addresses (RabbitMQ's loopback_users). */
   loopbackUsers: readonly string[];
   defaultVhost: string;
@@ -90,7 +90,7 @@ export class Broker {
     if (persistence !== undefined) persistence.exportDefinitions = () => exportDefinitions(this);
     this.addVhost(config.defaultVhost);
     if (config.defaultUser !== undefined) {
-      this.users.add(config.defaultUser.name, config.defaultUser.password, ['administrator']);
+      this.users.add(config.defaultUser.name, config.defaultUser.password, [...(config.defaultUser.tags ?? ['administrator'])]);
       // RabbitMQ's default_permissions for the default user in the default vhost.
       this.permissions.restore({ user: config.defaultUser.name, vhost: config.defaultVhost, configure: '.*', write: '.*', read: '.*' });
     }

@@ -251,17 +251,23 @@ export class Persistence {
     }, failed);
   }
 
-  /** Compact the journal (so the next start reads only the snapshot) and close the store. */
-  async close(): Promise<void> {
+  /**
+   * Compact the journal (so the next start reads only the snapshot) and close the store (which
+   * syncs what is pending). Reports whether a definitions snapshot was written.
+   */
+  async close(): Promise<{ definitionsSnapshot: boolean }> {
     this.closed = true;
+    let definitionsSnapshot = false;
     if (this.exportDefinitions !== undefined && this.store.definitionsJournalBytes > 0) {
       try {
         await this.store.saveDefinitions(this.exportDefinitions());
+        definitionsSnapshot = true;
       } catch (err: unknown) {
         this.logger.warn({ err }, 'definitions snapshot at shutdown failed; the journal keeps every change');
       }
     }
     await this.store.close();
+    return { definitionsSnapshot };
   }
 }
 

@@ -1,167 +1,210 @@
 #!/usr/bin/env node
 /**
- * The `warren` command. `warren start` runs the broker in the foreground; flags override
- * environment variables (WARREN_PORT, WARREN_HOST, WARREN_DATA_DIR, WARREN_LOG_LEVEL, ...), which
- * override defaults (0.0.0.0:5672, ./data, info). SIGTERM/SIGINT close every connection with
- * 320 CONNECTION_FORCED and exit 0; SIGHUP reloads the TLS certificate files (tls-flags.ts). This
- * is the only module that reads argv and the environment.
+ * The `warren` command. `warren start` runs the broker in the foreground, configured by flags,
+ * else environment variables (WARREN_*, and RabbitMQ's RABBITMQ_* where they mean something), else
+ * a configuration file (--config: Warren keys or rabbitmq.conf keys), else defaults (settings.ts
+ * has the table; a bad value anywhere stops the start with exit code 78). `warren config show`
+ * prints what `start` would use and where each value comes from. SIGTERM/SIGINT close every
+ * connection with 320 CONNECTION_FORCED within --shutdown-timeout and exit 0; SIGHUP reloads the
+ * TLS certificate files (tls-flags.ts). This is the only module that reads argv and the environment.
  */
-import { Command, InvalidArgumentError } from 'commander';
-import { pino } from 'pino';
+import { Command } from 'commander';
+import type { Logger } from 'pino';
 import { readFileSync } from 'node:fs';
 import type { Policy } from '../broker/policy.js';
-import { addAuthFlags, addTlsFlags, authSettingsFrom, TLS_GROUPS, tlsSettingsFrom } from './tls-flags.js';
-import { DEFAULT_SERVER_CONFIG } from '../server/server-config.js';
+import { importDefinitions } from '../broker/definitions-codec.js';
+import type { Definitions } from '../store/definitions.js';
+import { ConfigError } from './config-file.js';
+import { formatConfig, loadEffectiveConfig, unusedKeysWarning, type EffectiveConfig } from './effective-config.js';
+import { createLogging, type Logging } from './logging.js';
+import { addSettingOptions, buildSettings } from './settings.js';
+import { authSettingsFrom, TLS_GROUPS, tlsSettingsFrom } from './tls-flags.js';
 import { maxFds } from './http-wiring.js';
-import { startWarren } from './warren.js';
-
-function int(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a non-negative integer');
-  return n;
-}
+import { startWarren, type Warren } from './warren.js';
 
 const env = process.env;
 const program = new Command('warren').description('Warren, an AMQP 0-9-1 message broker').version('0.1.0');
+const SETTINGS = buildSettings({ maxConnections: defaultMaxConnections });
 
-const start = program
-  .command('start')
-  .description('run the broker in the foreground')
-  .option('-p, --port <n>', 'TCP port (0 picks a free one) [env WARREN_PORT]', int, env['WARREN_PORT'] ? int(env['WARREN_PORT']) : 5672)
-  .option('-H, --host <addr>', 'address to listen on [env WARREN_HOST]', env['WARREN_HOST'] ?? '0.0.0.0')
-  .option('-d, --data-dir <dir>', 'data directory [env WARREN_DATA_DIR]', env['WARREN_DATA_DIR'] ?? './data')
-  .option('-l, --log-level <lvl>', 'trace|debug|info|warn|error|silent [env WARREN_LOG_LEVEL]', env['WARREN_LOG_LEVEL'] ?? 'info')
-  .option('--memory-high-watermark <bytes>', 'block publishers above this many held message bytes [env WARREN_MEMORY_HIGH_WATERMARK]',
-    int, env['WARREN_MEMORY_HIGH_WATERMARK'] ? int(env['WARREN_MEMORY_HIGH_WATERMARK']) : 512 * 1024 * 1024)
-  .option('--heartbeat <s>', 'heartbeat interval offered to clients [env WARREN_HEARTBEAT]', int,
-    env['WARREN_HEARTBEAT'] ? int(env['WARREN_HEARTBEAT']) : 60)
-  .option('--frame-max <bytes>', 'largest frame offered to clients [env WARREN_FRAME_MAX]', int,
-    env['WARREN_FRAME_MAX'] ? int(env['WARREN_FRAME_MAX']) : 131072)
-  .option('--channel-max <n>', 'most channels per connection [env WARREN_CHANNEL_MAX]', int,
-    env['WARREN_CHANNEL_MAX'] ? int(env['WARREN_CHANNEL_MAX']) : 2047)
-  .option('--product <name>', 'server-properties product [env WARREN_PRODUCT]', env['WARREN_PRODUCT'] ?? 'RabbitMQ')
-  .option('--product-version <v>', 'server-properties version (clients compare it with RabbitMQ versions) [env WARREN_PRODUCT_VERSION]',
-    env['WARREN_PRODUCT_VERSION'] ?? '3.13.7')
-  .option('--segment-size <bytes>', 'message segment file size [env WARREN_SEGMENT_SIZE]', int,
-    env['WARREN_SEGMENT_SIZE'] ? int(env['WARREN_SEGMENT_SIZE']) : 8 * 1024 * 1024)
-  .option('--queue-memory-budget <bytes>', 'held message bytes above which queues page to disk [env WARREN_QUEUE_MEMORY_BUDGET]', int,
-    env['WARREN_QUEUE_MEMORY_BUDGET'] ? int(env['WARREN_QUEUE_MEMORY_BUDGET']) : 64 * 1024 * 1024)
-  .option('--disk-free-limit <bytes>', 'block publishers while free disk is under this [env WARREN_DISK_FREE_LIMIT]', int,
-    env['WARREN_DISK_FREE_LIMIT'] ? int(env['WARREN_DISK_FREE_LIMIT']) : 50_000_000)
-  .option('--store <kind>', 'file (durable) or memory [env WARREN_STORE]', env['WARREN_STORE'] ?? 'file')
-  .option('--consumer-timeout <ms>', 'unacked delivery timeout, 0 disables [env WARREN_CONSUMER_TIMEOUT]', int,
-    env['WARREN_CONSUMER_TIMEOUT'] ? int(env['WARREN_CONSUMER_TIMEOUT']) : 30 * 60 * 1000)
-  .option('--policies <file>', 'JSON file with policies (array, or definitions with "policies") [env WARREN_POLICIES]',
-    env['WARREN_POLICIES'])
-  .option('--allow-remote-guest', 'let guest log in from non-loopback addresses [env WARREN_ALLOW_REMOTE_GUEST=1]',
-    env['WARREN_ALLOW_REMOTE_GUEST'] === '1')
-  .option('--prometheus-port <n>', 'Prometheus metrics port, 0 disables [env WARREN_PROMETHEUS_PORT]', int,
-    env['WARREN_PROMETHEUS_PORT'] ? int(env['WARREN_PROMETHEUS_PORT']) : 15692)
-  .option('--prometheus-host <addr>', 'Prometheus listen address (default: --host) [env WARREN_PROMETHEUS_HOST]',
-    env['WARREN_PROMETHEUS_HOST'])
-  .option('--management-port <n>', 'management HTTP API port, 0 disables [env WARREN_MANAGEMENT_PORT]', int,
-    env['WARREN_MANAGEMENT_PORT'] ? int(env['WARREN_MANAGEMENT_PORT']) : 15672)
-  .option('--management-host <addr>', 'management API listen address (default: --host) [env WARREN_MANAGEMENT_HOST]',
-    env['WARREN_MANAGEMENT_HOST'])
-  .option('--default-user <name>', 'user created at first start, administrator with full permissions in --default-vhost [env WARREN_DEFAULT_USER]',
-    env['WARREN_DEFAULT_USER'] ?? 'guest')
-  .option('--default-pass <password>', 'that user\'s password [env WARREN_DEFAULT_PASS]', env['WARREN_DEFAULT_PASS'] ?? 'guest')
-  .option('--default-vhost <name>', 'virtual host created at first start [env WARREN_DEFAULT_VHOST]', env['WARREN_DEFAULT_VHOST'] ?? '/')
-  .option('--max-message-size <bytes>', 'largest message body accepted (406 above it) [env WARREN_MAX_MESSAGE_SIZE]', int,
-    env['WARREN_MAX_MESSAGE_SIZE'] ? int(env['WARREN_MAX_MESSAGE_SIZE']) : DEFAULT_SERVER_CONFIG.maxMessageSize)
-  .option('--max-connections <n>', 'client sockets accepted at once, further ones closed at once (default: 90% of the open-file limit) [env WARREN_MAX_CONNECTIONS]',
-    int, env['WARREN_MAX_CONNECTIONS'] ? int(env['WARREN_MAX_CONNECTIONS']) : undefined)
-  .option('--handshake-timeout <s>', 'seconds a client has to finish the AMQP handshake [env WARREN_HANDSHAKE_TIMEOUT]', int,
-    env['WARREN_HANDSHAKE_TIMEOUT'] ? int(env['WARREN_HANDSHAKE_TIMEOUT']) : DEFAULT_SERVER_CONFIG.handshakeTimeout)
-  .action(async (opts: {
-    port: number; host: string; dataDir: string; logLevel: string; memoryHighWatermark: number; heartbeat: number;
-    frameMax: number; channelMax: number; product: string; productVersion: string; allowRemoteGuest: boolean;
-    segmentSize: number; queueMemoryBudget: number; diskFreeLimit: number; store: string;
-    consumerTimeout: number; policies?: string; prometheusPort: number; prometheusHost?: string;
-    managementPort: number; managementHost?: string; defaultUser: string; defaultPass: string; defaultVhost: string;
-    maxMessageSize: number; maxConnections?: number; handshakeTimeout: number;
-  }, cmd: Command) => {
-    const logger = pino({ level: opts.logLevel, base: { app: 'warren' } });
+/** The exit code of a configuration that cannot be used (sysexits EX_CONFIG). */
+const EX_CONFIG = 78;
+
+/** --config and the settings' flags, on `start` and on `config show`. */
+function withSettings(cmd: Command): Command {
+  cmd.option('-c, --config <file>', 'configuration file: Warren keys or rabbitmq.conf keys, key = value lines [env WARREN_CONFIG_FILE, RABBITMQ_CONFIG_FILE]');
+  addSettingOptions(cmd, SETTINGS);
+  return cmd;
+}
+
+/** The effective configuration, or exit 78 with the reason on stderr. */
+function configOrExit(cmd: Command): EffectiveConfig {
+  try {
+    return loadEffectiveConfig(SETTINGS, cmd.opts(), env);
+  } catch (err: unknown) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`warren: ${err.message}\n`);
+    process.exit(EX_CONFIG);
+  }
+}
+
+const start = withSettings(program.command('start').description('run the broker in the foreground'))
+  .action(async (_opts: unknown, cmd: Command) => {
+    const config = configOrExit(cmd);
+    const s = config.settings;
+    const logging = await createLogging({
+      level: s.str('log-level'), format: s.str('log-format') === 'pretty' ? 'pretty' : 'json',
+      ...(s.opt('log-file') === undefined ? {} : { file: s.str('log-file') }),
+      fileSize: s.num('log-file-size'), fileCount: s.num('log-file-count'),
+    });
+    const logger = logging.logger;
+    const unused = unusedKeysWarning(config);
+    if (unused !== undefined) logger.warn({ file: config.file?.path, unused: config.file?.unused }, unused);
+    else if (config.file !== undefined) logger.info({ file: config.file.path }, `configuration file ${config.file.path}`);
     try {
-      const flags = cmd.opts();
-      const amqpTls = tlsSettingsFrom(flags, TLS_GROUPS.amqp);
-      const managementTls = tlsSettingsFrom(flags, TLS_GROUPS.management, opts.managementHost);
-      const prometheusTls = tlsSettingsFrom(flags, TLS_GROUPS.prometheus, opts.prometheusHost);
+      let amqpTls, managementTls, prometheusTls;
+      try {
+        const values = s.camelRecord();
+        amqpTls = tlsSettingsFrom(values, TLS_GROUPS.amqp);
+        managementTls = tlsSettingsFrom(values, TLS_GROUPS.management, s.opt('management-host'));
+        prometheusTls = tlsSettingsFrom(values, TLS_GROUPS.prometheus, s.opt('prometheus-host'));
+      } catch (err: unknown) {
+        process.stderr.write(`warren: ${(err as Error).message}\n`);
+        process.exit(EX_CONFIG);
+      }
+      const queueMemoryBudget = s.num('queue-memory-budget');
+      const managementPort = httpPort(s.raw('management-port'));
+      const prometheusPort = httpPort(s.raw('prometheus-port'));
+      const loadDefinitions = s.opt('load-definitions');
+      const definitions = loadDefinitions === undefined ? undefined : readDefinitions(loadDefinitions);
       const warren = await startWarren({
         ...(managementTls === undefined ? {} : { managementTls }),
         ...(prometheusTls === undefined ? {} : { prometheusTls }),
-        port: opts.port,
-        host: opts.host,
-        dataDir: opts.dataDir,
+        port: s.num('port'),
+        host: s.str('host'),
+        dataDir: s.str('data-dir'),
         logger,
-        segmentSize: opts.segmentSize,
-        diskFreeLimit: opts.diskFreeLimit,
-        storeKind: opts.store === 'memory' ? 'memory' : 'file',
-        ...(opts.prometheusPort === 0 ? {} : {
-          prometheusPort: opts.prometheusPort,
+        logLevelControl: logging.control,
+        segmentSize: s.num('segment-size'),
+        diskFreeLimit: s.num('disk-free-limit'),
+        storeKind: s.str('store') === 'memory' ? 'memory' : 'file',
+        ...(prometheusPort === undefined ? {} : {
+          prometheusPort,
           // The default port may be RabbitMQ's on a developer machine: then run without metrics.
-          prometheusBestEffort: cmd.getOptionValueSource('prometheusPort') !== 'cli' && env['WARREN_PROMETHEUS_PORT'] === undefined,
+          prometheusBestEffort: s.source('prometheus-port') === 'default',
         }),
-        ...(opts.prometheusHost === undefined ? {} : { prometheusHost: opts.prometheusHost }),
-        ...(opts.managementPort === 0 ? {} : {
-          managementPort: opts.managementPort,
+        ...(s.opt('prometheus-host') === undefined ? {} : { prometheusHost: s.str('prometheus-host') }),
+        ...(managementPort === undefined ? {} : {
+          managementPort,
           // The default port may be RabbitMQ's on a developer machine: then run without the API.
-          managementBestEffort: cmd.getOptionValueSource('managementPort') !== 'cli' && env['WARREN_MANAGEMENT_PORT'] === undefined,
+          managementBestEffort: s.source('management-port') === 'default',
         }),
-        ...(opts.managementHost === undefined ? {} : { managementHost: opts.managementHost }),
+        ...(s.opt('management-host') === undefined ? {} : { managementHost: s.str('management-host') }),
         server: {
-          heartbeat: opts.heartbeat, frameMax: opts.frameMax, channelMax: opts.channelMax,
-          product: opts.product, version: opts.productVersion, allowRemoteLoopbackUsers: opts.allowRemoteGuest,
+          heartbeat: s.num('heartbeat'), frameMax: s.num('frame-max'), channelMax: s.num('channel-max'),
+          product: s.str('product'), version: s.str('product-version'), allowRemoteLoopbackUsers: s.bool('allow-remote-guest'),
           ...(amqpTls === undefined ? {} : { tls: amqpTls }),
-          ...authSettingsFrom(flags),
-          maxMessageSize: opts.maxMessageSize, handshakeTimeout: opts.handshakeTimeout,
-          maxConnections: opts.maxConnections ?? defaultMaxConnections(),
+          ...authSettingsFrom(s.camelRecord()),
+          maxMessageSize: s.num('max-message-size'), handshakeTimeout: s.num('handshake-timeout'),
+          maxConnections: s.num('max-connections'),
         },
         broker: {
-          memoryHighWatermark: Math.max(opts.memoryHighWatermark, opts.queueMemoryBudget * 2),
-          pagingThreshold: opts.queueMemoryBudget,
-          consumerTimeout: opts.consumerTimeout,
-          policies: opts.policies === undefined ? [] : loadPolicies(opts.policies),
+          memoryHighWatermark: Math.max(s.num('memory-high-watermark'), queueMemoryBudget * 2),
+          pagingThreshold: queueMemoryBudget,
+          consumerTimeout: s.num('consumer-timeout'),
+          policies: s.opt('policies') === undefined ? [] : loadPolicies(s.str('policies')),
           // Created at the first start only (an existing data directory keeps its users and vhosts).
-          defaultUser: { name: opts.defaultUser, password: opts.defaultPass },
-          defaultVhost: opts.defaultVhost,
+          defaultUser: { name: s.str('default-user'), password: s.str('default-pass'), tags: s.list('default-user-tags') },
+          defaultVhost: s.str('default-vhost'),
+          loopbackUsers: s.list('loopback-users'),
         },
       });
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, 'shutting down');
-        warren.close().then(() => {
-          logger.info('stopped');
-          logger.flush();
-          process.exit(0);
-        }, (err: unknown) => {
-          logger.error({ err }, 'error during shutdown');
-          process.exit(1);
-        });
-      };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
-      // SIGHUP re-reads the TLS certificate files (a renewal): new handshakes use them, open
-      // connections stay; bad files are logged and the certificates in use are kept.
-      process.on('SIGHUP', () => {
-        try {
-          const reloaded = warren.reloadTls();
-          logger.info({ listeners: reloaded }, reloaded.length > 0 ? 'TLS certificates reloaded' : 'SIGHUP: no TLS listener to reload');
-        } catch (err: unknown) {
-          logger.error({ err }, 'TLS certificate reload failed: the certificates in use are kept');
-        }
-      });
+      if (definitions !== undefined) {
+        // RabbitMQ's load_definitions: applied at every start, over what the data directory holds.
+        importDefinitions(warren.broker, { ...EMPTY_DEFINITIONS, ...definitions }, 'apply');
+        logger.info({ file: loadDefinitions }, `definitions loaded from ${loadDefinitions!}`);
+      }
+      installSignals(warren, logger, logging, s.num('shutdown-timeout'));
     } catch (err: unknown) {
       logger.fatal({ err }, 'failed to start');
-      logger.flush();
+      await logging.close();
       process.exit(1);
     }
   });
+void start;
 
-for (const group of Object.values(TLS_GROUPS)) addTlsFlags(start, group, env);
-addAuthFlags(start, env);
+const configCommand = program.command('config').description('the configuration `warren start` would use');
+withSettings(configCommand.command('show')
+  .description('print the effective configuration and where each value comes from (flag, env, file, default)')
+  .option('--json', 'print JSON'))
+  .action((opts: { json?: boolean }, cmd: Command) => {
+    const config = configOrExit(cmd);
+    process.stdout.write(formatConfig(config, SETTINGS, opts.json === true));
+    const unused = unusedKeysWarning(config);
+    if (unused !== undefined && opts.json !== true) process.stderr.write(`warning: ${unused}\n`);
+  });
+
+/** management-port / prometheus-port: 0 disables (undefined), 'free' asks for a free port (0). */
+function httpPort(v: unknown): number | undefined {
+  if (v === 'free') return 0;
+  return v === 0 ? undefined : (v as number);
+}
+
+const EMPTY_DEFINITIONS: Definitions = { users: [], vhosts: [], permissions: [], policies: [], queues: [], exchanges: [], bindings: [] };
+
+function readDefinitions(file: string): Partial<Definitions> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err: unknown) {
+    throw new Error(`load_definitions: cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`load_definitions: ${file} is not a definitions object`);
+  return raw as Partial<Definitions>;
+}
+
+/**
+ * SIGTERM/SIGINT: a bounded graceful stop. Clients get the shutdown timeout to answer the 320
+ * close; those that do not are dropped; the store syncs; the report says what happened. Should the
+ * store itself hang, the process exits anyway 5 s after the timeout (exit code 1). SIGHUP re-reads
+ * the TLS certificate files.
+ */
+function installSignals(warren: Warren, logger: Logger, logging: Logging, timeoutS: number): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const connections = warren.listener.connections.size;
+    logger.info({ signal, connections, timeoutS }, 'shutting down');
+    const hard = setTimeout(() => {
+      logger.error({ timeoutS }, 'shutdown did not finish in time: exiting without waiting for the store');
+      logger.flush();
+      process.exit(1);
+    }, (timeoutS + 5) * 1000);
+    hard.unref();
+    warren.close({ graceMs: timeoutS * 1000 }).then(async (report) => {
+      logger.info({ ...report }, `stopped: ${report.closedCleanly} of ${report.connections} connections closed cleanly, ${report.dropped} dropped`
+        + `, ${report.store === 'file' ? 'message store synced' : 'memory store (nothing to sync)'}`
+        + `${report.definitionsSnapshot ? ', definitions snapshot written' : ''}`);
+      await logging.close();
+      process.exit(0);
+    }, (err: unknown) => {
+      logger.error({ err }, 'error during shutdown');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP re-reads the TLS certificate files (a renewal): new handshakes use them, open
+  // connections stay; bad files are logged and the certificates in use are kept.
+  process.on('SIGHUP', () => {
+    try {
+      const reloaded = warren.reloadTls();
+      logger.info({ listeners: reloaded }, reloaded.length > 0 ? 'TLS certificates reloaded' : 'SIGHUP: no TLS listener to reload');
+    } catch (err: unknown) {
+      logger.error({ err }, 'TLS certificate reload failed: the certificates in use are kept');
+    }
+  });
+}
 
 /**
  * Sockets the listener accepts at once when --max-connections is not given: 90% of the open-file

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brokerStatisticsSource } from '../management/broker-statistics.js';
 import { ConsoleAssets } from '../management/console-assets.js';
-import { defaultNodeName, ManagementApp, type Listener as ListenerFact, type NodeInfo } from '../management/management-app.js';
+import { defaultNodeName, ManagementApp, type Listener as ListenerFact, type LogLevelControl, type NodeInfo } from '../management/management-app.js';
 import { ManagementServer } from '../management/management-server.js';
 import { managementRouter } from '../management/routes/index.js';
 import type { StatisticsSource } from '../management/statistics-source.js';
@@ -21,6 +21,8 @@ export interface ManagementWiringOptions extends HttpWiringOptions {
   /** Other listeners to report (Prometheus). */
   otherListeners?: ListenerFact[];
   statistics?: StatisticsSource;
+  /** Serves GET/PUT /api/warren/log-level. */
+  logLevel?: LogLevelControl;
 }
 
 export interface RunningManagement {
@@ -53,6 +55,7 @@ export async function startManagement(o: ManagementWiringOptions): Promise<Runni
     fds: () => ({ used: openFds(), total: maxFds() }),
     allowRemoteLoopbackUsers: o.serverConfig.allowRemoteLoopbackUsers,
     maxMessageSize: o.serverConfig.maxMessageSize,
+    ...(o.logLevel === undefined ? {} : { logLevel: o.logLevel }),
   };
   const app = new ManagementApp(o.broker, node, MANAGEMENT_CODEC, o.statistics ?? brokerStatisticsSource(o.broker));
   const server = new ManagementServer(app, managementRouter(), o.logger, new ConsoleAssets(consoleDirectory()));

@@ -12,7 +12,8 @@ import { Persistence } from '../broker/persistence.js';
 import { TlsConfigError, type TlsListenerSettings } from '../core/tls-options.js';
 import { CONTENT_CODEC } from '../server/content-codec.js';
 import { FileStore, MemoryStore, type Store } from '../store/index.js';
-import { Listener } from '../server/listener.js';
+import { Listener, type ListenerCloseReport } from '../server/listener.js';
+import type { LogLevelControl } from '../management/management-app.js';
 import type { RunningManagement } from './management-wiring.js';
 import type { RunningPrometheus } from './prometheus-wiring.js';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../server/server-config.js';
@@ -57,6 +58,8 @@ export interface WarrenOptions {
   managementTls?: TlsListenerSettings;
   /** HTTPS for Prometheus (RabbitMQ's prometheus.ssl.*; the CLI's port is 15691), as managementTls. */
   prometheusTls?: TlsListenerSettings;
+  /** The log level control the management API's /api/warren/log-level uses (the CLI's logging.ts). */
+  logLevelControl?: LogLevelControl;
 }
 
 export interface Warren {
@@ -92,8 +95,20 @@ export interface Warren {
    * certificates; the others are reloaded).
    */
   reloadTls(): string[];
-  /** Close every connection with 320 CONNECTION_FORCED and stop listening. */
-  close(): Promise<void>;
+  /**
+   * Stop listening, close every connection with 320 CONNECTION_FORCED (clients get `graceMs`,
+   * default 2 s, to answer; the rest are dropped), sync the store and report what was done.
+   */
+  close(options?: { graceMs?: number }): Promise<ShutdownReport>;
+}
+
+/** What a shutdown did: connections closed cleanly or dropped, what the store flushed. */
+export interface ShutdownReport extends ListenerCloseReport {
+  /** A definitions snapshot was written (the journal had changes since the last one). */
+  readonly definitionsSnapshot: boolean;
+  /** 'file': pending message writes were synced to disk before the store closed. */
+  readonly store: 'file' | 'memory';
+  readonly ms: number;
 }
 
 function amqpUrl(config: BrokerConfig, host: string, port: number): string {
@@ -126,11 +141,16 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   const diskAlarm = new DiskAlarm(store, broker.meter, options.diskFreeLimit ?? 50_000_000, logger);
   diskAlarm.start();
   const listener = new Listener(broker, serverConfig, logger);
-  const stopCore = async () => {
+  const stopCore = async (graceMs?: number): Promise<ShutdownReport> => {
+    const began = performance.now();
     diskAlarm.stop();
-    await listener.close();
+    const closed = await listener.close(undefined, graceMs);
     broker.close();
-    await persistence.close();
+    const flushed = await persistence.close();
+    return {
+      ...closed, ...flushed,
+      store: store.kind, ms: Math.round(performance.now() - began),
+    };
   };
   let port: number;
   let tlsPort: number | undefined;
@@ -177,6 +197,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
         broker, serverConfig, amqpPort: port, dataDir, logger, diskFreeLimit: options.diskFreeLimit ?? 50_000_000,
         ...(options.managementPort === undefined ? {} : { port: options.managementPort }),
         ...(options.managementTls === undefined ? {} : { tls: options.managementTls }),
+        ...(options.logLevelControl === undefined ? {} : { logLevel: options.logLevelControl }),
         ...(options.managementBestEffort === true ? {
           busyWarning: `Management port ${options.managementPort} is in use (is RabbitMQ running?): management API disabled; use --management-port`,
         } : {}),
@@ -195,7 +216,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   const managementTlsConnectHost = connectable(options.managementTls?.host ?? options.managementHost ?? host);
   const tlsConnectHost = connectable(serverConfig.tls?.host ?? host);
   logger.info({ host, port, dataDir }, `Warren listening on ${host}:${port}`);
-  let closing: Promise<void> | undefined;
+  let closing: Promise<ShutdownReport> | undefined;
   return {
     port,
     host,
@@ -227,10 +248,10 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
       if (failed.length > 0) throw new TlsConfigError(`TLS reload failed (old certificates kept) for ${failed.join('; ')}`);
       return reloaded;
     },
-    close: () => (closing ??= (async () => {
+    close: (o) => (closing ??= (async () => {
       await management?.close();
       await prometheus?.close();
-      await stopCore();
+      return stopCore(o?.graceMs);
     })()),
   };
 }

@@ -68,6 +68,15 @@ export interface NodeInfo {
   allowRemoteLoopbackUsers: boolean;
   /** Largest message body a publish may carry (the AMQP listener's max_message_size); undefined: no limit. */
   maxMessageSize?: number;
+  /** The process's log level, read and changed by PUT /api/warren/log-level; absent: no such route. */
+  logLevel?: LogLevelControl;
+}
+
+/** Reads and changes the level of every logger of the process (the CLI builds it). */
+export interface LogLevelControl {
+  readonly levels: readonly string[];
+  get(): string;
+  set(level: string): void;
 }
 
 export function defaultNodeName(): string {

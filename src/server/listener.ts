@@ -160,22 +160,39 @@ export class Listener {
     return true;
   }
 
-  async close(reason = 'broker forced connection closure with reason \'shutdown\''): Promise<void> {
+  /**
+   * Stop listening and close every connection with 320 CONNECTION_FORCED. Clients get `graceMs`
+   * to answer close-ok; the sockets of those that do not (a stuck client that stopped reading) are
+   * dropped then, so a shutdown is bounded. Reports how many closed cleanly and how many were dropped.
+   */
+  async close(reason = 'broker forced connection closure with reason \'shutdown\'', graceMs = 2000): Promise<ListenerCloseReport> {
     const closed = Promise.all([this.server, this.tlsServer].map((server) => new Promise<void>((resolve) => {
       if (server === undefined || !server.listening) resolve();
       else server.close(() => resolve());
     })));
+    const connections = this.ctx.sessions.size;
     for (const c of [...this.ctx.sessions]) c.forceClose(reason);
-    const deadline = Date.now() + 2000;
+    const deadline = Date.now() + graceMs;
     while (this.ctx.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
+    const dropped = this.ctx.sessions.size;
     for (const c of [...this.ctx.sessions]) c.destroy();
     // What is left under the TLS listener never finished its TLS handshake.
     for (const s of this.tlsSockets) s.destroy();
     this.clock.stop();
     await closed;
+    return { connections, closedCleanly: connections - dropped, dropped };
   }
+}
+
+/** What Listener.close did with the connections open when it was called. */
+export interface ListenerCloseReport {
+  readonly connections: number;
+  /** Answered close-ok (or closed their socket) within the grace period. */
+  readonly closedCleanly: number;
+  /** Still open at the end of the grace period: their sockets were destroyed. */
+  readonly dropped: number;
 }
 
 function listenOn(server: net.Server, port: number, host: string): Promise<number> {

@@ -8,6 +8,7 @@ import { connectionRoutes } from './connections.js';
 import { definitionRoutes } from './definitions.js';
 import { exchangeRoutes } from './exchanges.js';
 import { healthRoutes } from './health.js';
+import { logLevelRoutes } from './log-level.js';
 import { overviewRoutes } from './overview.js';
 import { parameterRoutes } from './policies.js';
 import { publishRoutes } from './publish.js';
@@ -30,5 +31,6 @@ export function managementRouter(): Router {
   parameterRoutes(r);
   definitionRoutes(r);
   healthRoutes(r);
+  logLevelRoutes(r);
   return r;
 }
