@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The web console's browser tests run here: Warren in-process (AMQP and management on port 0,
  * console files from `npm run build`), Debian's Chromium driven by playwright-core (headless,

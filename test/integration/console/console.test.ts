@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The web console in Chromium against a broker with real amqplib traffic: log in, the overview's
  * totals, the queues list (filter, sort, badges), a queue's page (counts, publish, browse without
