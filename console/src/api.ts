@@ -58,8 +58,8 @@ async function reasonOf(res: Response): Promise<string> {
 }
 
 /** One API call; `path` is below /api/ and already encoded. */
-export async function request<T = Json>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
+export async function request<T = Json>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { ...extra };
   if (credentials !== null) headers['authorization'] = `Basic ${credentials}`;
   // credentials 'omit': the browser never prompts for a login on a 401 (the form does that).
   const init: RequestInit = { method, headers, credentials: 'omit' };

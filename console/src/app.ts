@@ -10,6 +10,10 @@ import { html, type View } from './html.js';
 import { OverviewPage } from './pages/overview.js';
 import { QueuesPage } from './pages/queues.js';
 import { QueuePage } from './pages/queue.js';
+import { ExchangePage, ExchangesPage } from './pages/exchanges.js';
+import { TopologyPage } from './pages/topology.js';
+import { ChannelsPage, ConnectionsPage, ConsumersPage } from './pages/connections.js';
+import { DefinitionsPage, PermissionsPage, PoliciesPage, UsersPage, VhostsPage } from './pages/admin.js';
 
 type Page = (props: { args: string[] }) => View;
 
@@ -17,6 +21,17 @@ const PAGES: { path: string; label: string; page: Page; nav: boolean }[] = [
   { path: 'overview', label: 'Overview', page: OverviewPage, nav: true },
   { path: 'queues', label: 'Queues', page: QueuesPage, nav: true },
   { path: 'queue', label: 'Queue', page: QueuePage, nav: false },
+  { path: 'exchanges', label: 'Exchanges', page: ExchangesPage, nav: true },
+  { path: 'exchange', label: 'Exchange', page: ExchangePage, nav: false },
+  { path: 'topology', label: 'Topology', page: TopologyPage, nav: true },
+  { path: 'connections', label: 'Connections', page: ConnectionsPage, nav: true },
+  { path: 'channels', label: 'Channels', page: ChannelsPage, nav: true },
+  { path: 'consumers', label: 'Consumers', page: ConsumersPage, nav: true },
+  { path: 'users', label: 'Users', page: UsersPage, nav: true },
+  { path: 'vhosts', label: 'Vhosts', page: VhostsPage, nav: true },
+  { path: 'permissions', label: 'Permissions', page: PermissionsPage, nav: true },
+  { path: 'policies', label: 'Policies', page: PoliciesPage, nav: true },
+  { path: 'definitions', label: 'Definitions', page: DefinitionsPage, nav: true },
 ];
 
 function parseHash(): string[] {

@@ -31,7 +31,7 @@ function Browse({ base }: { base: string }): View {
     <h2 id="browse-title">Messages</h2>
     <p class="hint">Browsing does not consume: no redelivered flag, no reordering, consumers unaffected.</p>
     <div class="toolbar">
-      <label>Show <select value=${state} onChange=${(e: Event) => { setState((e.currentTarget as HTMLSelectElement).value); setOffset(0); }}>
+      <label>Show <select aria-label="Show messages" value=${state} onChange=${(e: Event) => { setState((e.currentTarget as HTMLSelectElement).value); setOffset(0); }}>
         <option value="all">ready and unacked</option><option value="ready">ready</option><option value="unacked">unacked</option></select></label>
       <label>Per page <select value=${String(count)} onChange=${(e: Event) => { setCount(Number((e.currentTarget as HTMLSelectElement).value)); setOffset(0); }}>
         <option>10</option><option>20</option><option>50</option><option>100</option></select></label>

@@ -53,7 +53,7 @@ export async function logIn(page: Page, base: string, user = 'guest', password =
   await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
 }
 
 /** Waits until `selector` shows `text` (polling the DOM; the console refreshes every second). */

@@ -105,6 +105,37 @@ describe.skipIf(skip !== undefined)('web console', () => {
     expect(api.status).toBe(404);
   }, 60_000);
 
+  it('browses ready and unacked messages without consuming them', async () => {
+    const { page } = h;
+    const ch = await conn.createChannel();
+    await ch.assertQueue('browse-me');
+    ch.sendToQueue('browse-me', Buffer.from('{"order":42,"lines":[1,2]}'), { contentType: 'application/json', headers: { tenant: 'acme' } });
+    ch.sendToQueue('browse-me', Buffer.from('just text'));
+    ch.sendToQueue('browse-me', Buffer.from([0, 1, 2, 255]));
+    await ch.prefetch(1);
+    await ch.consume('browse-me', () => {}, { noAck: false }); // holds the first message unacked
+    await page.goto(`${h.base}#/queue/%2F/browse-me`);
+    await seeText(page, '[data-testid=unacked] .tile-value', '1');
+    await seeText(page, '[data-testid=browse-range]', '1–3 of 3');
+    const messages = page.getByTestId('message');
+    const first = messages.nth(0);
+    await first.getByText('unacked').waitFor();
+    await first.getByText('tenant').waitFor();
+    expect(await first.getByTestId('body').innerText()).toBe(JSON.stringify({ order: 42, lines: [1, 2] }, null, 2));
+    await first.getByRole('button', { name: 'HEX' }).click();
+    expect(await first.getByTestId('body').innerText()).toContain('7b 22 6f 72');
+    expect(await messages.nth(1).getByTestId('body').innerText()).toBe('just text');
+    expect(await messages.nth(2).getByTestId('body').innerText()).toContain('00 01 02 ff');
+    await page.getByLabel('Show messages').selectOption('ready');
+    await seeText(page, '[data-testid=browse-range]', '1–2 of 2');
+    // Nothing was consumed or redelivered: the counts stand, the next get is not redelivered.
+    await seeText(page, '[data-testid=ready] .tile-value', '2');
+    const got = await ch.get('browse-me', { noAck: true });
+    expect(got && got.fields.redelivered).toBe(false);
+    expect(got && got.content.toString()).toBe('just text');
+    await ch.close();
+  }, 60_000);
+
   it('moves messages to another queue', async () => {
     const { page } = h;
     await page.goto(`${h.base}#/queue/%2F/orders`);
