@@ -15,6 +15,9 @@ import type { DefinitionChange } from '../store/definition-changes.js';
 import type { JsonValue } from '../store/definitions.js';
 import { invalid, missing } from './control-error.js';
 
+/** The component of dynamic shovels (src/links registers it; the management API names it). */
+export const SHOVEL_PARAMETER_COMPONENT = 'shovel';
+
 export interface RuntimeParameter {
   readonly component: string;
   readonly vhost: string;

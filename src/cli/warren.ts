@@ -14,6 +14,9 @@ import { CONTENT_CODEC } from '../server/content-codec.js';
 import { FileStore, MemoryStore, type Store } from '../store/index.js';
 import { Listener, type ListenerCloseReport } from '../server/listener.js';
 import type { LogLevelControl } from '../management/management-app.js';
+import { parseAmqpUri } from '../links/amqp-uri.js';
+import { Shovels } from '../links/shovels.js';
+import { hostname } from 'node:os';
 import type { RunningManagement } from './management-wiring.js';
 import type { RunningPrometheus } from './prometheus-wiring.js';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../server/server-config.js';
@@ -73,6 +76,8 @@ export interface Warren {
   readonly broker: Broker;
   readonly listener: Listener;
   readonly logger: Logger;
+  /** The dynamic shovels (runtime parameter component `shovel`). */
+  readonly shovels: Shovels;
   /** The bound Prometheus port, undefined when Prometheus is disabled. */
   readonly prometheusPort: number | undefined;
   /** The bound management API port, undefined when the API is disabled. */
@@ -165,6 +170,20 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     await stopCore();
     throw err;
   }
+  // Links (shovels) are AMQP clients inside the broker: started once the listener is up, so the
+  // direct URI `amqp://` can reach it. It connects as the default user (see README, Shovels).
+  const directUser = brokerConfig.defaultUser ?? { name: 'guest', password: 'guest' };
+  const directHost = connectable(serverConfig.host);
+  const shovels = new Shovels(broker, {
+    nodeName: `warren@${hostname()}`,
+    logger,
+    resolveDirect: (vhost) => parseAmqpUri(`amqp://${encodeURIComponent(directUser.name)}:${encodeURIComponent(directUser.password)}@${directHost}:${port}/${encodeURIComponent(vhost)}`),
+  });
+  shovels.register();
+  const stopAll = async (graceMs?: number): Promise<ShutdownReport> => {
+    await shovels.close();
+    return stopCore(graceMs);
+  };
   const prometheusHost = options.prometheusHost ?? serverConfig.host;
   let prometheus: RunningPrometheus | undefined;
   if (options.prometheusPort !== undefined || options.prometheusTls !== undefined) {
@@ -180,7 +199,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
         host: prometheusHost, version: WARREN_VERSION,
       });
     } catch (err: unknown) {
-      await stopCore();
+      await stopAll();
       throw err;
     }
   }
@@ -203,9 +222,10 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
         } : {}),
         host: options.managementHost ?? serverConfig.host, version: WARREN_VERSION, otherListeners,
       });
+      if (management !== undefined) management.app.shovels = shovels;
     } catch (err: unknown) {
       await prometheus?.close();
-      await stopCore();
+      await stopAll();
       throw err;
     }
   }
@@ -224,6 +244,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     broker,
     listener,
     logger,
+    shovels,
     prometheusPort: prometheus?.port,
     managementPort: management?.port,
     managementUrl: management?.port === undefined ? undefined : `http://${managementConnectHost}:${management.port}`,
@@ -251,7 +272,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     close: (o) => (closing ??= (async () => {
       await management?.close();
       await prometheus?.close();
-      return stopCore(o?.graceMs);
+      return stopAll(o?.graceMs);
     })()),
   };
 }

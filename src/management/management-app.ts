@@ -14,6 +14,7 @@ import type { User } from '../broker/user-store.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { JsonValue } from '../broker/definitions-control.js';
 import { HttpError, notFound } from './http-error.js';
+import type { ShovelStatusSource } from './link-status.js';
 import type { StatisticsSource } from './statistics-source.js';
 
 /** The basic properties as RabbitMQ's management JSON names them (all optional). */
@@ -90,6 +91,9 @@ export class ManagementApp {
     readonly codec: MessageCodec,
     public statistics: StatisticsSource | undefined,
   ) {}
+
+  /** The shovels' status and restart (src/links, wired by the CLI); undefined: none run here. */
+  shovels: ShovelStatusSource | undefined;
 
   static isAdmin(user: User): boolean {
     return user.tags.includes('administrator');

@@ -1,6 +1,6 @@
 /**
  * `warren list <kind>`: queues, exchanges, bindings, connections, channels, consumers, users,
- * vhosts, permissions, policies, topic permissions, vhost and user limits, from the management API's list endpoints. Vhost-scoped kinds list
+ * vhosts, permissions, policies, topic permissions, vhost and user limits, shovels, from the management API's list endpoints. Vhost-scoped kinds list
  * every vhost (with a vhost column) unless -V names one, as rabbitmqadmin does.
  */
 import type { Command } from 'commander';
@@ -51,6 +51,7 @@ const LISTABLE: Readonly<Record<string, Listable>> = {
   },
   'vhost-limits': { all: '/api/vhost-limits', inVhost: (v) => `/api/vhost-limits/${seg(v)}`, columns: ['vhost', 'value'] },
   'user-limits': { all: '/api/user-limits', columns: ['user', 'value'] },
+  shovels: { all: '/api/shovels', inVhost: (v) => `/api/shovels/${seg(v)}`, columns: ['name', 'vhost', 'state', 'src_uri', 'dest_uri', 'reason'] },
 };
 
 export const LIST_KINDS: readonly string[] = Object.keys(LISTABLE);

@@ -1,6 +1,6 @@
 /**
  * `warren declare|delete queue|exchange|binding|user|vhost|permission|topic-permission|vhost-limit|
- * user-limit|policy`: one management API
+ * user-limit|policy|shovel`: one management API
  * call each (RabbitMQ's PUT/POST/DELETE paths and bodies). Objects that live in a vhost use -V
  * (default '/'). A binding is deleted by finding its properties key among the bindings between
  * source and destination, as rabbitmqadmin does.
@@ -240,4 +240,19 @@ export function registerObjects(program: Command, run: Run): void {
       done(ctx, `policy '${name!}' deleted from vhost '${ctx.vhost}'`);
     }));
 
+  // Shovels are runtime parameters of component `shovel` (RabbitMQ: rabbitmqctl set_parameter shovel NAME JSON).
+  declare.command('shovel').description('create or replace a dynamic shovel in -V (default /)')
+    .argument('<name>')
+    .requiredOption('--value <json>', 'the definition, e.g. \'{"src-uri": "amqp://", "src-queue": "a", "dest-uri": "amqp://host", "dest-queue": "a"}\'')
+    .action(action(run, async (ctx, [name], o) => {
+      await ctx.client.put(`/api/parameters/shovel/${seg(ctx.vhost)}/${seg(name!)}`, { value: jsonObject(o['value'] as string, '--value') });
+      done(ctx, `shovel '${name!}' set in vhost '${ctx.vhost}'`);
+    }));
+
+  del.command('shovel').description('delete a dynamic shovel in -V (default /)')
+    .argument('<name>')
+    .action(action(run, async (ctx, [name]) => {
+      await ctx.client.delete(`/api/parameters/shovel/${seg(ctx.vhost)}/${seg(name!)}`);
+      done(ctx, `shovel '${name!}' deleted from vhost '${ctx.vhost}'`);
+    }));
 }

@@ -14,6 +14,7 @@ import { parameterRoutes } from './policies.js';
 import { publishRoutes } from './publish.js';
 import { queueRoutes } from './queues.js';
 import { queueToolRoutes } from './queue-tools.js';
+import { shovelRoutes } from './shovels.js';
 import { userRoutes } from './users.js';
 import { vhostRoutes } from './vhosts.js';
 
@@ -29,6 +30,7 @@ export function managementRouter(): Router {
   vhostRoutes(r);
   userRoutes(r);
   parameterRoutes(r);
+  shovelRoutes(r);
   definitionRoutes(r);
   healthRoutes(r);
   logLevelRoutes(r);

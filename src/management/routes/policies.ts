@@ -90,7 +90,14 @@ export function parameterRoutes(r: Router): void {
   r.put('/api/parameters/:component/:vhost/:name', 'policymaker', async (ctx) => {
     const body = await ctx.body();
     requireKeys(body, ['value']);
-    const created = ctx.app.broker.parameters.set(ctx.params['component']!, ctx.params['vhost']!, ctx.params['name']!, body['value'] ?? null);
+    let created: boolean;
+    try {
+      created = ctx.app.broker.parameters.set(ctx.params['component']!, ctx.params['vhost']!, ctx.params['name']!, body['value'] ?? null);
+    } catch (e: unknown) {
+      // rabbit_mgmt_wm_parameter answers the component's reasons HTML-escaped, as the policy resource does.
+      if (e instanceof ControlError && e.kind === 'invalid') throw validationFailed(escapeTags(e.reason));
+      throw e;
+    }
     await ctx.app.saved();
     return written(created);
   });

@@ -10,6 +10,7 @@ import { ClientConnection } from '../../../src/links/amqp-client.js';
 import { ClientError } from '../../../src/links/client-error.js';
 import type { Delivery } from '../../../src/links/client-channel.js';
 import { makeTestPki, type TestPki } from '../../helpers/certificates.js';
+import { freePort } from './link-helpers.js';
 import { referenceUrl, startTestBroker, uniqueName, waitFor, type TestBroker } from '../../helpers/broker.js';
 
 const TIMEOUT = 60_000;
@@ -22,13 +23,6 @@ function withCredentials(url: string, user: string, pass: string, vhost?: string
   return u.toString();
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function rejection(p: Promise<unknown>): Promise<ClientError> {
   try {
