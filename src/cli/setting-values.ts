@@ -59,7 +59,7 @@ export function bytes(value: string): number {
     throw new InvalidArgumentError('expected a number of bytes, optionally with a unit: k/kiB, M/MiB, G/GiB, T/TiB (powers of 2) or kB, MB, GB, TB (powers of 10)');
   }
   const n = Number(m[1]) * unit;
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('too large');
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected at most ${Number.MAX_SAFE_INTEGER} bytes`);
   return n;
 }
 
