@@ -45,6 +45,9 @@ export interface FlowResult {
   readonly consumeRate: number;
   readonly consumeBytesRate: number;
   readonly opsRate: number;
+  /** Totals at the end of the measure window (since the workers started). */
+  readonly published: number;
+  readonly consumed: number;
   /** Milliseconds, end-to-end publish -> deliver. */
   readonly latency: LatencySummary | undefined;
   /** CPU cores used by the generator (all its threads) and by the broker during the measure window. */
@@ -90,6 +93,16 @@ export async function deleteTopology(url: string, topo: Topology): Promise<void>
     }
   } finally {
     await conn.close().catch(() => {});
+  }
+}
+
+/** Declares `topo`, runs `body`, and deletes `topo` again whatever happened. */
+export async function withTopology<T>(url: string, topo: Topology, body: () => Promise<T>): Promise<T> {
+  try {
+    await declareTopology(url, topo);
+    return await body();
+  } finally {
+    await deleteTopology(url, topo);
   }
 }
 
@@ -242,6 +255,8 @@ export async function runTimed(opts: RunOptions, tasks: readonly WorkerTask[]): 
     consumeRate: (b.cons - a.cons) / seconds,
     consumeBytesRate: (b.bytes - a.bytes) / seconds,
     opsRate: (b.ops - a.ops) / seconds,
+    published: b.pub,
+    consumed: b.cons,
     latency: summarize(histogram),
     generatorCpu: cpuSeconds / seconds,
     brokerCpu: brokerA === undefined || brokerB === undefined ? undefined : (brokerB - brokerA) / seconds,
@@ -346,7 +361,7 @@ export async function runTcpLoopback(opts: Pick<RunOptions, 'warmupMs' | 'durati
     const seconds = (b.t - a.t) / 1000;
     return {
       seconds, publishRate: 0, confirmRate: 0, consumeRate: 0,
-      consumeBytesRate: (b.bytes - a.bytes) / seconds, opsRate: 0, latency: undefined,
+      consumeBytesRate: (b.bytes - a.bytes) / seconds, opsRate: 0, published: 0, consumed: 0, latency: undefined,
       generatorCpu: (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1e6 / seconds,
       brokerCpu: undefined, brokerRssMb: undefined, errors,
     };

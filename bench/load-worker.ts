@@ -187,6 +187,42 @@ function startConsumer(ch: BenchChannel, queue: string, spec: FlowSpec): Promise
   return ch.consume(queue, spec.autoAck, onMessage);
 }
 
+/**
+ * A slow consumer: messages are processed one at a time, consumerDelayMicros each, by a timer that
+ * acks (multiple) what the elapsed time allowed. Its channel has this one consumer, so delivery tags
+ * are 1, 2, 3... and "processed n" is "ack tag n with multiple".
+ */
+function startSlowConsumer(ch: BenchChannel, queue: string, spec: FlowSpec): Promise<void> {
+  let delivered = 0;
+  let processed = 0;
+  let credit = 0;
+  let last = performance.now();
+  const size = spec.messageSize;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    credit += ((now - last) * 1000) / spec.consumerDelayMicros;
+    last = now;
+    const n = Math.min(Math.floor(credit), delivered - processed);
+    if (n > 0) {
+      credit -= n;
+      processed += n;
+      ch.ack(processed, true);
+      add(Counter.Consumed, n);
+      add(Counter.Bytes, n * size);
+    }
+    if (processed === delivered && credit > 1) credit = 1; // idle time is not banked
+    if (phase() >= Phase.Stop) clearInterval(timer);
+  }, 2);
+  const onMessage = (body: Uint8Array): void => {
+    delivered++;
+    if (size >= 8 && body.length >= 8 && control[0] === Phase.Measure) {
+      const latency = nowMicros() - readStamp(body);
+      histogram.recordValue(latency > 0 ? latency : 1);
+    }
+  };
+  return ch.consume(queue, false, onMessage);
+}
+
 // ---------------------------------------------------------------- tasks
 
 async function openConnection(): Promise<BenchConnection> {
@@ -213,7 +249,8 @@ async function setupFlow(task: Extract<WorkerConfig['task'], { kind: 'flow' }>):
     const conn = await openConnection();
     const ch = await conn.openChannel(false);
     if (!spec.autoAck && spec.prefetch > 0) await ch.prefetch(spec.prefetch);
-    await startConsumer(ch, spec.consumerQueues[id % spec.consumerQueues.length] ?? '', spec);
+    const queue = spec.consumerQueues[id % spec.consumerQueues.length] ?? '';
+    await (spec.consumerDelayMicros > 0 && !spec.autoAck ? startSlowConsumer(ch, queue, spec) : startConsumer(ch, queue, spec));
   });
   const producers = await inBatches(task.producerIds.length, 50, async () => {
     const conn = await openConnection();

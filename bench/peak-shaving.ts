@@ -28,7 +28,7 @@ export interface PeakFigures {
 
 const WINDOW = 1000;
 
-function duMb(dir: string | undefined): number | undefined {
+export function duMb(dir: string | undefined): number | undefined {
   if (dir === undefined) return undefined;
   try {
     return Number(execFileSync('du', ['-sk', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\t')[0]) / 1024;

@@ -6,19 +6,20 @@
  */
 import type { ClientKind, HeaderTable } from './client-adapter.js';
 import {
-  declareTopology, deleteTopology, flowTasks, runCounted, runTcpLoopback, runTimed,
+  flowTasks, runCounted, runTcpLoopback, runTimed, withTopology,
   type FlowResult, type RunOptions,
 } from './load-generator.js';
 import { ProcessSampler } from './broker-process.js';
 import { compareClients } from './client-compare.js';
 import { definitionsChurn } from './definitions-churn.js';
 import { peakShaving, type PeakKind } from './peak-shaving.js';
+import { overloadScenarios } from './overload.js';
 import { Counter, defaultFlow, type FlowSpec, type Topology } from './workload.js';
 
 export interface Metric {
   readonly name: string;
   readonly value: number | undefined;
-  readonly unit: 'msg/s' | 'B/s' | 'ms' | 'µs' | 'ops/s' | 'cores' | 'MiB' | 'conn/s';
+  readonly unit: 'msg/s' | 'B/s' | 'ms' | 'µs' | 'ops/s' | 'cores' | 'MiB' | 'conn/s' | 'x' | 'msgs';
   readonly better: 'higher' | 'lower' | 'info';
 }
 
@@ -47,23 +48,14 @@ export interface Scenario {
   run(ctx: ScenarioContext): Promise<Metric[]>;
 }
 
-function runOptions(ctx: ScenarioContext): RunOptions {
+export function runOptions(ctx: ScenarioContext): RunOptions {
   return {
     url: ctx.url, client: ctx.client, warmupMs: ctx.warmupMs, durationMs: ctx.durationMs,
     brokerPid: ctx.brokerPid, threadsPerRole: ctx.threadsPerRole,
   };
 }
 
-async function withTopology<T>(ctx: ScenarioContext, topo: Topology, body: () => Promise<T>): Promise<T> {
-  try {
-    await declareTopology(ctx.url, topo);
-    return await body();
-  } finally {
-    await deleteTopology(ctx.url, topo);
-  }
-}
-
-function flowMetrics(r: FlowResult, bytes = false, fixedRate = false): Metric[] {
+export function flowMetrics(r: FlowResult, bytes = false, fixedRate = false): Metric[] {
   // At a fixed offered rate the rates only show whether the broker kept up; latency is the figure.
   const rate = fixedRate ? 'info' : 'higher';
   const m: Metric[] = [
@@ -110,7 +102,7 @@ function simpleFlow(name: string, description: string, spec: Partial<FlowSpec>, 
       const q = `${ctx.prefix}-${name}`;
       const topo: Topology = { exchange: undefined, queues: [{ name: q, durable }], bindings: [] };
       const flow: FlowSpec = { ...defaultFlow, routingKeys: [q], consumerQueues: [q], ...spec };
-      return withTopology(ctx, topo, async () =>
+      return withTopology(ctx.url, topo, async () =>
         flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole)), flow.messageSize >= 65536, fixedRate));
     },
   };
@@ -139,7 +131,7 @@ function fanout(width: number, persistent = false): Scenario {
         deliveriesPerPublish: width, maxInFlight: 2_000 * width,
         ...(persistent ? { messageSize: KiB, persistent: true, confirmWindow: 1000 } : {}),
       };
-      return withTopology(ctx, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
+      return withTopology(ctx.url, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
     },
   };
 }
@@ -160,7 +152,7 @@ function headersExchange(bindings: number): Scenario {
       const flow: FlowSpec = {
         ...defaultFlow, consumers: bindings, exchange: ex, routingKeys: [''], headers: tables, consumerQueues: queues,
       };
-      return withTopology(ctx, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
+      return withTopology(ctx.url, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
     },
   };
 }
@@ -183,7 +175,7 @@ function topicExchange(bindings: number, queueCount: number): Scenario {
       };
       const keys = Array.from({ length: bindings }, (_, j) => `stock.${j}.nyse`);
       const flow: FlowSpec = { ...defaultFlow, consumers: queueCount, exchange: ex, routingKeys: keys, consumerQueues: queues };
-      return withTopology(ctx, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
+      return withTopology(ctx.url, topo, async () => flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, ctx.threadsPerRole))));
     },
   };
 }
@@ -200,7 +192,7 @@ function manyConnections(connections: number, ratePerConnection: number): Scenar
         ...manualAck,
       };
       // Two producer threads: 500 connections' heartbeats and timers are a real load on one thread.
-      return withTopology(ctx, topo, async () =>
+      return withTopology(ctx.url, topo, async () =>
         flowMetrics(await runTimed(runOptions(ctx), flowTasks(flow, Math.max(2, ctx.threadsPerRole))), false, true));
     },
   };
@@ -223,7 +215,7 @@ const backlog: Scenario = {
     };
     const opts = runOptions(ctx);
     const timeout = Math.max(120_000, n / 2); // >= 2000 msg/s or give up
-    return withTopology(ctx, topo, async () => {
+    return withTopology(ctx.url, topo, async () => {
       const rssEmpty = ctx.brokerPid === undefined ? undefined : new ProcessSampler(ctx.brokerPid).rssMb();
       const pub = await runCounted(opts, flowTasks(flow, 1), Counter.Confirmed, n, timeout);
       const rssFull = pub.brokerRssMb;
@@ -348,6 +340,7 @@ export const scenarios: readonly Scenario[] = [
   simpleFlow('1mib', '1 producer -> 1 queue -> 1 consumer, 1 MiB, manual ack, prefetch 10', {
     messageSize: MiB, autoAck: false, prefetch: 10, multiAckEvery: 1, maxInFlight: 64,
   }),
+  ...overloadScenarios,
   tcpLoopback,
   generatorCeiling,
 ];

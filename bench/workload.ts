@@ -50,6 +50,11 @@ export interface FlowSpec {
   readonly messagesPerProducer: number;
   /** Per consumer; 0 = consume until told to stop. */
   readonly messagesPerConsumer: number;
+  /**
+   * A slow consumer (manual ack only): each message takes this many microseconds to process, one at
+   * a time; messages count as consumed (and are acked) when processed. 0 = no delay.
+   */
+  readonly consumerDelayMicros: number;
 }
 
 export type WorkerTask =
@@ -129,4 +134,5 @@ export const defaultFlow: FlowSpec = {
   maxInFlight: 2_000,
   messagesPerProducer: 0,
   messagesPerConsumer: 0,
+  consumerDelayMicros: 0,
 };
