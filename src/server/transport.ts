@@ -12,8 +12,14 @@
  *   close-ok again, anything else is ignored; after PEER_CLOSE_TIMEOUT_MS the socket is destroyed.
  *
  * The frames of an open transport go to its owner (the Handshake, then the Connection it builds).
+ * Fair reading (issue 10): after a chunk of at least YIELD_BYTES (libuv reads up to 32 of them in
+ * a row from one readable socket) the socket is paused until the next turn of the event loop
+ * (setImmediate), so every other socket's input — consumers' acks among it — is read in between.
+ * Node keeps what arrives meanwhile in order; nothing is dropped or reordered.
+ *
  * Invariants: the socket is never written after it is destroyed; owner.onClosed runs once; no
- * frame is handed to the owner once a close has started.
+ * frame is handed to the owner once a close has started; the socket reads only while the owner
+ * wants it to (`setReading`) and no yield is pending.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -61,6 +67,9 @@ type State = 'header' | 'open' | 'closing' | 'ending' | 'closed';
 
 const EMPTY = Buffer.alloc(0);
 
+/** A read at least this big ends the socket's turn: more is likely waiting, and others come first. */
+const YIELD_BYTES = 16 * 1024;
+
 export class Transport implements FrameSink, Session {
   readonly writer = new FrameWriter(64 * 1024);
   // Large body frames that span socket reads are copied once, straight into the message body.
@@ -74,6 +83,14 @@ export class Transport implements FrameSink, Session {
   private dirty = false;
   private writable = true;
   private reading = true;
+  /** Paused until the next loop turn after a big read (see the header). */
+  private yielding = false;
+  /** Whether the socket was last told to read (resume) or not (pause). */
+  private socketReading = true;
+  private readonly endYield = (): void => {
+    this.yielding = false;
+    this.applyReading();
+  };
   private closeTimer: NodeJS.Timeout | undefined;
   private tornDown = false;
   private released = false;
@@ -124,6 +141,11 @@ export class Transport implements FrameSink, Session {
         if (chunk.length === 0) return;
       }
       this.reader.push(chunk, this);
+      if (chunk.length >= YIELD_BYTES && !this.yielding) {
+        this.yielding = true;
+        this.applyReading();
+        setImmediate(this.endYield);
+      }
     } catch (e: unknown) {
       // Errors thrown by the frame reader itself (framing) are connection errors, about no method.
       this.owner.onError(0, e, false);
@@ -258,8 +280,15 @@ export class Transport implements FrameSink, Session {
 
   /** Read the socket or not (TCP back-pressure on the client). */
   setReading(on: boolean): void {
-    if (on === this.reading || this.socket.destroyed) return;
+    if (on === this.reading) return;
     this.reading = on;
+    this.applyReading();
+  }
+
+  private applyReading(): void {
+    const on = this.reading && !this.yielding;
+    if (on === this.socketReading || this.socket.destroyed) return;
+    this.socketReading = on;
     if (on) this.socket.resume();
     else this.socket.pause();
   }
