@@ -214,8 +214,9 @@ async function main(): Promise<void> {
     put('memory', { name: 'peak RSS over the run (VmHWM)', value: new ProcessSampler(warren.pid).hwmMb(), unit: 'MiB', better: 'info' }, 'warren');
   }
 
-  // ---- start-up with many durable definitions (Warren only: the reference cannot be restarted here)
-  if (warren !== undefined && targets.includes('warren')) {
+  // ---- start-up with many durable definitions (Warren only: the reference cannot be restarted here).
+  // Not while profiling: the kill -9 would lose the profile of the run's Warren.
+  if (warren !== undefined && targets.includes('warren') && o.profile === undefined) {
     const n = quick ? 500 : 10_000;
     try {
       await declareDurableQueues(warren.url, n, `${runId}-durable`);
