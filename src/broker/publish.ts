@@ -50,6 +50,8 @@ export class PublishResult {
   queues = 0;
   /** The message as the queues got it (BCC removed), for a mandatory return. */
   message: Message | undefined;
+  /** A queue it went into is pressing (flow control, see Queue): the publisher should slow down. */
+  pressure: Queue | undefined;
 }
 
 /** What routing reads from a vhost. */
@@ -97,6 +99,7 @@ export class Publisher {
     result.durableAt = NOT_WRITTEN;
     result.queues = 0;
     result.message = msg;
+    result.pressure = undefined;
     // The exchange went away (between a tx publish and its commit): unroutable.
     if (x.deleted) return result;
     if (x.name === '' && msg.routingKey.startsWith(REPLY_TO_PREFIX)) {
@@ -129,6 +132,7 @@ export class Publisher {
         if (q.enqueue(msg)) {
           q.stats.publish++;
           result.queues++;
+          if (q.pressing) result.pressure = q;
         } else {
           result.refused = true;
         }

@@ -10,9 +10,19 @@
  * Messages themselves live in the queue's BackingQueue (backing-queue.ts: ready list, paging,
  * store index): this file decides what happens to them, the backing queue keeps them.
  *
+ * Flow control (issue 10; DESIGN.md "Flow control"): while the queue has consumers, its ready depth
+ * may grow at most FLOW_SLACK messages above the lowest depth seen since they came (`flowLimit`
+ * follows the depth down at every delivery). Past it the queue is `pressing`: a publish into it
+ * tells its caller (PublishResult.pressure), whose connection stops reading and waits here
+ * (FlowWaiter) until the consumers have taken FLOW_SLACK / 2 more, so a publisher keeps the pace of
+ * the consumers it feeds instead of starving them. Without consumers nothing presses (a backlog fills
+ * at full speed up to the alarms); consumers that take nothing for a while (`flowStalled`) lift the
+ * limit until they take again.
+ *
  * Invariants: an entry is ready (in the backing queue), held unacked by one channel, or settled;
  * `unackedCount` counts the held ones; timers never hold the process open and accept any delay
- * (LongTimer).
+ * (LongTimer); a flow waiter is told once, when the queue is relieved, deleted or loses its
+ * consumers.
  */
 import { AmqpError } from '../core/amqp-error.js';
 import { fieldNumber, fv, tableGet, type FieldTable } from '../core/field-value.js';
@@ -57,6 +67,14 @@ export interface QueueHooks {
   unused(q: Queue): void;
 }
 
+/** Ready messages a queue with consumers may grow by before its publishers are slowed. */
+export const FLOW_SLACK = 2000;
+
+/** A publishing connection waiting for a pressing queue's consumers to catch up. */
+export interface FlowWaiter {
+  onRelieved(q: Queue): void;
+}
+
 export class Queue {
   readonly consumers: Consumer[] = [];
   /** Deliveries not yet acked (consumers and basic.get). */
@@ -76,9 +94,14 @@ export class Queue {
   readonly stats = new MessageStats();
   /** Where the messages are kept (memory, store, paging). */
   readonly backing: BackingQueue;
+  /** Deliveries so far (consumers and basic.get): flow control's progress check. */
+  taken = 0;
 
   private rr = 0;
   private dispatching = false;
+  /** Ready depth above which the queue presses its publishers (see the header). */
+  private flowLimit = FLOW_SLACK;
+  private readonly flowWaiters: FlowWaiter[] = [];
   /** Follows the head's expiry (created on first use: most queues have no TTL). */
   private ttlTimer: LongTimer | undefined;
   /** Some message may carry an expiry (queue TTL, a per-message expiration, recovered messages). */
@@ -265,7 +288,46 @@ export class Queue {
       this.unackedCount++;
       this.unackedBytes += e.msg.body.length;
     }
+    this.taken++;
+    const depth = this.backing.length;
+    if (depth + FLOW_SLACK < this.flowLimit) this.flowLimit = depth + FLOW_SLACK;
+    if (this.flowWaiters.length > 0 && depth <= this.flowLimit - FLOW_SLACK / 2) this.relieve();
     return e;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Flow control (see the header)
+
+  /** Consumers are behind: the ready depth grew past the limit. */
+  get pressing(): boolean {
+    return this.consumers.length > 0 && this.backing.length > this.flowLimit;
+  }
+
+  /** Publishers waiting for this queue may go on. */
+  get relieved(): boolean {
+    return this.deleted || this.consumers.length === 0 || this.backing.length <= this.flowLimit - FLOW_SLACK / 2;
+  }
+
+  /** Tell `w` (once) when the queue is relieved. */
+  waitForRelief(w: FlowWaiter): void {
+    if (!this.flowWaiters.includes(w)) this.flowWaiters.push(w);
+  }
+
+  stopWaiting(w: FlowWaiter): void {
+    const i = this.flowWaiters.indexOf(w);
+    if (i >= 0) this.flowWaiters.splice(i, 1);
+  }
+
+  /** The consumers took nothing for a while: no limit until they take again (the backlog grows). */
+  flowStalled(): void {
+    this.flowLimit = Number.MAX_SAFE_INTEGER;
+    this.relieve();
+  }
+
+  private relieve(): void {
+    if (this.flowWaiters.length === 0) return;
+    const ws = this.flowWaiters.splice(0);
+    for (const w of ws) w.onRelieved(this);
   }
 
   /**
@@ -398,6 +460,8 @@ export class Queue {
       // Keep the list sorted by priority (descending), newcomers last within their level.
       while (at > 0 && this.consumers[at - 1]!.priority < c.priority) at--;
     }
+    // Flow control measures growth from here: an existing backlog is not the consumers' debt.
+    if (this.consumers.length === 0) this.flowLimit = this.backing.length + FLOW_SLACK;
     this.consumers.splice(at, 0, c);
     this.hadConsumer = true;
     this.touch();
@@ -413,6 +477,7 @@ export class Queue {
       if (i === 0 && this.options.settings.singleActiveConsumer) this.dispatch();
       return;
     }
+    this.relieve();
     this.touch();
     if (this.options.autoDelete && this.hadConsumer) this.hooks?.unused(this);
   }
@@ -440,7 +505,10 @@ export class Queue {
 
   /** Drop every ready and paged message; returns how many. Unacked ones stay with their channels. */
   purge(): number {
-    return this.backing.purge();
+    const n = this.backing.purge();
+    this.flowLimit = FLOW_SLACK;
+    this.relieve();
+    return n;
   }
 
   /** Mark deleted, drop messages, release the store index and tell consumers' channels. */
@@ -452,6 +520,7 @@ export class Queue {
     this.backing.delete();
     const cs = this.consumers.splice(0);
     for (const c of cs) c.sink.cancelledByBroker(c);
+    this.relieve();
     return n;
   }
 

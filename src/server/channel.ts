@@ -354,6 +354,7 @@ export class Channel implements DurableWaiter {
       r.message = msg;
     } else {
       this.vhost.publish(x, msg, r);
+      if (r.pressure !== undefined) this.conn.flowFrom(r.pressure);
     }
     const st = this.stats;
     const vs = this.vhostStats;

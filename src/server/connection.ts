@@ -2,7 +2,8 @@
  * One open client connection (built by the Handshake once connection.open succeeded, from what it
  * negotiated): routing of frames to channels (an array indexed by channel number), channel 0's
  * methods once open, heartbeats, the consumer acknowledgement timeout, publisher blocking on
- * alarms, and the one place where errors become closes (`fail`, see close-mapping): soft errors
+ * alarms, flow control (reading stops while a queue this connection published into is pressing, see
+ * Queue), and the one place where errors become closes (`fail`, see close-mapping): soft errors
  * close the channel, hard ones (and any error on channel 0) the connection.
  * The socket, framing, batching of writes and the close sequencing are the Transport's.
  * Invariants: the connection is open from construction until it is released (its channels and
@@ -15,6 +16,7 @@ import type { FieldTable } from '../core/field-value.js';
 import { ReplyCode } from '../core/reply-code.js';
 import type { Broker } from '../broker/broker.js';
 import type { Persistence } from '../broker/persistence.js';
+import type { FlowWaiter, Queue } from '../broker/queue.js';
 import { MessageStats } from '../broker/statistics.js';
 import type { Vhost } from '../broker/vhost.js';
 import { payloadSnippet } from '../protocol/erlang-format.js';
@@ -70,7 +72,13 @@ export interface Negotiated {
 
 let nextConnectionId = 1;
 
-export class Connection implements TransportOwner {
+/**
+ * While in flow, how often the pressing queue's progress is checked: consumers that took nothing
+ * over a whole period are stalled, and the queue lifts its limit (a backlog grows instead).
+ */
+const FLOW_CHECK_MS = 1000;
+
+export class Connection implements TransportOwner, FlowWaiter {
   readonly id = nextConnectionId++;
   readonly writer: FrameWriter;
   readonly config: ServerConfig;
@@ -95,6 +103,13 @@ export class Connection implements TransportOwner {
   private blocked = false;
   /** Channels holding frames past their limit (HeldFrames): reading stops while any does. */
   private holdingChannels = 0;
+  /** Flow control: the pressing queue reading waits for (undefined: not in flow). */
+  private flowQueue: Queue | undefined;
+  private flowTimer: NodeJS.Timeout | undefined;
+  /** flowQueue.taken at the last progress check. */
+  private flowTaken = 0;
+  /** Times this connection went into flow (management, tests). */
+  flowCount = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly heartbeatPolicy = new Heartbeat();
   private ackTimer: NodeJS.Timeout | undefined;
@@ -360,6 +375,58 @@ export class Connection implements TransportOwner {
     this.updateReading();
   }
 
+  /** Publishers paused by an alarm (management's 'blocked'). */
+  get isBlocked(): boolean {
+    return this.blocked;
+  }
+
+  /** In flow: reading waits for a pressing queue's consumers (management's 'flow'). */
+  get inFlow(): boolean {
+    return this.flowQueue !== undefined;
+  }
+
+  /**
+   * A publish went into a pressing queue: stop reading until it is relieved (one queue at a time;
+   * the next publish finds the next pressing one). Not when this connection consumes from that
+   * queue itself: its acks would be the ones left unread.
+   */
+  flowFrom(q: Queue): void {
+    if (this.flowQueue !== undefined || this.released) return;
+    for (const c of q.consumers) if (c.connectionId === this.id) return;
+    this.flowQueue = q;
+    this.flowTaken = q.taken;
+    this.flowCount++;
+    q.waitForRelief(this);
+    this.flowTimer = setInterval(this.flowCheck, FLOW_CHECK_MS);
+    this.flowTimer.unref();
+    if (this.ctx.logger.isLevelEnabled('debug')) this.log.debug({ queue: q.name, ready: q.messageCount }, 'flow: reading paused');
+    this.updateReading();
+  }
+
+  onRelieved(q: Queue): void {
+    if (q === this.flowQueue) this.endFlow();
+  }
+
+  private readonly flowCheck = (): void => {
+    const q = this.flowQueue;
+    if (q === undefined) return;
+    if (q.relieved) this.endFlow();
+    else if (q.taken === this.flowTaken) q.flowStalled(); // relieves: onRelieved ends the flow
+    else this.flowTaken = q.taken;
+  };
+
+  private endFlow(): void {
+    const q = this.flowQueue;
+    if (q === undefined) return;
+    this.flowQueue = undefined;
+    q.stopWaiting(this);
+    if (this.flowTimer !== undefined) clearInterval(this.flowTimer);
+    this.flowTimer = undefined;
+    if (this.released) return;
+    if (this.ctx.logger.isLevelEnabled('debug')) this.log.debug({ queue: q.name, ready: q.messageCount }, 'flow: reading resumed');
+    this.updateReading();
+  }
+
   holdReading(): void {
     this.holdingChannels++;
     this.updateReading();
@@ -371,7 +438,7 @@ export class Connection implements TransportOwner {
   }
 
   private updateReading(): void {
-    this.transport.setReading(!this.blocked && this.holdingChannels === 0);
+    this.transport.setReading(!this.blocked && this.holdingChannels === 0 && this.flowQueue === undefined);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -431,6 +498,7 @@ export class Connection implements TransportOwner {
     this.openChannels = 0;
     this.vhost.dropExclusiveQueues(this.id);
     this.unsubscribeAlarm();
+    this.endFlow();
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     if (this.ackTimer !== undefined) clearInterval(this.ackTimer);
     this.heartbeatTimer = this.ackTimer = undefined;

@@ -41,7 +41,8 @@ export class ConnectionHandle implements ManagedConnection {
       peerHost: host(f.remoteAddress), peerPort: f.remotePort, protocol: 'AMQP 0-9-1', authMechanism: this.authMechanism,
       ssl: false, channels: c.openChannelList().length, channelMax: c.channelMax, frameMax: c.writer.frameMax,
       heartbeat: c.heartbeat, clientProperties: c.clientProperties, connectedAt: c.connectedAt,
-      state: c.isClosed ? 'closing' : 'running', recvOct: f.bytesRead, recvCnt: 0, sendOct: f.bytesWritten, sendCnt: 0,
+      // rabbit_reader's states: flow while reading waits for queues, blocked while an alarm holds it.
+      state: c.isClosed ? 'closing' : c.isBlocked ? 'blocked' : c.inFlow ? 'flow' : 'running', recvOct: f.bytesRead, recvCnt: 0, sendOct: f.bytesWritten, sendCnt: 0,
     };
   }
 
