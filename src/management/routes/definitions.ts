@@ -28,7 +28,7 @@ function exportAll(ctx: RouteContext): Record<string, unknown> {
 }
 
 /** One vhost's part: queues, exchanges and bindings without their vhost field (RabbitMQ's shape). */
-function exportVhost(ctx: RouteContext, vhost: string): Record<string, unknown> {
+export function exportVhost(ctx: RouteContext, vhost: string): Record<string, unknown> {
   const all = exportAll(ctx);
   const mine = (list: unknown) => (list as { vhost: string }[]).filter((i) => i.vhost === vhost);
   const strip = (list: unknown) => mine(list).map(({ vhost: _v, ...rest }) => rest);
@@ -78,6 +78,15 @@ function apply(ctx: RouteContext, defs: Partial<Definitions>): void {
   }
 }
 
+/** Import a vhost's export (no vhost fields: everything in it belongs to `vhost`). */
+export function importIntoVhost(ctx: RouteContext, vhost: string, doc: Partial<Definitions>): void {
+  const here = <T extends object>(list: T[] | undefined): (T & { vhost: string })[] => (list ?? []).map((i) => ({ ...i, vhost }));
+  apply(ctx, {
+    queues: here(doc.queues), exchanges: here(doc.exchanges), bindings: here(doc.bindings),
+    policies: here(doc.policies), parameters: here(doc.parameters),
+  });
+}
+
 export function definitionRoutes(r: Router): void {
   r.get('/api/definitions', 'administrator', (ctx) => ok(exportAll(ctx)));
   r.get('/api/definitions/:vhost', 'administrator', (ctx) => ok(exportVhost(ctx, ctx.app.vhost(ctx.params['vhost']!).name)));
@@ -90,13 +99,7 @@ export function definitionRoutes(r: Router): void {
 
   r.post('/api/definitions/:vhost', 'administrator', async (ctx) => {
     const vhost = ctx.app.vhost(ctx.params['vhost']!).name;
-    const doc = await parseUpload(ctx);
-    // A vhost's export carries no vhost fields: everything in it belongs to the target vhost.
-    const here = <T extends object>(list: T[] | undefined): (T & { vhost: string })[] => (list ?? []).map((i) => ({ ...i, vhost }));
-    apply(ctx, {
-      queues: here(doc.queues), exchanges: here(doc.exchanges), bindings: here(doc.bindings),
-      policies: here(doc.policies), parameters: here(doc.parameters),
-    });
+    importIntoVhost(ctx, vhost, await parseUpload(ctx));
     await ctx.app.saved();
     return NO_CONTENT;
   });

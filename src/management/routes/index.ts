@@ -17,6 +17,7 @@ import { queueToolRoutes } from './queue-tools.js';
 import { shovelRoutes } from './shovels.js';
 import { userRoutes } from './users.js';
 import { vhostRoutes } from './vhosts.js';
+import { warrenRoutes } from './warren.js';
 
 export function managementRouter(): Router {
   const r = new Router();
@@ -34,5 +35,6 @@ export function managementRouter(): Router {
   definitionRoutes(r);
   healthRoutes(r);
   logLevelRoutes(r);
+  warrenRoutes(r);
   return r;
 }

@@ -68,10 +68,12 @@ export function checkMessageSize(ctx: RouteContext, body: Buffer): void {
 }
 
 /** The message as a channel builds it from a publish (user_id and expiration checked as there). */
-export function buildMessage(ctx: RouteContext, exchange: string, routingKey: string, props: PropertiesJson, body: Buffer): Message {
+export function buildMessage(ctx: RouteContext, exchange: string, routingKey: string, props: PropertiesJson, body: Buffer,
+  checkUserId = true): Message {
   const app = ctx.app;
   const e = app.codec.encodeProperties(props);
-  checkPublishedProperties(props['user_id'] as string | undefined, e.expiration, ctx.user.name,
+  // A restored snapshot carries user_id as it was published: it was checked then.
+  checkPublishedProperties(checkUserId ? props['user_id'] as string | undefined : undefined, e.expiration, ctx.user.name,
     () => ctx.user.tags.includes('impersonator'));
   return new Message(exchange, routingKey, e.properties, body, e.deliveryMode, e.priority, e.expiration, e.headersStart,
     e.headersEnd, app.codec.content, Date.now());
