@@ -166,6 +166,8 @@ export function Chart({ title, series, samples, format }: {
 }): View {
   const w = 600;
   const h = 140;
+  // One sample draws as a flat line (a polyline needs two points).
+  if (samples.length === 1) samples = [samples[0]!, samples[0]!];
   const max = Math.max(1, ...samples.flat());
   const x = (i: number) => (samples.length <= 1 ? w : (i / (samples.length - 1)) * w);
   const y = (v: number) => h - (v / max) * (h - 8);

@@ -223,11 +223,6 @@ export function QueuePage({ args }: { args: string[] }): View {
       <div class="tile"><span class="tile-label">Bytes</span><span class="tile-value">${fmtBytes(num(q, 'message_bytes'))}</span></div>
       <div class="tile"><span class="tile-label">Incoming</span><span class="tile-value">${fmtRate(num(q, 'message_stats', 'publish_details', 'rate'))}</span></div>
     </section>
-    <section class="charts">
-      <${Chart} title="Queued messages" samples=${queued} format=${fmtNum} series=${[{ label: 'Ready', className: 's1' }, { label: 'Unacked', className: 's2' }]} />
-      <${Chart} title="Message rates" samples=${rates} format=${fmtRate}
-        series=${[{ label: 'Publish', className: 's1' }, { label: 'Deliver / get', className: 's2' }, { label: 'Ack', className: 's3' }]} />
-    </section>
     ${Object.keys(args2).length + Object.keys(eff).length > 0 ? html`<dl class="props">
       ${Object.entries(args2).map(([k, v]) => html`<dt>${k}</dt><dd>${JSON.stringify(v)}</dd>`)}
       ${Object.entries(eff).map(([k, v]) => html`<dt>${k} (policy ${str(q, 'policy')})</dt><dd>${JSON.stringify(v)}</dd>`)}
@@ -241,6 +236,11 @@ export function QueuePage({ args }: { args: string[] }): View {
     <${Publish} vhost=${vhost} queue=${queue} done=${poll.reload} />
     <${Move} vhost=${vhost} queue=${queue} done=${poll.reload} />
     <${Browse} base=${base} />
+    <section class="charts">
+      <${Chart} title="Queued messages" samples=${queued} format=${fmtNum} series=${[{ label: 'Ready', className: 's1' }, { label: 'Unacked', className: 's2' }]} />
+      <${Chart} title="Message rates" samples=${rates} format=${fmtRate}
+        series=${[{ label: 'Publish', className: 's1' }, { label: 'Deliver / get', className: 's2' }, { label: 'Ack', className: 's3' }]} />
+    </section>
     <section aria-labelledby="consumers-title"><h2 id="consumers-title">Consumers</h2>
       <${Consumers} filter=${(c: Row) => str(c, 'queue', 'name') === queue && str(c, 'queue', 'vhost') === vhost} /></section>
     <${Bindings} vhost=${vhost} queue=${queue} />`}`;

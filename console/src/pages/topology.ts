@@ -80,7 +80,7 @@ export function TopologyPage(): View {
           const mx = (x1 + x2) / 2;
           return html`<g key=${`${str(b, 'source')}>${str(b, 'destination')}|${str(b, 'properties_key')}`} class="binding">
             <path class="edge" d=${`M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`} marker-end="url(#arrow)" />
-            ${str(b, 'routing_key') !== '' ? html`<text class="edge-label" x=${mx} y=${(y1 + y2) / 2 - 3} text-anchor="middle">${short(str(b, 'routing_key'))}</text>` : null}
+            ${str(b, 'routing_key') !== '' ? html`<text class="edge-label" x=${x2 - 6} y=${y2 - 5} text-anchor="end">${short(str(b, 'routing_key'))}</text>` : null}
           </g>`;
         })}
         ${nodes.map((n) => {
