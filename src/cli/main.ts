@@ -29,8 +29,12 @@ const SETTINGS = buildSettings({ maxConnections: defaultMaxConnections });
 /** The exit code of a configuration that cannot be used (sysexits EX_CONFIG). */
 const EX_CONFIG = 78;
 
-/** --config and the settings' flags, on `start` and on `config show`. */
+/** --config and the settings' flags, on `start` and on `config show`; a bad flag value exits 78 too. */
 function withSettings(cmd: Command): Command {
+  cmd.exitOverride((err) => {
+    if (err.code === 'commander.invalidArgument') process.exit(EX_CONFIG);
+    process.exit(err.exitCode);
+  });
   cmd.option('-c, --config <file>', 'configuration file: Warren keys or rabbitmq.conf keys, key = value lines [env WARREN_CONFIG_FILE, RABBITMQ_CONFIG_FILE]');
   addSettingOptions(cmd, SETTINGS);
   return cmd;

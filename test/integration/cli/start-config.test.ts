@@ -6,7 +6,7 @@
  * changed at runtime through the management API; a shutdown bounded by --shutdown-timeout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,9 +156,55 @@ describe('a compose-style rabbitmq.conf', () => {
     const env = await runCli(['start', '--data-dir', join(dir, 'never')], { env: { RABBITMQ_NODE_PORT: 'five' } });
     expect(env.code).toBe(78);
     expect(env.stderr).toContain("RABBITMQ_NODE_PORT='five' is not valid: expected a port number");
+    const flag = await runCli(['start', '--heartbeat', 'soon', '--data-dir', join(dir, 'never')]);
+    expect(flag.code).toBe(78);
+    expect(flag.stderr).toContain("option '--heartbeat <s>' argument 'soon' is invalid. expected a non-negative integer");
     const missing = await runCli(['start', '--config', join(dir, 'nope.conf')]);
     expect(missing.code).toBe(78);
     expect(missing.stderr).toMatch(/cannot read the configuration file .*nope\.conf: ENOENT/);
+  });
+});
+
+describe('load_definitions', () => {
+  it('applies a definitions file at start, over the defaults', async () => {
+    const defs = join(dir, 'definitions.json');
+    await writeFile(defs, JSON.stringify({
+      vhosts: [{ name: 'app-vhost' }],
+      queues: [{ name: 'jobs', vhost: 'app-vhost', durable: true, auto_delete: false, arguments: { 'x-max-length': 10 } }],
+    }));
+    const conf = join(dir, 'with-definitions.conf');
+    await writeFile(conf, `${await readFile(runnable, 'utf8')}\nload_definitions = ${defs}\n`);
+    const w = await start(['--config', conf]);
+    const q = await (await api(w, '/api/queues/app-vhost/jobs')).json() as { name: string; arguments: Record<string, unknown> };
+    expect(q).toMatchObject({ name: 'jobs', arguments: { 'x-max-length': 10 } });
+    expect(w.logs()).toContain(`definitions loaded from ${defs}`);
+  });
+});
+
+describe('logs', () => {
+  it('--log-format pretty writes lines for a terminal instead of JSON', async () => {
+    const w = await start(['--config', runnable, '--log-format', 'pretty']);
+    const line = w.logs().split('\n').find((l) => l.includes('Warren listening on'))!;
+    expect(line).toMatch(/INFO.*Warren listening on/);
+    expect(() => JSON.parse(line)).toThrow();
+  });
+
+  it('log.file (with log.dir) also writes JSON lines to a file, rotated by size', async () => {
+    const logDir = join(dir, 'logs');
+    const conf = join(dir, 'with-log-file.conf');
+    await writeFile(conf, `${await readFile(runnable, 'utf8')}\nlog.dir = ${logDir}\nlog.file = warren.log\nlog.file.rotation.size = 1024\n`);
+    const w = await start(['--config', conf]);
+    // Debug logs a line per connection: enough lines to pass 1 KiB a few times.
+    expect((await api(w, '/api/warren/log-level', { method: 'PUT', body: '{"level":"debug"}' })).status).toBe(204);
+    for (let i = 0; i < 10; i++) expect(await login(w.amqpPort, 'app', 'app-secret', 'app-vhost')).toBe('ok');
+    expect(await stop(w)).toBe(0);
+    const files = (await readdir(logDir)).sort();
+    expect(files.length).toBeGreaterThan(1);
+    const all = (await Promise.all(files.map((f) => readFile(join(logDir, f), 'utf8')))).join('');
+    const lines = all.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.some((l) => l.msg.startsWith('Warren listening on'))).toBe(true);
+    expect(lines.some((l) => l.msg === 'connection open')).toBe(true);
+    expect(lines.some((l) => l.msg.startsWith('stopped:'))).toBe(true);
   });
 });
 
