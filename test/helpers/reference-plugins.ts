@@ -59,3 +59,36 @@ export function referencePrometheus(): Promise<ReferenceHttp> {
 export function referenceManagement(): Promise<ReferenceHttp> {
   return referencePluginUrl('rabbitmq_management', 15672, 'REFERENCE_MANAGEMENT_URL', '/api/overview');
 }
+
+/**
+ * The reference's rabbitmq_shovel with rabbitmq_shovel_management (enabled when /api/shovels does not
+ * answer 200; idempotent, never restarts the reference): its management base URL, or why not.
+ */
+export async function referenceShovels(): Promise<ReferenceHttp> {
+  const mgmt = await referenceManagement();
+  if ('skip' in mgmt) return mgmt;
+  const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+  const ok = async () => {
+    try {
+      const res = await fetch(`${mgmt.url}/api/shovels`, { headers: auth, signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  };
+  if (await ok()) return mgmt;
+  const binary = PLUGIN_BINARIES.find((p) => existsSync(p));
+  if (binary === undefined) return { skip: 'the reference has no rabbitmq_shovel_management (rabbitmq-plugins enable rabbitmq_shovel_management)' };
+  const failed = await new Promise<string | undefined>((resolve) => {
+    execFile(binary, ['enable', 'rabbitmq_shovel', 'rabbitmq_shovel_management'], { timeout: 60_000 },
+      (err, _out, stderr) => resolve(err === null ? undefined : `${err.message} ${stderr}`));
+  });
+  if (failed !== undefined) return { skip: `rabbitmq-plugins enable rabbitmq_shovel_management failed: ${failed}` };
+  try {
+    await waitFor(ok, 30_000, 200);
+  } catch {
+    return { skip: 'rabbitmq_shovel_management enabled but /api/shovels does not answer' };
+  }
+  return mgmt;
+}

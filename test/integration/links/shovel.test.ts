@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './link-helpers.js';
+import { depth, drain, freePort, publish } from './link-helpers.js';
 import { startTestBroker, uniqueName, waitFor, type TestBroker } from '../../helpers/broker.js';
 
 const TIMEOUT = 120_000;
@@ -37,38 +37,9 @@ async function putShovel(b: TestBroker, name: string, value: Record<string, unkn
   expect(r.status, r.text).toBeLessThan(300);
 }
 
-async function publish(url: string, queue: string, n: number, from = 0): Promise<void> {
-  const c = await amqp.connect(url);
-  const ch = await c.createConfirmChannel();
-  await ch.assertQueue(queue, { durable: true });
-  for (let i = from; i < from + n; i++) ch.sendToQueue(queue, Buffer.from(`m${i}`), { persistent: true, messageId: `id${i}` });
-  await ch.waitForConfirms();
-  await c.close();
-}
 
-async function depth(url: string, queue: string): Promise<number> {
-  const c = await amqp.connect(url);
-  try {
-    const ch = await c.createChannel();
-    return (await ch.checkQueue(queue)).messageCount;
-  } finally {
-    await c.close().catch(() => undefined);
-  }
-}
 
 /** Drain a queue: the bodies, in order. */
-async function drain(url: string, queue: string): Promise<string[]> {
-  const c = await amqp.connect(url);
-  const ch = await c.createChannel();
-  const out: string[] = [];
-  for (;;) {
-    const m = await ch.get(queue, { noAck: true });
-    if (m === false) break;
-    out.push(m.content.toString());
-  }
-  await c.close();
-  return out;
-}
 
 
 let a: TestBroker;
