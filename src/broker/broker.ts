@@ -161,6 +161,7 @@ export class Broker {
     }
     v.delayed.stop();
     v.retries.stop();
+    v.halfMessages.stop();
     // Its counts stay in the broker's totals.
     this.statistics.retiredVhosts.add(v.stats);
     this.vhosts.delete(name);
@@ -235,6 +236,7 @@ export class Broker {
     for (const v of this.vhosts.values()) {
       v.delayed.stop();
       v.retries.stop();
+      v.halfMessages.stop();
     }
     this.statistics.sampler.stop();
   }
@@ -282,6 +284,15 @@ export class Broker {
     let messages = 0;
     for (const v of this.vhosts.values()) {
       for (const x of v.exchanges.values()) {
+        if (x.transactional && x.durable) {
+          // Pending half messages: one index per exchange.
+          const key = v.halfMessages.storeKey(x);
+          if (stored.has(key)) {
+            live.add(key);
+            v.halfMessages.recover(x, p.store.queue(key));
+          }
+          continue;
+        }
         if (!x.delayed || !x.durable) continue;
         // The exchange's single index (older versions) and its lanes (one per delay).
         const prefix = v.delayed.storeKey(x);

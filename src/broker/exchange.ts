@@ -7,6 +7,7 @@ import { Binding, type Destination } from './binding.js';
 import type { Message } from './message.js';
 import { AmqpError } from '../core/amqp-error.js';
 import { ReplyCode } from '../core/reply-code.js';
+import { parseHalfSettings, type HalfSettings } from './half-messages.js';
 import { MessageStats } from './statistics.js';
 import { createRouter, EXCHANGE_TYPES, type Router } from './router.js';
 
@@ -20,6 +21,10 @@ export class Exchange {
   alternate: string | undefined;
   deleted = false;
   readonly delayed: boolean;
+  /** x-transactional: published messages become half messages (half-messages.ts) until decided. */
+  readonly transactional: boolean;
+  /** x-transactional's check-back settings (its arguments), undefined for other types. */
+  readonly half: HalfSettings | undefined;
   /** publish_in / publish_out (RabbitMQ's exchange message_stats), counted by the publish operation. */
   readonly stats = new MessageStats();
 
@@ -34,7 +39,9 @@ export class Exchange {
   ) {
     // x-delayed-message exchanges route like their x-delayed-type once a message is due.
     this.delayed = type === 'x-delayed-message';
-    this.router = createRouter(this.delayed ? delayedType(args) : type);
+    this.transactional = type === 'x-transactional';
+    this.router = createRouter(this.delayed ? delayedType(args) : this.transactional ? wrappedType(args) : type);
+    this.half = this.transactional ? parseHalfSettings(args) : undefined;
     this.alternate = fieldString(args.find((e) => e.key === 'alternate-exchange')?.value);
   }
 
@@ -82,6 +89,20 @@ function delayedType(args: FieldTable): string {
   const t = fieldString(tableGet(args, 'x-delayed-type'));
   if (t === undefined || !EXCHANGE_TYPES.has(t) || t === 'x-delayed-message') {
     throw new AmqpError(ReplyCode.PRECONDITION_FAILED, "Invalid argument, 'x-delayed-type' must be an existing exchange type");
+  }
+  return t;
+}
+
+/**
+ * x-transactional's x-transactional-type names the routing type a committed message follows
+ * (direct when absent), as x-delayed-type does for delayed exchanges.
+ */
+function wrappedType(args: FieldTable): string {
+  const v = tableGet(args, 'x-transactional-type');
+  if (v === undefined) return 'direct';
+  const t = fieldString(v);
+  if (t === undefined || !EXCHANGE_TYPES.has(t) || t === 'x-delayed-message' || t === 'x-transactional') {
+    throw new AmqpError(ReplyCode.PRECONDITION_FAILED, "Invalid argument, 'x-transactional-type' must be direct, fanout, topic or headers");
   }
   return t;
 }

@@ -27,8 +27,16 @@ export interface RewrittenProperties {
   headersEnd: number;
 }
 
+/** The string properties half messages read (message_id is the transaction id). */
+export interface MessageIdentity {
+  messageId: string | undefined;
+  replyTo: string | undefined;
+}
+
 /** Re-encodes property bytes; supplied by the server with the decoder. */
 export interface ContentCodec extends TableDecoder {
+  /** message_id and reply_to of the property bytes (decodes them: off the common path). */
+  identity(properties: Buffer): MessageIdentity;
   rewrite(properties: Buffer, changes: PropertyChanges): RewrittenProperties;
   /** The properties with a signed 64-bit header added last, without decoding them (stream offsets). */
   appendLongHeader?(properties: Buffer, headersStart: number, headersEnd: number, key: string, value: number): RewrittenProperties;

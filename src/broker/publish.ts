@@ -13,6 +13,8 @@
  * 3. x-delayed-message exchanges keep a message with a positive x-delay until it is due (it is then
  *    released through this same operation, without the delay).
  * 4. Enqueue into every matched queue; a queue may refuse (x-overflow reject-publish).
+ * 5. x-transactional exchanges (Warren's half messages) take the message aside instead
+ *    (half-messages.ts); a commit releases it through this operation, like a due delayed message.
  *
  * The answer goes into a caller-owned PublishResult (no allocation per message): routed or not
  * (mandatory returns), refused or not (confirm nacks), and the durable store position a publisher
@@ -30,6 +32,7 @@ import { stringArray } from './dead-letter.js';
 import { delayOf, type DelayedDelivery } from './delayed-delivery.js';
 import { REPLY_TO_PREFIX, type DirectReplyTo } from './direct-reply-to.js';
 import type { Exchange } from './exchange.js';
+import type { HalfMessages } from './half-messages.js';
 import type { Message } from './message.js';
 import type { Persistence } from './persistence.js';
 import { Queue } from './queue.js';
@@ -52,6 +55,12 @@ export class PublishResult {
   message: Message | undefined;
   /** A queue it went into is pressing (flow control, see Queue): the publisher should slow down. */
   pressure: Queue | undefined;
+  /**
+   * Set only when not routed for a reason other than NO_ROUTE (a refused half-message publish or
+   * decision): the basic.return's reply code and text. The reader clears them after use.
+   */
+  returnCode = 0;
+  returnText: string | undefined;
 }
 
 /** What routing reads from a vhost. */
@@ -81,6 +90,7 @@ export class Publisher {
     private readonly topology: PublishTopology,
     private readonly persistence: Persistence | undefined,
     private readonly delayed: DelayedDelivery<Exchange>,
+    private readonly half: HalfMessages,
   ) {}
 
   /** Publish `msg` to exchange `x` (see the header); returns `result`, filled in. */
@@ -107,7 +117,11 @@ export class Publisher {
       return result;
     }
     // Released delayed messages were counted when they were published.
-    if (mayDelay) x.stats.publishIn++;
+    if (mayDelay) {
+      x.stats.publishIn++;
+      // Half messages and decisions (a committed message is released: not taken aside again).
+      if (x.transactional) return this.half.publish(x, msg, result);
+    }
     const out = this.targets;
     this.route(x, msg, out);
     if (msg.headersMayContain(CC_KEY) || msg.headersMayContain(BCC_KEY)) {

@@ -278,7 +278,7 @@ export function createRouter(type: string): Router {
   }
 }
 
-export const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
+export const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message', 'x-transactional']);
 
 /**
  * rabbit_exchange:check_type says "invalid exchange type" when the name is already an Erlang atom

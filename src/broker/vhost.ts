@@ -25,6 +25,7 @@ import { isCycle, makeDeadLetter } from './dead-letter.js';
 import type { DefinitionChange } from '../store/definition-changes.js';
 import { bindingDefinition, bindingIsDurable, exchangeDefinition, queueDefinition } from './definitions-codec.js';
 import { DelayedDelivery } from './delayed-delivery.js';
+import { HalfMessages, type Decision, type DecisionOutcome } from './half-messages.js';
 import { Publisher, PublishResult } from './publish.js';
 import { applyQueuePolicy, matchingPolicy, type Policy, type PolicyResolver } from './policy.js';
 import { fieldTypeName, parseQueueArguments, type QueueArguments } from './queue-arguments.js';
@@ -92,6 +93,8 @@ export class Vhost {
   readonly delayed: DelayedDelivery<Exchange>;
   /** Rejected messages waiting for their next retry (x-retry-delays), by queue. */
   readonly retries: DelayedDelivery<Queue>;
+  /** Half messages of x-transactional exchanges, waiting for their commit or rollback. */
+  readonly halfMessages: HalfMessages;
   /** The publish operation of this vhost (see publish.ts). */
   readonly publisher: Publisher;
   /** Reused by dead-lettering and delayed release (their results are not reported anywhere). */
@@ -102,7 +105,14 @@ export class Vhost {
     this.delayed = new DelayedDelivery<Exchange>(persistence, (x, msg) => { this.publisher.release(x, msg, this.internalResult); }, meter);
     // A retry goes back into its queue directly, with its original exchange and routing key.
     this.retries = new DelayedDelivery<Queue>(persistence, (q, msg) => { if (!q.deleted) q.enqueue(msg); }, meter, 'retry');
-    this.publisher = new Publisher(this, persistence, this.delayed);
+    this.halfMessages = new HalfMessages(persistence, {
+      release: (x, msg, result) => this.publisher.release(x, msg, result),
+      publishTo: (exchange, msg) => {
+        const x = this.exchanges.get(exchange);
+        if (x !== undefined) this.publisher.publish(x, msg, this.internalResult);
+      },
+    }, meter);
+    this.publisher = new Publisher(this, persistence, this.delayed, this.halfMessages);
     this.addExchange(new Exchange('', name, 'direct', true, false, false, EMPTY_TABLE));
     for (const [n, t] of [['amq.direct', 'direct'], ['amq.fanout', 'fanout'], ['amq.topic', 'topic'],
       ['amq.headers', 'headers'], ['amq.match', 'headers']] as const) {
@@ -200,6 +210,7 @@ export class Vhost {
   private removeExchange(x: Exchange): void {
     x.deleted = true;
     if (x.delayed) this.delayed.dropExchange(x);
+    if (x.transactional) this.halfMessages.dropExchange(x);
     this.exchanges.delete(x.name);
     for (const b of x.bindings.slice()) this.dropBinding(b, false);
     for (const b of (this.bindingsTo.get(x) ?? []).slice()) this.dropBinding(b, true);
@@ -492,6 +503,19 @@ export class Vhost {
   /** Publish a complete message to exchange `x` (see publish.ts); `result` is filled in and returned. */
   publish(x: Exchange, msg: Message, result: PublishResult): PublishResult {
     return this.publisher.publish(x, msg, result);
+  }
+
+  /**
+   * An operator's (management API's) commit or rollback of a pending half message: the same
+   * decision a producer publishes (half-messages.ts), without a channel. 404 when no such
+   * x-transactional exchange exists.
+   */
+  decideHalfMessage(exchange: string, txId: string, decision: Decision): DecisionOutcome {
+    const x = this.exchangeOrThrow(exchange);
+    if (!x.transactional) {
+      throw new AmqpError(ReplyCode.NOT_FOUND, `exchange '${exchange}' in vhost '${this.name}' is not of type x-transactional`);
+    }
+    return this.halfMessages.decide(x, txId, decision, new PublishResult());
   }
 
   // ---- equivalence helpers -----------------------------------------------------------------

@@ -364,11 +364,13 @@ export class Channel implements DurableWaiter {
       if (mandatory) {
         st.returnUnroutable++;
         vs.returnUnroutable++;
-        this.sendReturn(r.message ?? msg, ReplyCode.NO_ROUTE, 'NO_ROUTE');
+        if (r.returnText !== undefined) this.sendReturn(r.message ?? msg, r.returnCode, r.returnText);
+        else this.sendReturn(r.message ?? msg, ReplyCode.NO_ROUTE, 'NO_ROUTE');
       } else {
         st.dropUnroutable++;
         vs.dropUnroutable++;
       }
+      r.returnText = undefined;
     }
     r.message = undefined;
     if (seq !== 0) {

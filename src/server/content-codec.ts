@@ -14,6 +14,10 @@ const ENTRIES = new Map<string, Buffer>();
 
 export const CONTENT_CODEC: ContentCodec = {
   decodeTable: decodeFieldTable,
+  identity(properties: Buffer) {
+    const p = decodeBasicProperties(properties, 0, properties.length);
+    return { messageId: p.messageId, replyTo: p.replyTo };
+  },
   appendLongHeader(properties, headersStart, headersEnd, key, value) {
     let entry = ENTRIES.get(key);
     if (entry === undefined) ENTRIES.set(key, (entry = longHeaderEntry(key)));

@@ -23,6 +23,8 @@ export function exchangeJson(ctx: RouteContext, v: Vhost, x: Exchange): Item {
   };
   const policy = ctx.app.broker.policies.effective(v.name, x.name, 'exchanges').policy;
   if (policy !== undefined) out['policy'] = policy.name;
+  // Warren's x-transactional exchanges: how many half messages wait for a decision.
+  if (x.transactional) out['half_messages'] = v.halfMessages.count(x);
   const stats = ctx.app.statistics?.messageStats('exchange', x, ratesQuery(ctx.query));
   if (stats !== undefined) out['message_stats'] = stats;
   return out;

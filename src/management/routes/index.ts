@@ -7,6 +7,7 @@ import { bindingRoutes } from './bindings.js';
 import { connectionRoutes } from './connections.js';
 import { definitionRoutes } from './definitions.js';
 import { exchangeRoutes } from './exchanges.js';
+import { halfMessageRoutes } from './half-messages.js';
 import { healthRoutes } from './health.js';
 import { logLevelRoutes } from './log-level.js';
 import { overviewRoutes } from './overview.js';
@@ -24,6 +25,7 @@ export function managementRouter(): Router {
   overviewRoutes(r);
   queueRoutes(r);
   queueToolRoutes(r);
+  halfMessageRoutes(r);
   exchangeRoutes(r);
   publishRoutes(r);
   bindingRoutes(r);

@@ -18,6 +18,7 @@ const EXCHANGE_DESCRIPTIONS: Record<string, string> = {
   headers: 'AMQP headers exchange, as per the AMQP specification',
   topic: 'AMQP topic exchange, as per the AMQP specification',
   'x-delayed-message': 'Delayed Message Exchange',
+  'x-transactional': 'Half messages with check-back (Warren extension)',
 };
 
 function exchangeTypes(): Item[] {

@@ -10,7 +10,8 @@ import { EMPTY_TABLE, fv, tableFrom, type FieldTable, type FieldValue } from '..
 
 function message(routingKey: string, headers?: FieldTable): Message {
   return new Message('x', routingKey, Buffer.alloc(2), Buffer.alloc(0), 0, 0, undefined,
-    headers === undefined ? -1 : 0, headers === undefined ? -1 : 0, { decodeTable: () => headers ?? EMPTY_TABLE, rewrite: () => { throw new Error('unused'); } });
+    headers === undefined ? -1 : 0, headers === undefined ? -1 : 0, { decodeTable: () => headers ?? EMPTY_TABLE, rewrite: () => { throw new Error('unused'); },
+    identity: () => ({ messageId: undefined, replyTo: undefined }) });
 }
 
 const meter = new MemoryMeter(1e12);
