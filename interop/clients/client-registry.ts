@@ -171,6 +171,19 @@ export const CLIENTS: readonly ClientSpec[] = [
 ];
 
 /** Run a prepared client; resolves with its exit code and the JSON lines it printed. */
+/**
+ * Prepare a client program: a missing toolchain or package is a skip reason locally (naming the
+ * packages) and an error in CI, where interop/install-deps.sh must have installed it.
+ */
+export async function prepareOrSkip(name: string, prepare: () => Promise<Command>): Promise<{ cmd: Command } | { skipReason: string }> {
+  try {
+    return { cmd: await prepare() };
+  } catch (e: unknown) {
+    if (!(e instanceof MissingClient) || process.env['CI']) throw e;
+    return { skipReason: `${name} missing: ${e.message}` };
+  }
+}
+
 export function runClient(cmd: Command, args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(cmd.file, [...cmd.args, ...args], { cwd: cmd.cwd, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });

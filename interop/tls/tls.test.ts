@@ -12,12 +12,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exec, MissingClient, need, runClient, type Command, type JsonObject } from '../clients/client-registry.js';
+import { exec, MissingClient, need, prepareOrSkip, runClient, type Command, type JsonObject } from '../clients/client-registry.js';
 import { startTestBroker, type TestBroker } from '../../test/helpers/broker.js';
 import { makeTestPki, type CertFiles } from '../../test/helpers/certificates.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const IN_CI = Boolean(process.env['CI']);
 const pki = makeTestPki();
 
 interface TlsClient {
@@ -84,12 +83,9 @@ describe.each(CLIENTS)('$name over TLS', (client) => {
   let cmd: Command | undefined;
   let skipReason: string | undefined;
   beforeAll(async () => {
-    try {
-      cmd = await client.prepare(buildDir);
-    } catch (e: unknown) {
-      if (!(e instanceof MissingClient) || IN_CI) throw e;
-      skipReason = `${client.name} missing: ${e.message}`;
-    }
+    const p = await prepareOrSkip(client.name, () => client.prepare(buildDir));
+    if ('cmd' in p) cmd = p.cmd;
+    else skipReason = p.skipReason;
   }, 120_000);
   const user = client.name === 'pika' ? 'pika-alice' : 'go-alice';
 
