@@ -13,7 +13,8 @@ import { defineCliScenarios } from './cli-scenarios.js';
 const ctx = useBroker({ managementPort: 0 });
 const url = (): string => ctx.broker.warren!.managementUrl!;
 
-describe('warren CLI against Warren', () => {
+// Every case spawns several CLI processes (node start-up each): generous on a loaded machine.
+describe('warren CLI against Warren', { timeout: 120_000 }, () => {
   defineCliScenarios(() => ({ url: url(), amqpPort: ctx.port }));
 
   it('lists live connections, channels and consumers, and closes a connection with 320 and the reason', async () => {

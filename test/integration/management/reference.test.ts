@@ -99,7 +99,8 @@ const QUEUE_KEYS = ['name', 'vhost', 'durable', 'auto_delete', 'exclusive', 'arg
 const EXCHANGE_KEYS = ['name', 'vhost', 'type', 'durable', 'auto_delete', 'internal', 'arguments'];
 const BINDING_KEYS = ['source', 'vhost', 'destination', 'destination_type', 'routing_key', 'arguments', 'properties_key'];
 
-describe('management API: Warren against the reference', () => {
+// Each case drives both brokers' APIs and the reference's rabbitmqctl: generous on a loaded machine.
+describe('management API: Warren against the reference', { timeout: 120_000 }, () => {
   afterAll(() => {
     if (skip !== undefined) console.warn(`reference management differential skipped: ${skip}`);
   });
