@@ -194,8 +194,7 @@ export class Vhost {
    */
   exchangeForPublish(name: string, routingKey: string, access: Access): Exchange {
     access.check('exchange', name, 'write');
-    const x = this.exchanges.get(name);
-    if (x === undefined) throw new AmqpError(ReplyCode.NOT_FOUND, `no exchange '${name}' in vhost '${this.name}'`);
+    const x = this.exchangeOrThrow(name);
     if (x.internal) {
       throw new AmqpError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${name}' in vhost '${this.name}'`);
     }

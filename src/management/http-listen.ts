@@ -10,20 +10,9 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { listenOn } from '../core/listen-on.js';
 import { loadTlsContext, loadTlsServerOptions, peerVerdict, type TlsSettings } from '../core/tls-options.js';
-
-function listenHttp(server: http.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen({ port, host }, () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
 
 function closeHttp(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
@@ -51,7 +40,7 @@ export class HttpListeners {
     const server = http.createServer(this.handler);
     server.on('error', (err) => this.logger.error({ err }, `${this.what} listener error`));
     this.plain.push(server);
-    return listenHttp(server, port, host);
+    return listenOn(server, port, host);
   }
 
   /** An HTTPS listener; throws TlsConfigError (unreadable or mismatched files) before listening. */
@@ -70,7 +59,7 @@ export class HttpListeners {
     });
     server.on('error', (err) => this.logger.error({ err }, `${this.what} HTTPS listener error`));
     this.secure.push({ server, settings });
-    return listenHttp(server, port, host);
+    return listenOn(server, port, host);
   }
 
   /** Re-read every HTTPS listener's files (throws TlsConfigError, keeping the old ones); false when there is none. */
@@ -82,5 +71,39 @@ export class HttpListeners {
 
   async close(): Promise<void> {
     await Promise.all([...this.plain, ...this.secure.map((s) => s.server)].map((s) => closeHttp(s)));
+  }
+}
+
+/**
+ * A control-plane HTTP service (the management API, Prometheus): one request handler on the
+ * listeners its owner opens (plain and/or TLS), with the listen/reload/close operations they share.
+ */
+export abstract class HttpService {
+  private readonly listeners: HttpListeners;
+
+  protected constructor(logger: Logger, what: string) {
+    this.listeners = new HttpListeners((req, res) => this.onRequest(req, res), logger, what);
+  }
+
+  /** Serve one request (errors are the service's to answer). */
+  protected abstract onRequest(req: http.IncomingMessage, res: http.ServerResponse): void;
+
+  /** Listen over HTTP; resolves with the bound port (0 picks a free one). */
+  listen(port: number, host: string): Promise<number> {
+    return this.listeners.listen(port, host);
+  }
+
+  /** Listen over HTTPS (RabbitMQ's management.ssl.* / prometheus.ssl.*) as well or instead; resolves with the bound port. */
+  listenTls(settings: TlsSettings, port: number, host: string): Promise<number> {
+    return this.listeners.listenTls(settings, port, host);
+  }
+
+  /** Re-read the HTTPS certificate files (false without HTTPS; throws TlsConfigError keeping the old ones). */
+  reloadTls(): boolean {
+    return this.listeners.reloadTls();
+  }
+
+  close(): Promise<void> {
+    return this.listeners.close();
   }
 }

@@ -11,8 +11,7 @@ import type { Logger } from 'pino';
 import type { User } from '../broker/user-store.js';
 import { stringifyJson } from '../core/json-text.js';
 import { fromBrokerError, HttpError, methodNotAllowed, notAuthorised, notFound } from './http-error.js';
-import { HttpListeners } from './http-listen.js';
-import type { TlsSettings } from '../core/tls-options.js';
+import { HttpService } from './http-listen.js';
 import type { AssetReply, ConsoleAssets } from './console-assets.js';
 import { ManagementApp } from './management-app.js';
 import { parseJsonObject, readBody } from './request-values.js';
@@ -28,9 +27,7 @@ const LEVEL_REFUSAL: Record<Level, string> = {
   administrator: 'Not administrator user',
 };
 
-export class ManagementServer {
-  private readonly listeners: HttpListeners;
-
+export class ManagementServer extends HttpService {
   constructor(
     private readonly app: ManagementApp,
     private readonly router: Router,
@@ -38,26 +35,11 @@ export class ManagementServer {
     /** The web console's files, served at paths outside /api/ (undefined: none). */
     private readonly assets?: ConsoleAssets,
   ) {
-    this.listeners = new HttpListeners((req, res) => void this.handle(req, res), logger, 'management');
+    super(logger, 'management');
   }
 
-  /** Listen over HTTP; resolves with the bound port (0 picks a free one). */
-  listen(port: number, host: string): Promise<number> {
-    return this.listeners.listen(port, host);
-  }
-
-  /** Listen over HTTPS (RabbitMQ's management.ssl.*) as well or instead; resolves with the bound port. */
-  listenTls(settings: TlsSettings, port: number, host: string): Promise<number> {
-    return this.listeners.listenTls(settings, port, host);
-  }
-
-  /** Re-read the HTTPS certificate files (false without HTTPS; throws TlsConfigError keeping the old ones). */
-  reloadTls(): boolean {
-    return this.listeners.reloadTls();
-  }
-
-  close(): Promise<void> {
-    return this.listeners.close();
+  protected onRequest(req: IncomingMessage, res: ServerResponse): void {
+    void this.handle(req, res);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -10,8 +10,7 @@
 import type http from 'node:http';
 import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
-import type { TlsSettings } from '../core/tls-options.js';
-import { HttpListeners } from './http-listen.js';
+import { HttpService } from './http-listen.js';
 import { EXPOSITION_CONTENT_TYPE } from './prometheus-format.js';
 import { renderMetrics, type MetricsView, type PrometheusSource, type ScrapeRequest } from './prometheus-metrics.js';
 
@@ -23,33 +22,12 @@ const VIEWS: Readonly<Record<string, MetricsView>> = {
 
 const NOT_FOUND = JSON.stringify({ error: 'Object Not Found', reason: 'Not Found' });
 
-export class PrometheusListener {
-  private readonly listeners: HttpListeners;
-
+export class PrometheusListener extends HttpService {
   constructor(private readonly source: PrometheusSource, private readonly logger: Logger) {
-    this.listeners = new HttpListeners((req, res) => this.handle(req, res), logger, 'prometheus');
+    super(logger, 'prometheus');
   }
 
-  /** Start listening over HTTP; resolves with the bound port (0 picks a free one). */
-  listen(port: number, host: string): Promise<number> {
-    return this.listeners.listen(port, host);
-  }
-
-  /** Listen over HTTPS (RabbitMQ's prometheus.ssl.*); resolves with the bound port. */
-  listenTls(settings: TlsSettings, port: number, host: string): Promise<number> {
-    return this.listeners.listenTls(settings, port, host);
-  }
-
-  /** Re-read the HTTPS certificate files (false without HTTPS; throws TlsConfigError keeping the old ones). */
-  reloadTls(): boolean {
-    return this.listeners.reloadTls();
-  }
-
-  close(): Promise<void> {
-    return this.listeners.close();
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const view = VIEWS[url.pathname.replace(/\/+$/, '') || '/'];
     if (view === undefined) {

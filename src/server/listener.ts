@@ -24,6 +24,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import { CoarseClock } from '../core/clock.js';
+import { listenOn } from '../core/listen-on.js';
 import { loadTlsContext, loadTlsServerOptions, peerVerdict, type TlsListenerSettings } from '../core/tls-options.js';
 import { Connection, type ConnectionContext, type Session } from './connection.js';
 import { Handshake } from './handshake.js';
@@ -193,16 +194,4 @@ export interface ListenerCloseReport {
   readonly closedCleanly: number;
   /** Still open at the end of the grace period: their sockets were destroyed. */
   readonly dropped: number;
-}
-
-function listenOn(server: net.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen({ port, host }, () => {
-      server.off('error', onError);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
-    });
-  });
 }

@@ -38,6 +38,7 @@ import { stringifyJson } from '../core/json-text.js';
 import { AppendFile, type FileContext } from './append-file.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { crc32Buffer, crc32Range } from './crc32.js';
+import { readWhole } from './file-ops.js';
 import { decodeDefinitionChange, DefinitionsState } from './definition-changes.js';
 import { parseDefinitions, type Definitions } from './definitions.js';
 import type { StoreLogger } from './store.js';
@@ -138,14 +139,8 @@ export class DefinitionsJournal {
   private scan(gen: number, p: string): Journal | undefined {
     const ops = this.ctx.ops;
     const fd = ops.openSync(p, 'r+');
-    const size = ops.fstatSize(fd);
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const n = ops.readSync(fd, buf, got, size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
+    const buf = readWhole(ops, fd);
+    const got = buf.length;
     if (got < JOURNAL_HEADER || buf.readUInt32LE(0) !== JOURNAL_MAGIC || buf.readUInt16LE(4) !== JOURNAL_VERSION
       || buf.readUInt32LE(8) !== gen || crc32Range(buf, 0, 12) !== buf.readUInt32LE(12)) {
       ops.closeSync(fd);

@@ -60,3 +60,16 @@ export const nodeFileOps: FileOps = {
   rmSync: (p) => fs.rmSync(p, { recursive: true, force: true }),
   existsSync: (p) => fs.existsSync(p),
 };
+
+/** The content of an open file from offset 0 to its size (shorter if it shrank meanwhile). */
+export function readWhole(ops: FileOps, fd: number): Buffer {
+  const size = ops.fstatSize(fd);
+  const buf = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const r = ops.readSync(fd, buf, got, size - got, got);
+    if (r === 0) break;
+    got += r;
+  }
+  return got === size ? buf : buf.subarray(0, got);
+}

@@ -25,9 +25,9 @@ import type { Definitions } from './definitions.js';
 import { DefinitionsJournal } from './definitions-journal.js';
 import { nodeFileOps, type FileOps } from './file-ops.js';
 import { GroupCommit } from './group-commit.js';
+import { GroupCommitStore } from './group-commit-store.js';
 import { MessageLog } from './message-log.js';
 import { QueueLog } from './queue-log.js';
-import type { StreamLog, StreamSettings } from './stream.js';
 import { SegmentedStream } from './stream-log.js';
 import { StreamSet } from './stream-set.js';
 import {
@@ -39,8 +39,6 @@ import {
   type Store,
   type StoreLogger,
   type StoreStats,
-  type SyncCallback,
-  type SyncListener,
 } from './store.js';
 
 export interface FileStoreOptions {
@@ -80,24 +78,24 @@ export interface RecoveryReport {
   readonly millis: number;
 }
 
-export class FileStore implements Store {
+export class FileStore extends GroupCommitStore implements Store {
   readonly kind = 'file' as const;
   private readonly ctx: FileContext;
-  private readonly gc: GroupCommit;
+  protected readonly gc: GroupCommit;
   private readonly msgs: MessageLog;
   private readonly queues = new Map<string, QueueLog>();
   private readonly queuesDir: string;
-  private readonly streams: StreamSet;
+  protected readonly streams: StreamSet;
   private readonly perSegment: number;
   private readonly indexMemory: number;
   private readonly logger: StoreLogger;
-  private closed = false;
   private writesFailing = false;
   private readonly defs: DefinitionsJournal;
   /** What open() found. */
   recovery: RecoveryReport = { queues: 0, entries: 0, droppedEntries: 0, messageSegments: 0, streams: 0, streamMessages: 0, millis: 0 };
 
   private constructor(private readonly opts: FileStoreOptions) {
+    super();
     this.ctx = new FileContext(opts.fileOps ?? nodeFileOps, opts.maxOpenFiles ?? 256);
     this.logger = opts.logger ?? SILENT_LOGGER;
     this.perSegment = opts.indexEntriesPerSegment ?? DEFAULT_INDEX_ENTRIES;
@@ -195,10 +193,6 @@ export class FileStore implements Store {
     return { bump: () => this.gc.bump(), assertOpen: () => this.assertOpen() };
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new StoreError('CLOSED', 'store: closed');
-  }
-
   // ---------------------------------------------------------------- definitions
 
   loadDefinitions(): Promise<Definitions | undefined> {
@@ -277,55 +271,7 @@ export class FileStore implements Store {
     this.gc.bump();
   }
 
-  // ---------------------------------------------------------------- streams
-
-  stream(name: string, settings?: StreamSettings): StreamLog {
-    this.assertOpen();
-    return this.streams.get(name, settings);
-  }
-
-  streamNames(): string[] {
-    return this.streams.names();
-  }
-
-  deleteStream(name: string): void {
-    this.assertOpen();
-    if (this.streams.delete(name)) this.gc.bump();
-  }
-
-  // ---------------------------------------------------------------- durability
-
-  get writeSeq(): number {
-    return this.gc.writeSeq;
-  }
-
-  get durableSeq(): number {
-    return this.gc.durableSeq;
-  }
-
-  afterSync(cb: SyncCallback): void {
-    if (this.closed) {
-      process.nextTick(cb, new StoreError('CLOSED', 'store: closed'));
-      return;
-    }
-    this.gc.afterSync(cb);
-  }
-
-  requestSync(): void {
-    if (!this.closed) this.gc.requestSync();
-  }
-
-  addSyncListener(l: SyncListener): void {
-    this.gc.addListener(l);
-  }
-
-  removeSyncListener(l: SyncListener): void {
-    this.gc.removeListener(l);
-  }
-
-  flush(): void {
-    if (!this.closed) this.gc.flushNow();
-  }
+  // streams and durability: GroupCommitStore
 
   private flushFiles(): Error | null {
     this.streams.beforeFlush();

@@ -15,9 +15,10 @@ import { decodeDefinitionChange, DefinitionsState } from './definition-changes.j
 import { parseDefinitions, type Definitions } from './definitions.js';
 import { diskFree } from './file-store.js';
 import { GroupCommit } from './group-commit.js';
+import { GroupCommitStore } from './group-commit-store.js';
 import { MemoryFileOps } from './memory-file-ops.js';
 import { QueueEntries } from './queue-entries.js';
-import type { StreamLog, StreamRecordSource, StreamSettings } from './stream.js';
+import type { StreamRecordSource } from './stream.js';
 import { SegmentedStream } from './stream-log.js';
 import { StreamSet } from './stream-set.js';
 import {
@@ -29,8 +30,6 @@ import {
   type QueueIndex,
   type Store,
   type StoreStats,
-  type SyncCallback,
-  type SyncListener,
 } from './store.js';
 
 export class MemoryBackend {
@@ -146,18 +145,18 @@ class MemoryQueue implements QueueIndex {
   }
 }
 
-export class MemoryStore implements Store {
+export class MemoryStore extends GroupCommitStore implements Store {
   readonly kind = 'memory' as const;
   readonly backend: MemoryBackend;
-  private readonly gc: GroupCommit;
+  protected readonly gc: GroupCommit;
   private readonly views = new Map<string, MemoryQueue>();
   private readonly perSegment: number;
-  private closed = false;
   private readonly ctx: FileContext;
   private readonly records: MemoryRecords;
-  private readonly streams: StreamSet;
+  protected readonly streams: StreamSet;
 
   constructor(opts: MemoryStoreOptions = {}) {
+    super();
     this.backend = opts.backend ?? new MemoryBackend();
     this.perSegment = opts.indexEntriesPerSegment ?? 4096;
     this.ctx = new FileContext(this.backend.files, Number.MAX_SAFE_INTEGER);
@@ -187,10 +186,6 @@ export class MemoryStore implements Store {
 
   static async open(opts: MemoryStoreOptions = {}): Promise<MemoryStore> {
     return new MemoryStore(opts);
-  }
-
-  assertOpen(): void {
-    if (this.closed) throw new StoreError('CLOSED', 'store: closed');
   }
 
   bump(): number {
@@ -306,52 +301,6 @@ export class MemoryStore implements Store {
     this.backend.queues.delete(name);
     this.views.delete(name);
     this.gc.bump();
-  }
-
-  stream(name: string, settings?: StreamSettings): StreamLog {
-    this.assertOpen();
-    return this.streams.get(name, settings);
-  }
-
-  streamNames(): string[] {
-    return this.streams.names();
-  }
-
-  deleteStream(name: string): void {
-    this.assertOpen();
-    if (this.streams.delete(name)) this.gc.bump();
-  }
-
-  get writeSeq(): number {
-    return this.gc.writeSeq;
-  }
-
-  get durableSeq(): number {
-    return this.gc.durableSeq;
-  }
-
-  afterSync(cb: SyncCallback): void {
-    if (this.closed) {
-      process.nextTick(cb, new StoreError('CLOSED', 'store: closed'));
-      return;
-    }
-    this.gc.afterSync(cb);
-  }
-
-  requestSync(): void {
-    if (!this.closed) this.gc.requestSync();
-  }
-
-  addSyncListener(l: SyncListener): void {
-    this.gc.addListener(l);
-  }
-
-  removeSyncListener(l: SyncListener): void {
-    this.gc.removeListener(l);
-  }
-
-  flush(): void {
-    if (!this.closed) this.gc.flushNow();
   }
 
   stats(): StoreStats {

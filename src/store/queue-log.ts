@@ -42,9 +42,10 @@
 import path from 'node:path';
 import { AppendFile, type FileContext } from './append-file.js';
 import { crc32Range } from './crc32.js';
+import { readWhole } from './file-ops.js';
 import type { MessageLog } from './message-log.js';
 import { F_DELIVERED, F_PRESENT, F_SETTLED, QueueEntries, type Chunk } from './queue-entries.js';
-import { StoreError, type MsgRef, type QueueCursor, type QueueIndex, type StoreLogger } from './store.js';
+import { readRef, StoreError, writeRef, type MsgRef, type QueueCursor, type QueueIndex, type StoreLogger } from './store.js';
 
 export const IDX_MAGIC = 0x514e5257; // "WRNQ"
 export const ACK_MAGIC = 0x414e5257; // "WRNA"
@@ -57,7 +58,6 @@ export const ACK_HEADER = 8;
 export const MARK_SIZE = 8;
 const KIND_DELIVERED = 1;
 const KIND_SETTLED = 2;
-const ID_SPAN = 4294967296;
 
 interface IdxSegment {
   readonly k: number;
@@ -103,7 +103,7 @@ export class QueueLog implements QueueIndex {
     const buf = Buffer.allocUnsafe(n * es);
     seg.idx.readAt(this.header.length, buf, 0, buf.length);
     for (let s = 0, pos = 0; s < n; s++, pos += es) {
-      c.refs[s] = buf.readUInt32LE(pos) * ID_SPAN + buf.readUInt32LE(pos + 4);
+      c.refs[s] = readRef(buf, pos);
       const size = buf.readUInt32LE(pos + 8);
       c.sizes[s] = size;
       c.flags[s] = F_PRESENT;
@@ -187,9 +187,7 @@ export class QueueLog implements QueueIndex {
     const f = seg.idx;
     const o = f.reserve(ENTRY_SIZE);
     const b = f.buf;
-    const segId = Math.floor(ref / ID_SPAN);
-    b.writeUInt32LE(segId, o);
-    b.writeUInt32LE(ref - segId * ID_SPAN, o + 4);
+    writeRef(b, o, ref);
     b.writeUInt32LE(size, o + 8);
     b.writeUInt32LE(weight, o + 12);
     b.writeDoubleLE(expiresAt, o + 16);
@@ -333,15 +331,7 @@ export class QueueLog implements QueueIndex {
       const fd = ops.openSync(p, 'r+');
       let buf: Buffer;
       try {
-        const size = ops.fstatSize(fd);
-        buf = Buffer.allocUnsafe(size);
-        let got = 0;
-        while (got < size) {
-          const r = ops.readSync(fd, buf, got, size - got, got);
-          if (r === 0) break;
-          got += r;
-        }
-        buf = buf.subarray(0, got);
+        buf = readWhole(ops, fd);
       } catch (e) {
         ops.closeSync(fd);
         throw e;
@@ -365,7 +355,7 @@ export class QueueLog implements QueueIndex {
       const maxSlots = per;
       while (pos + es <= buf.length && slots < maxSlots) {
         if (crc32Range(buf, pos, pos + es - 4) !== buf.readUInt32LE(pos + es - 4)) break;
-        const ref = buf.readUInt32LE(pos) * ID_SPAN + buf.readUInt32LE(pos + 4);
+        const ref = readRef(buf, pos);
         const size = buf.readUInt32LE(pos + 8);
         if (es === ENTRY_SIZE) {
           this.entries.put(k * per + slots, ref, size, F_PRESENT, buf.readDoubleLE(pos + 16), buf.readUInt32LE(pos + 24), buf.readUInt32LE(pos + 12));
@@ -434,14 +424,8 @@ export class QueueLog implements QueueIndex {
     const p = this.ackPath(seg.k);
     if (!ops.existsSync(p)) return;
     const fd = ops.openSync(p, 'r+');
-    const size = ops.fstatSize(fd);
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const r = ops.readSync(fd, buf, got, size - got, got);
-      if (r === 0) break;
-      got += r;
-    }
+    const buf = readWhole(ops, fd);
+    const got = buf.length;
     let pos = ACK_HEADER;
     if (got < ACK_HEADER || buf.readUInt32LE(0) !== ACK_MAGIC || buf.readUInt16LE(4) !== ACK_VERSION) {
       this.logger.warn({ queue: this.name, file: p, bytes: got }, 'store: mark file with a missing or bad header deleted');

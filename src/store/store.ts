@@ -25,6 +25,20 @@ import type { StreamLog, StreamSettings } from './stream.js';
  */
 export type MsgRef = number;
 
+const TWO_32 = 4294967296;
+
+/** A MsgRef in the 8 bytes of an index or stream entry: its high then low 32 bits, little-endian. */
+export function writeRef(b: Buffer, pos: number, ref: MsgRef): void {
+  const hi = Math.floor(ref / TWO_32);
+  b.writeUInt32LE(hi, pos);
+  b.writeUInt32LE(ref - hi * TWO_32, pos + 4);
+}
+
+/** The MsgRef written by writeRef at `pos`. */
+export function readRef(b: Buffer, pos: number): MsgRef {
+  return b.readUInt32LE(pos) * TWO_32 + b.readUInt32LE(pos + 4);
+}
+
 /** pino-compatible subset. */
 export interface StoreLogger {
   info(obj: object, msg: string): void;

@@ -20,6 +20,7 @@
 import type { AppendFile } from './append-file.js';
 import { crc32Buffer } from './crc32.js';
 import { MAX_CHUNK_ENTRIES, MAX_FILTER_BYTES, MIN_FILTER_BYTES } from './stream.js';
+import { readRef } from './store.js';
 
 export const CHUNK_MAGIC = 0x434e5257; // "WRNC"
 export const CHUNK_HEADER = 32;
@@ -27,7 +28,6 @@ export const ENTRY_BYTES = 16;
 export const CHUNK_UNFILTERED = 1;
 export const CHUNK_FILTERED = 2;
 const BLOCK = 128 * 1024;
-const ID_SPAN = 4294967296;
 
 export function chunkLength(bloomBytes: number, count: number): number {
   return CHUNK_HEADER + bloomBytes + ENTRY_BYTES * count;
@@ -134,8 +134,7 @@ export class ChunkScanner {
   }
 
   entryRef(i: number): number {
-    const p = this.entryAt(i);
-    return this.buf.readUInt32LE(p) * ID_SPAN + this.buf.readUInt32LE(p + 4);
+    return readRef(this.buf, this.entryAt(i));
   }
 
   entrySize(i: number): number {

@@ -63,11 +63,10 @@ import { SegmentReader } from './stream-reader.js';
 import { recoverSegments } from './stream-recovery.js';
 import { StreamSegment, buildSegmentHeader, segmentFileName, summaryFileName } from './stream-segment.js';
 import { OffsetTracking } from './stream-tracking.js';
-import { StoreError, type MsgRef, type StoreLogger } from './store.js';
+import { StoreError, writeRef, type MsgRef, type StoreLogger } from './store.js';
 
 const MAX_SEGMENT_CHUNKS = 256_000;
 const MAX_SEGMENT_ENTRIES = 1 << 20;
-const ID_SPAN = 4294967296;
 
 /** Hooks into the owning store. */
 export interface StreamHost {
@@ -187,9 +186,7 @@ export class SegmentedStream implements StreamLog {
     const f = this.active!.file;
     const o = f.reserve(ENTRY_BYTES);
     const b = f.buf;
-    const hi = Math.floor(ref / ID_SPAN);
-    b.writeUInt32LE(hi, o);
-    b.writeUInt32LE(ref - hi * ID_SPAN, o + 4);
+    writeRef(b, o, ref);
     b.writeUInt32LE(size, o + 8);
     let h = NO_FILTER;
     if (filterValue !== undefined) {

@@ -20,6 +20,7 @@
 import path from 'node:path';
 import { AppendFile, type FileContext } from './append-file.js';
 import { crc32Buffer, crc32Range } from './crc32.js';
+import { readWhole } from './file-ops.js';
 import type { StoreLogger } from './store.js';
 
 const MAGIC = 0x544e5257; // "WRNT"
@@ -148,14 +149,8 @@ export class OffsetTracking {
     let keep = false;
     let adopted = false;
     try {
-      const size = ops.fstatSize(fd);
-      const buf = Buffer.allocUnsafe(size);
-      let got = 0;
-      while (got < size) {
-        const r = ops.readSync(fd, buf, got, size - got, got);
-        if (r === 0) break;
-        got += r;
-      }
+      const buf = readWhole(ops, fd);
+      const got = buf.length;
       if (got < HEADER || buf.readUInt32LE(0) !== MAGIC || buf.readUInt16LE(4) !== VERSION || buf.readUInt32LE(8) !== gen) return false;
       const snapshot = buf.readUInt32LE(12);
       const found = new Map<string, number>();
