@@ -2,46 +2,14 @@
  * One conformance suite for streams on every Store implementation (memory and file): dense offsets
  * across restarts, visibility only after sync, chunks and `last`, cursors with credit, filtering,
  * timestamps, retention by size and age (whole segments, never the active one, records released),
- * fanout written once, delete, offset tracking, and a model-based property test with restarts.
+ * fanout written once, delete, offset tracking. The model-based property test with restarts is
+ * stream-conformance.prop.test.ts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileStore } from '../../../src/store/file-store.js';
-import { MemoryBackend, MemoryStore } from '../../../src/store/memory-store.js';
+import { MemoryStore } from '../../../src/store/memory-store.js';
 import type { Store } from '../../../src/store/store.js';
-import type { StreamLog, StreamReader } from '../../../src/store/stream.js';
-
-interface Harness {
-  open(): Promise<Store>;
-  cleanup(): Promise<void>;
-}
-
-const implementations: Array<[string, () => Promise<Harness>]> = [
-  [
-    'memory',
-    async () => {
-      const backend = new MemoryBackend();
-      return { open: async () => MemoryStore.open({ backend }), cleanup: async () => {} };
-    },
-  ],
-  [
-    'file',
-    async () => {
-      const dir = await mkdtemp(path.join(tmpdir(), 'warren-stream-'));
-      return {
-        open: () => FileStore.open({ dir, segmentSize: 4096 }),
-        cleanup: () => rm(dir, { recursive: true, force: true }),
-      };
-    },
-  ],
-];
-
-function synced(store: Store): Promise<void> {
-  return new Promise((resolve, reject) => store.afterSync((err) => (err ? reject(err) : resolve())));
-}
+import type { StreamLog } from '../../../src/store/stream.js';
+import { STREAM_IMPLEMENTATIONS as implementations, bodiesFrom, pub, readAll, synced, type Harness } from './store-harness.js';
 
 /** Let the end-of-turn flush and the sync it requests run (no afterSync waiter involved). */
 async function committed(st: StreamLog): Promise<void> {
@@ -50,24 +18,6 @@ async function committed(st: StreamLog): Promise<void> {
   expect(st.committedEnd).toBe(st.nextOffset);
 }
 
-function pub(store: Store, st: StreamLog, body: string, filter?: string): number {
-  const ref = store.append([Buffer.from(body)]);
-  return st.append(ref, Buffer.byteLength(body), filter);
-}
-
-function readAll(r: StreamReader): Array<[number, string]> {
-  const out: Array<[number, string]> = [];
-  r.credit = 1_000_000;
-  while (r.next()) out.push([r.offset, r.payload().toString()]);
-  return out;
-}
-
-function bodiesFrom(st: StreamLog, offset: number): string[] {
-  const r = st.reader(offset);
-  const out = readAll(r).map(([, b]) => b);
-  r.close();
-  return out;
-}
 
 describe.each(implementations)('stream conformance: %s', (_name, makeHarness) => {
   let harness: Harness | undefined;
@@ -334,66 +284,5 @@ describe.each(implementations)('stream conformance: %s', (_name, makeHarness) =>
     st2 = s3.stream('track');
     expect(st2.trackedOffset('consumer-a')).toBe(3999);
     expect(st2.trackedNames().sort()).toEqual(['c-0', 'c-1', 'c-2', 'c-3', 'c-4', 'c-5', 'c-6', 'consumer-a', 'consumer-b']);
-  });
-
-  it('matches a model under random appends, filters, syncs, retention and restarts', async () => {
-    type Op =
-      | { t: 'pub'; n: number; filter: number }
-      | { t: 'sync' }
-      | { t: 'restart'; clean: boolean }
-      | { t: 'retain'; maxBytes: number };
-    const op: fc.Arbitrary<Op> = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ t: fc.constant('pub' as const), n: fc.integer({ min: 1, max: 30 }), filter: fc.integer({ min: 0, max: 3 }) }) },
-      { weight: 3, arbitrary: fc.record({ t: fc.constant('sync' as const) }) },
-      { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const), clean: fc.boolean() }) },
-      { weight: 1, arbitrary: fc.record({ t: fc.constant('retain' as const), maxBytes: fc.integer({ min: 500, max: 5000 }) }) },
-    );
-    await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
-        harness = await makeHarness();
-        try {
-          let s = await harness.open();
-          const settings = { maxSegmentBytes: 600 };
-          let st = s.stream('m', settings);
-          const model: Array<{ body: string; filter: string | undefined }> = [];
-          let first = 0;
-          for (const o of ops) {
-            if (o.t === 'pub') {
-              for (let i = 0; i < o.n; i++) {
-                const body = `b${model.length}`;
-                const filter = o.filter === 0 ? undefined : `f${o.filter}`;
-                expect(pub(s, st, body, filter)).toBe(model.length);
-                model.push({ body, filter });
-              }
-            } else if (o.t === 'sync') {
-              await synced(s);
-            } else if (o.t === 'retain') {
-              await synced(s);
-              st.configure({ ...settings, maxBytes: o.maxBytes });
-              expect(st.firstOffset).toBeGreaterThanOrEqual(first);
-              first = st.firstOffset;
-              st.configure(settings);
-            } else {
-              await synced(s);
-              if (o.clean) await s.close();
-              s = await harness.open();
-              st = s.stream('m', settings);
-              expect(st.nextOffset).toBe(model.length);
-              expect(st.firstOffset).toBe(first);
-            }
-          }
-          await synced(s);
-          expect(bodiesFrom(st, 0)).toEqual(model.slice(first).map((m) => m.body));
-          const r = st.reader(0);
-          r.setFilter(['f1'], true);
-          expect(readAll(r).map(([, b]) => b)).toEqual(model.slice(first).filter((m) => m.filter === 'f1' || m.filter === undefined).map((m) => m.body));
-          await s.close();
-        } finally {
-          await harness.cleanup();
-          harness = undefined;
-        }
-      }),
-      { numRuns: 30 },
-    );
   });
 });
