@@ -239,6 +239,7 @@ function loadPolicies(file: string): Policy[] {
 /** Commands of src/cli/commands (management API clients), loaded only when one of them runs. */
 const ADMIN_COMMANDS = new Set([
   'list', 'declare', 'delete', 'purge', 'publish', 'get', 'close-connection', 'export', 'import', 'status', 'ping', 'check',
+  'peek', 'inject', 'wait', 'reset', 'snapshot', 'restore',
 ]);
 
 program.addHelpText('after', `
@@ -248,6 +249,8 @@ Management commands (over the management HTTP API; \`warren <command> --help\` f
   declare|delete <kind>  queue, exchange, binding, user, vhost, permission, topic-permission, vhost-limit, user-limit, policy
   purge <queue>, publish, get <queue>, close-connection <name>, export <file>, import <file>
   ping, status, check <check>   health (exit 0 healthy, 69 not)
+  peek <queue>, inject <queue>, wait <queue> --messages N|--empty|--consumers N, reset, snapshot <file>, restore <file>
+                         Warren's test tools (no side effects for peek; reset/restore empty the vhost)
 Options for them: --url (WARREN_MANAGEMENT_URL), -u/--user, -p/--password, -V/--vhost, --json, --columns`);
 
 /** The command word, skipping the management commands' global options (which may come first). */

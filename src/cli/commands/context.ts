@@ -40,6 +40,11 @@ export class CommandContext {
     return (this.clientInstance ??= new ManagementClient({ url: this.g.url, user: this.g.user, password: this.g.password, timeoutMs: this.g.timeout }));
   }
 
+  /** A client whose requests may take `extraMs` longer than --timeout (long polls). */
+  clientAllowing(extraMs: number): ManagementClient {
+    return new ManagementClient({ url: this.g.url, user: this.g.user, password: this.g.password, timeoutMs: this.g.timeout + extraMs });
+  }
+
   get out(): Writable { return this.io.out; }
 
   get output(): OutputOptions { return { json: this.g.json, columns: this.g.columns }; }

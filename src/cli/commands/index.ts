@@ -16,10 +16,12 @@ import { registerObjects } from './objects.js';
 import { registerMessages } from './messages.js';
 import { registerDefinitions } from './definitions.js';
 import { registerHealth } from './health.js';
+import { registerTestTools } from './test-tools.js';
 
 /** The commands this module handles (main.ts routes them here). */
 export const ADMIN_COMMANDS: readonly string[] = [
   'list', 'declare', 'delete', 'purge', 'publish', 'get', 'close-connection', 'export', 'import', 'status', 'ping', 'check',
+  'peek', 'inject', 'wait', 'reset', 'snapshot', 'restore',
 ];
 
 function buildProgram(run: Run): Command {
@@ -41,6 +43,7 @@ function buildProgram(run: Run): Command {
   registerMessages(program, run);
   registerDefinitions(program, run);
   registerHealth(program, run);
+  registerTestTools(program, run);
   for (const c of program.commands) {
     c.exitOverride().configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });
     for (const sub of c.commands) sub.exitOverride().configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });

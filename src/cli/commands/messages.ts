@@ -21,7 +21,7 @@ async function readStdin(): Promise<Buffer> {
 }
 
 /** The payload to publish and its management-API encoding: text as string, other bytes as base64. */
-async function payloadOf(o: Record<string, unknown>): Promise<{ payload: string; encoding: string }> {
+export async function payloadOf(o: Record<string, unknown>): Promise<{ payload: string; encoding: string }> {
   let bytes: Buffer;
   if (typeof o['payload'] === 'string') {
     if (o['file'] !== undefined) throw new CliError('give either --payload or --file, not both', EXIT.usage);
