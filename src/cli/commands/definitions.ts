@@ -14,7 +14,7 @@ function definitionsPath(ctx: CommandContext): string {
   return v === undefined ? '/api/definitions' : `/api/definitions/${seg(v)}`;
 }
 
-async function readInput(file: string): Promise<string> {
+export async function readInput(file: string): Promise<string> {
   if (file !== '-') {
     try {
       return await readFile(file, 'utf8');
@@ -27,22 +27,27 @@ async function readInput(file: string): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** Write `doc` as indented JSON to `file` (`-`: stdout). Returns whether it went to a file. */
+export async function writeOutput(ctx: CommandContext, file: string, doc: unknown): Promise<boolean> {
+  const text = JSON.stringify(doc, null, 2) + '\n';
+  if (file === '-') {
+    ctx.out.write(text);
+    return false;
+  }
+  try {
+    await writeFile(file, text);
+  } catch (err: unknown) {
+    throw new CliError(`cannot write ${file}: ${(err as Error).message}`, EXIT.dataerr);
+  }
+  return true;
+}
+
 export function registerDefinitions(program: Command, run: Run): void {
   program.command('export').description('save the definitions (all vhosts, or -V one) to FILE (- for stdout)')
     .argument('<file>')
     .action(action(run, async (ctx, [file]) => {
       const defs = await ctx.client.get(definitionsPath(ctx));
-      const text = JSON.stringify(defs, null, 2) + '\n';
-      if (file === '-') {
-        ctx.out.write(text);
-        return;
-      }
-      try {
-        await writeFile(file!, text);
-      } catch (err: unknown) {
-        throw new CliError(`cannot write ${file!}: ${(err as Error).message}`, EXIT.dataerr);
-      }
-      if (!ctx.json) ctx.out.write(`definitions exported to ${file!}\n`);
+      if (await writeOutput(ctx, file!, defs) && !ctx.json) ctx.out.write(`definitions exported to ${file!}\n`);
     }));
 
   program.command('import').description('load definitions from FILE (- for stdin) into the broker (or -V one vhost)')

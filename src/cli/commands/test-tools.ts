@@ -9,9 +9,9 @@
  * All in -V (default /).
  */
 import type { Command } from 'commander';
-import { readFile, writeFile } from 'node:fs/promises';
 import { seg } from '../management-client.js';
 import { action, nonNegativeInt, positiveInt, type Run } from './context.js';
+import { readInput, writeOutput } from './definitions.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { payloadOf } from './messages.js';
 import { jsonObject } from './objects.js';
@@ -20,18 +20,7 @@ import { printObject, printRows } from './output.js';
 const RESET_FIELDS = ['connections_closed', 'queues_deleted', 'messages_deleted', 'exchanges_deleted', 'bindings_deleted', 'policies_deleted'];
 
 async function readDocument(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    if (file === '-') {
-      const parts: Buffer[] = [];
-      for await (const chunk of process.stdin) parts.push(chunk as Buffer);
-      text = Buffer.concat(parts).toString('utf8');
-    } else {
-      text = await readFile(file, 'utf8');
-    }
-  } catch (err: unknown) {
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.notFound);
-  }
+  const text = await readInput(file);
   try {
     return JSON.parse(text);
   } catch (err: unknown) {
@@ -111,16 +100,7 @@ export function registerTestTools(program: Command, run: Run): void {
     .argument('<file>')
     .action(action(run, async (ctx, [file]) => {
       const doc = await ctx.client.get(`/api/warren/snapshot/${seg(ctx.vhost)}`);
-      const text = JSON.stringify(doc, null, 2) + '\n';
-      if (file === '-') {
-        ctx.out.write(text);
-        return;
-      }
-      try {
-        await writeFile(file!, text);
-      } catch (err: unknown) {
-        throw new CliError(`cannot write ${file!}: ${(err as Error).message}`, EXIT.dataerr);
-      }
+      if (!await writeOutput(ctx, file!, doc)) return;
       const n = ((doc as { messages?: { messages: unknown[] }[] }).messages ?? []).reduce((a, q) => a + q.messages.length, 0);
       if (!ctx.json) ctx.out.write(`snapshot of vhost '${ctx.vhost}' (${n} messages) written to ${file!}\n`);
     }));
