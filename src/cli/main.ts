@@ -116,8 +116,12 @@ const start = withSettings(program.command('start').description('run the broker 
           pagingThreshold: queueMemoryBudget,
           consumerTimeout: s.num('consumer-timeout'),
           policies: s.opt('policies') === undefined ? [] : loadPolicies(s.str('policies')),
-          // Created at the first start only (an existing data directory keeps its users and vhosts).
-          defaultUser: { name: s.str('default-user'), password: s.str('default-pass'), tags: s.list('default-user-tags') },
+          // Created at the first start only (an existing data directory keeps its users and vhosts),
+          // and not at all when definitions are loaded at start: RabbitMQ skips its default user
+          // then (rabbitmq-server#4904), so an imported user list is not joined by guest/guest.
+          defaultUser: definitions === undefined
+            ? { name: s.str('default-user'), password: s.str('default-pass'), tags: s.list('default-user-tags') }
+            : undefined,
           defaultVhost: s.str('default-vhost'),
           loopbackUsers: s.list('loopback-users'),
         },

@@ -6,6 +6,7 @@
  * changed at runtime through the management API; a shutdown bounded by --shutdown-timeout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,19 +166,29 @@ describe('a compose-style rabbitmq.conf', () => {
   });
 });
 
+/** RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password)). */
+function passwordHash(password: string): string {
+  const salt = randomBytes(4);
+  return Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from(password)])).digest()]).toString('base64');
+}
+
 describe('load_definitions', () => {
-  it('applies a definitions file at start, over the defaults', async () => {
+  it('applies a definitions file at start; the default user is not created then (as RabbitMQ)', async () => {
     const defs = join(dir, 'definitions.json');
     await writeFile(defs, JSON.stringify({
+      users: [{ name: 'ops', password_hash: passwordHash('ops-pw'), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: ['administrator'] }],
       vhosts: [{ name: 'app-vhost' }],
+      permissions: [{ user: 'ops', vhost: 'app-vhost', configure: '.*', write: '.*', read: '.*' }],
       queues: [{ name: 'jobs', vhost: 'app-vhost', durable: true, auto_delete: false, arguments: { 'x-max-length': 10 } }],
     }));
     const conf = join(dir, 'with-definitions.conf');
     await writeFile(conf, `${await readFile(runnable, 'utf8')}\nload_definitions = ${defs}\n`);
     const w = await start(['--config', conf]);
-    const q = await (await api(w, '/api/queues/app-vhost/jobs')).json() as { name: string; arguments: Record<string, unknown> };
+    const q = await (await api(w, '/api/queues/app-vhost/jobs', {}, 'ops', 'ops-pw')).json() as { name: string; arguments: Record<string, unknown> };
     expect(q).toMatchObject({ name: 'jobs', arguments: { 'x-max-length': 10 } });
     expect(w.logs()).toContain(`definitions loaded from ${defs}`);
+    expect(await login(w.amqpPort, 'ops', 'ops-pw', 'app-vhost')).toBe('ok');
+    expect(await login(w.amqpPort, 'app', 'app-secret', 'app-vhost')).toMatch(/403|ACCESS_REFUSED/);
   });
 });
 
