@@ -96,6 +96,7 @@ export class PolicyStore implements PolicyResolver {
   private readonly compiled = new Map<PolicyKind, Map<string, Compiled[]>>([['policy', new Map()], ['operator', new Map()]]);
   /** Policy keys added by components' owners (federation-upstream, ...). */
   private readonly extraKeys = new Map<string, KeyValidator>();
+  private readonly definitionChecks: ((definition: { readonly [key: string]: JsonValue }) => string | undefined)[] = [];
   /** Re-apply the vhost's policies to its queues and exchanges (set by the broker). */
   onVhostPoliciesChanged: ((vhost: string) => void) | undefined;
 
@@ -112,6 +113,11 @@ export class PolicyStore implements PolicyResolver {
   /** Let a plugin's policy key through validation (e.g. federation-upstream). */
   registerKey(key: string, validate: (value: JsonValue) => string | undefined): void {
     this.extraKeys.set(key, validate);
+  }
+
+  /** A check over a whole definition (keys that exclude each other), as a plugin's validate_policy. */
+  registerDefinitionCheck(check: (definition: { readonly [key: string]: JsonValue }) => string | undefined): void {
+    this.definitionChecks.push(check);
   }
 
   /**
@@ -243,6 +249,12 @@ export class PolicyStore implements PolicyResolver {
     }
     if (unknown.length > 0) {
       throw invalid(`[${unknown.map(([k, x]) => `{${erlangTerm(k)},${erlangTerm(x)}}`).join(',')}] are not recognised policy settings`);
+    }
+    if (kind === 'policy') {
+      for (const check of this.definitionChecks) {
+        const why = check(def as { [key: string]: JsonValue });
+        if (why !== undefined) throw invalid(why);
+      }
     }
   }
 }

@@ -13,7 +13,8 @@ import { TlsConfigError, type TlsListenerSettings } from '../core/tls-options.js
 import { CONTENT_CODEC } from '../server/content-codec.js';
 import { FileStore, MemoryStore, type Store } from '../store/index.js';
 import { Listener, type ListenerCloseReport } from '../server/listener.js';
-import type { LogLevelControl } from '../management/management-app.js';
+import { defaultNodeName, type LogLevelControl } from '../management/management-app.js';
+import { Federation } from '../links/federation.js';
 import { parseAmqpUri } from '../links/amqp-uri.js';
 import { Shovels } from '../links/shovels.js';
 import { hostname } from 'node:os';
@@ -146,8 +147,17 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   const diskAlarm = new DiskAlarm(store, broker.meter, options.diskFreeLimit ?? 50_000_000, logger);
   diskAlarm.start();
   const listener = new Listener(broker, serverConfig, logger);
+  // Federation links (src/links): AMQP clients inside the broker, configured by parameters and policies.
+  const federation = new Federation(broker, {
+    broker, codec: CONTENT_CODEC, logger, nodeName: defaultNodeName(),
+    clusterName: () => {
+      const p = broker.parameters.getGlobal('cluster_name')?.value;
+      return typeof p === 'string' ? p : serverConfig.clusterName;
+    },
+  });
   const stopCore = async (graceMs?: number): Promise<ShutdownReport> => {
     const began = performance.now();
+    await federation.close();
     diskAlarm.stop();
     const closed = await listener.close(undefined, graceMs);
     broker.close();
@@ -228,6 +238,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
       await stopAll();
       throw err;
     }
+    if (management !== undefined) management.app.federationStatus = (vhost) => federation.status(vhost);
   }
   logger.debug({ ms: Math.round(performance.now() - started) }, 'startup');
   const host = serverConfig.host;

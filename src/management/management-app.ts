@@ -85,6 +85,9 @@ export function defaultNodeName(): string {
 }
 
 export class ManagementApp {
+  /** The federation links' rows for /api/federation-links (set by the CLI, which owns the links). */
+  federationStatus: ((vhost?: string) => readonly Readonly<Record<string, unknown>>[]) | undefined;
+
   constructor(
     readonly broker: Broker,
     readonly node: NodeInfo,

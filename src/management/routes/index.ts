@@ -7,6 +7,7 @@ import { bindingRoutes } from './bindings.js';
 import { connectionRoutes } from './connections.js';
 import { definitionRoutes } from './definitions.js';
 import { exchangeRoutes } from './exchanges.js';
+import { federationRoutes } from './federation.js';
 import { halfMessageRoutes } from './half-messages.js';
 import { healthRoutes } from './health.js';
 import { logLevelRoutes } from './log-level.js';
@@ -35,6 +36,7 @@ export function managementRouter(): Router {
   parameterRoutes(r);
   shovelRoutes(r);
   definitionRoutes(r);
+  federationRoutes(r);
   healthRoutes(r);
   logLevelRoutes(r);
   warrenRoutes(r);
