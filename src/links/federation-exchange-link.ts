@@ -19,7 +19,7 @@ import { decodeDeliveryProperties, type ClientChannel, type Delivery } from './c
 import { ClientConnection } from './amqp-client.js';
 import { ClientError } from './client-error.js';
 import { FederationLink, prependTableHeader, tableText, type LinkContext } from './federation-link.js';
-import { uriWithoutCredentials, type Upstream } from './federation-upstream.js';
+import type { Upstream } from './federation-upstream.js';
 
 const ROUTING_HEADER = 'x-received-from';
 const BINDING_HEADER = 'x-bound-from';
@@ -161,7 +161,7 @@ export class FederationExchangeLink extends FederationLink {
       return;
     }
     const entry: FieldTable = [
-      { key: 'uri', value: fv.str(uriWithoutCredentials(this.currentUri)) },
+      { key: 'uri', value: fv.str(this.displayUri) },
       { key: 'exchange', value: fv.str(this.name) },
       { key: 'redelivered', value: fv.bool(d.redelivered) },
       ...(this.upstreamCluster === undefined ? [] : [{ key: 'cluster-name', value: fv.str(this.upstreamCluster) }]),

@@ -79,8 +79,24 @@ export abstract class FederationLink {
   /** Remove what the link declared upstream (a normal stop: the policy or upstream went). */
   protected abstract cleanUp(conn: ClientConnection): Promise<void>;
 
-  get currentUri(): string {
+  /** The upstream URI of this attempt as configured. */
+  get configuredUri(): string {
     return this.upstream.uris[this.attempt % this.upstream.uris.length]!;
+  }
+
+  /** As shown in the status and x-received-from: without credentials. */
+  get displayUri(): string {
+    return uriWithoutCredentials(this.configuredUri);
+  }
+
+  /**
+   * The URI to connect to; one without a path names this link's own vhost (rabbit_federation_upstream: an
+   * upstream URI without a vhost connects to the vhost of the same name upstream).
+   */
+  get currentUri(): string {
+    const uri = this.configuredUri;
+    return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(?:[?#].*)?$/.test(uri)
+      ? uri.replace(/^([^?#]*)/, `$1/${encodeURIComponent(this.vhost)}`) : uri;
   }
 
   /** The vhost of the URI in use. */
@@ -145,7 +161,7 @@ export abstract class FederationLink {
       this.failures = 0;
       this.report('running');
       this.ctx.logger.info({ vhost: this.vhost, [this.kind]: this.name, upstream: this.upstream.name },
-        `Federation ${this.kind} '${this.name}' in vhost '${this.vhost}' connected to ${uriWithoutCredentials(this.currentUri)}`);
+        `Federation ${this.kind} '${this.name}' in vhost '${this.vhost}' connected to ${this.displayUri}`);
     } catch (e: unknown) {
       const err = asClientError(e);
       if (conn !== undefined) conn.destroy(err);

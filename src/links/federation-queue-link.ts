@@ -15,7 +15,7 @@ import type { ClientConnection } from './amqp-client.js';
 import { decodeDeliveryProperties, type ClientChannel, type Delivery } from './client-channel.js';
 import { ClientError } from './client-error.js';
 import { FederationLink, prependTableHeader, tableText, type LinkContext } from './federation-link.js';
-import { uriWithoutCredentials, type Upstream } from './federation-upstream.js';
+import type { Upstream } from './federation-upstream.js';
 
 const ROUTING_HEADER = 'x-received-from';
 
@@ -66,7 +66,7 @@ export class FederationQueueLink extends FederationLink {
     let headers: FieldTable = props.headers ?? [];
     const been = headers.find((e) => e.key === ROUTING_HEADER)?.value;
     const info: FieldTable = [
-      { key: 'uri', value: fv.str(uriWithoutCredentials(this.currentUri)) },
+      { key: 'uri', value: fv.str(this.displayUri) },
       { key: 'virtual_host', value: fv.str(this.upstreamVhost) },
       { key: 'queue', value: fv.str(this.upstreamName) },
     ];

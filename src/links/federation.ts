@@ -22,7 +22,7 @@ import type { FederationLink, LinkContext } from './federation-link.js';
 import { FederationQueueLink } from './federation-queue-link.js';
 import {
   checkPolicyDefinition, POLICY_KEY_CHECKS, UPSTREAM_COMPONENT, UPSTREAM_SET_COMPONENT, upstreamsFor,
-  uriWithoutCredentials, validateUpstream, validateUpstreamSet, type UpstreamSource,
+  validateUpstream, validateUpstreamSet, type UpstreamSource,
 } from './federation-upstream.js';
 
 type JsonValue = RuntimeParameter['value'];
@@ -139,7 +139,7 @@ export class Federation {
         type: link.kind, vhost: link.vhost, upstream: link.upstream.name, id: link.id, status: link.status,
         ...(link.error === undefined ? {} : { error: link.error }),
         ...(link.status === 'running' ? { local_connection: `Federation link (upstream: ${link.upstream.name})` } : {}),
-        uri: uriWithoutCredentials(link.currentUri),
+        uri: link.displayUri,
         timestamp: new Date(link.timestamp).toISOString().replace('T', ' ').slice(0, 19),
       });
       out.push(row);

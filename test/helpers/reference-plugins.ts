@@ -61,16 +61,16 @@ export function referenceManagement(): Promise<ReferenceHttp> {
 }
 
 /**
- * The reference's rabbitmq_shovel with rabbitmq_shovel_management (enabled when /api/shovels does not
- * answer 200; idempotent, never restarts the reference): its management base URL, or why not.
+ * The reference's management base URL once `path` answers 200 there, enabling `plugins` first when it
+ * does not (idempotent, never restarts the reference), or why not.
  */
-export async function referenceShovels(): Promise<ReferenceHttp> {
+async function referenceManagementPlugin(plugins: readonly string[], path: string): Promise<ReferenceHttp> {
   const mgmt = await referenceManagement();
   if ('skip' in mgmt) return mgmt;
   const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
   const ok = async () => {
     try {
-      const res = await fetch(`${mgmt.url}/api/shovels`, { headers: auth, signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${mgmt.url}${path}`, { headers: auth, signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
       return res.status === 200;
     } catch {
@@ -78,17 +78,28 @@ export async function referenceShovels(): Promise<ReferenceHttp> {
     }
   };
   if (await ok()) return mgmt;
+  const last = plugins[plugins.length - 1]!;
   const binary = PLUGIN_BINARIES.find((p) => existsSync(p));
-  if (binary === undefined) return { skip: 'the reference has no rabbitmq_shovel_management (rabbitmq-plugins enable rabbitmq_shovel_management)' };
+  if (binary === undefined) return { skip: `the reference has no ${last} (rabbitmq-plugins enable ${plugins.join(' ')})` };
   const failed = await new Promise<string | undefined>((resolve) => {
-    execFile(binary, ['enable', 'rabbitmq_shovel', 'rabbitmq_shovel_management'], { timeout: 60_000 },
+    execFile(binary, ['enable', ...plugins], { timeout: 60_000 },
       (err, _out, stderr) => resolve(err === null ? undefined : `${err.message} ${stderr}`));
   });
-  if (failed !== undefined) return { skip: `rabbitmq-plugins enable rabbitmq_shovel_management failed: ${failed}` };
+  if (failed !== undefined) return { skip: `rabbitmq-plugins enable ${last} failed: ${failed}` };
   try {
     await waitFor(ok, 30_000, 200);
   } catch {
-    return { skip: 'rabbitmq_shovel_management enabled but /api/shovels does not answer' };
+    return { skip: `${last} enabled but ${path} does not answer` };
   }
   return mgmt;
+}
+
+/** The reference's rabbitmq_shovel with rabbitmq_shovel_management: its management base URL, or why not. */
+export function referenceShovels(): Promise<ReferenceHttp> {
+  return referenceManagementPlugin(['rabbitmq_shovel', 'rabbitmq_shovel_management'], '/api/shovels');
+}
+
+/** The reference's rabbitmq_federation with rabbitmq_federation_management: its management base URL, or why not. */
+export function referenceFederation(): Promise<ReferenceHttp> {
+  return referenceManagementPlugin(['rabbitmq_federation', 'rabbitmq_federation_management'], '/api/federation-links');
 }

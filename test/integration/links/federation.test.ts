@@ -243,7 +243,8 @@ describe('federation Warren -> Warren', () => {
     const bad = async (path: string, body: unknown): Promise<string> => {
       const r = await api(edge, 'PUT', path, body);
       expect(r.status).toBe(400);
-      return (r.json as { reason: string }).reason;
+      // The API escapes < and > in reasons, as RabbitMQ's does (&lt;&lt;"x"&gt;&gt;).
+      return (r.json as { reason: string }).reason.replace(/&lt;/g, '<').replace(/&gt;/g, '>');
     };
     const p = '/api/parameters/federation-upstream/%2f/val';
     expect(await bad(p, { value: {} })).toContain('Key "uri" not found in val');
