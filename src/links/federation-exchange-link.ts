@@ -71,7 +71,10 @@ export class FederationExchangeLink extends FederationLink {
     await disposable(conn, (c) => c.deleteExchange(`${this.queue} ${old}`));
     const noAck = this.upstream.ackMode === 'no-ack';
     if (!noAck) await ch.qos(this.upstream.prefetchCount);
-    await ch.consume(this.queue, (d) => this.deliver(d), { noAck, onCancel: () => ch.close().catch(() => undefined) });
+    // basic.cancel (the upstream queue was deleted): restart the link, which declares it again.
+    await ch.consume(this.queue, (d) => this.deliver(d), {
+      noAck, onCancel: () => conn.destroy(new ClientError('basic.cancel from the upstream', 'connection')),
+    });
   }
 
   /** x-federation-upstream when the upstream has it (a throwaway connection: 503 closes it), else fanout. */

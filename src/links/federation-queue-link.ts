@@ -55,10 +55,15 @@ export class FederationQueueLink extends FederationLink {
       ? ch.consume(this.upstreamName, (d) => this.deliver(d), {
         consumerTag: this.consumerTag, noAck: this.upstream.ackMode === 'no-ack',
         arguments: [{ key: 'x-priority', value: fv.int(-1) }],
-        onCancel: () => ch.close().catch(() => undefined),
+        onCancel: () => this.restart(),
       })
       : ch.cancel(this.consumerTag);
     op.then(() => { this.consuming = demand; }, () => undefined).finally(() => { this.busy = false; });
+  }
+
+  /** basic.cancel from the upstream (its queue was deleted): drop the connection; the link reconnects. */
+  private restart(): void {
+    this.conn?.destroy(new ClientError('basic.cancel from the upstream', 'connection'));
   }
 
   private deliver(d: Delivery): void {

@@ -211,6 +211,28 @@ describe('federation Warren -> Warren', () => {
     }
   }, TIMEOUT);
 
+  it('a deleted upstream queue (basic.cancel) restarts the link, which declares it again', async () => {
+    const x = uniqueName('fed.cancel');
+    const up = uniqueName('up');
+    await edge.ch.assertExchange(x, 'fanout', { durable: false });
+    const q = (await edge.ch.assertQueue('', { exclusive: true })).queue;
+    await edge.ch.bindQueue(q, x, '');
+    const got = await collect(edge.ch, q);
+    await upstream(edge, up, { uri: central.b.url, 'reconnect-delay': 0.2 });
+    await policy(edge, up, `^${x.replace(/\./g, '\\.')}$`, { 'federation-upstream': up }, 'exchanges');
+    const qName = encodeURIComponent(`federation: ${x} -> warren-edge`);
+    await waitFor(async () => (await linkState(edge, x))?.['status'] === 'running', WAIT, 50);
+    expect((await api(central, 'DELETE', `/api/queues/%2f/${qName}`)).status).toBe(204);
+    await waitFor(async () => (await api(central, 'GET', `/api/queues/%2f/${qName}`)).status === 200
+      && (await linkState(edge, x))?.['status'] === 'running', WAIT, 50);
+    // Running again means the queue, its internal exchange and the binding are all back.
+    central.ch.publish(x, '', Buffer.from('again'));
+    await waitFor(() => got.length > 0, WAIT, 20);
+    expect(got[0]!.content.toString()).toBe('again');
+    await api(edge, 'DELETE', `/api/policies/%2f/${encodeURIComponent(up)}`);
+    await api(edge, 'DELETE', `/api/parameters/federation-upstream/%2f/${encodeURIComponent(up)}`);
+  }, TIMEOUT);
+
   it('a federated queue fetches from the upstream queue only while local consumers wait', async () => {
     const qn = uniqueName('fed.q');
     const up = uniqueName('up');
