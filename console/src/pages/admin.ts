@@ -1,7 +1,8 @@
 /**
- * Administration: users (tags, password), virtual hosts, permissions and policies, each listed
- * with create, edit (the form is filled from the row) and delete, through the same API routes
- * rabbitmqadmin uses (so the API's tag rules decide who may do what).
+ * Administration: users (tags, password), virtual hosts (and Warren's reset), permissions and
+ * policies, each listed with create, edit (the form is filled from the row) and delete, through the
+ * same API routes rabbitmqadmin uses (so the API's tag rules decide who may do what); definitions
+ * export/import and Warren's per-vhost snapshot/restore (definitions plus messages).
  */
 import { useState } from 'preact/hooks';
 import { get, request, seg, type JsonObject } from '../api.js';
@@ -19,6 +20,18 @@ function DeleteButton({ what, path, done, fail }: { what: string; path: string; 
     try { await request('DELETE', path); done(); } catch (e: unknown) { fail(e instanceof Error ? e.message : String(e)); }
   };
   return html`<button type="button" class="small danger" onClick=${() => void run()} aria-label=${`Delete ${what}`}>Delete</button>`;
+}
+
+/** Offers `value` as a JSON file download. */
+function save(value: unknown, name: string): void {
+  const blob = new Blob([JSON.stringify(value, null, 2)], { type: 'application/json' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
 function fill(formId: string, values: Record<string, string>): void {
@@ -76,6 +89,15 @@ export function UsersPage(): View {
 export function VhostsPage(): View {
   const poll = usePoll(() => get<Row[]>('vhosts'));
   const [error, setError] = useState<string | undefined>(undefined);
+  const [status, setStatus] = useState<string | undefined>(undefined);
+  const reset = async (name: string) => {
+    if (!confirm(`Reset virtual host ${name}? Every queue (with its messages), exchange, binding and policy goes, and its connections are closed.`)) return;
+    try {
+      const r = await request<Record<string, number>>('POST', `warren/reset/${seg(name)}`);
+      setStatus(`Virtual host ${name} reset: ${r['queues_deleted'] ?? 0} queues, ${r['messages_deleted'] ?? 0} messages, ${r['exchanges_deleted'] ?? 0} exchanges deleted, ${r['connections_closed'] ?? 0} connections closed.`);
+      poll.reload();
+    } catch (e: unknown) { setError(e instanceof Error ? e.message : String(e)); }
+  };
   const add = useFormAction(async (d) => {
     await request('PUT', `vhosts/${seg(String(d.get('name')))}`, { description: String(d.get('description') ?? '') });
     poll.reload();
@@ -84,9 +106,13 @@ export function VhostsPage(): View {
     { key: 'name', label: 'Name', value: (v) => str(v, 'name') },
     { key: 'description', label: 'Description', value: (v) => str(v, 'description') },
     { key: 'messages', label: 'Messages', numeric: true, value: (v) => num(v, 'messages'), render: (v) => fmtNum(num(v, 'messages')) },
-    { key: 'x', label: '', value: () => '', render: (v) => html`<${DeleteButton} what=${`virtual host ${str(v, 'name')}`} path=${`vhosts/${seg(str(v, 'name'))}`} done=${poll.reload} fail=${setError} />` },
+    { key: 'x', label: '', value: () => '', render: (v) => html`<span class="row-actions">
+      <button type="button" class="small" onClick=${() => void reset(str(v, 'name'))} aria-label=${`Reset virtual host ${str(v, 'name')}`}
+        title="Delete every queue, exchange, binding and policy and close its connections (Warren's reset endpoint)">Reset</button>
+      <${DeleteButton} what=${`virtual host ${str(v, 'name')}`} path=${`vhosts/${seg(str(v, 'name'))}`} done=${poll.reload} fail=${setError} /></span>` },
   ];
   return html`<h1>Virtual hosts</h1><${ErrorBox} error=${error ?? poll.error} />
+    ${status !== undefined ? html`<p role="status" class="ok">${status}</p>` : null}
     <${Table} label="Virtual hosts" columns=${columns} rows=${poll.data ?? []} rowKey=${(v: Row) => str(v, 'name')} />
     <details class="panel"><summary>Add a virtual host</summary>
       <form class="grid-form" onSubmit=${add.onSubmit}>
@@ -176,19 +202,33 @@ export function PoliciesPage(): View {
 export function DefinitionsPage(): View {
   const [status, setStatus] = useState<string | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
+  const vhosts = useVhosts();
   const download = async () => {
     try {
-      const defs = await get('definitions');
-      const blob = new Blob([JSON.stringify(defs, null, 2)], { type: 'application/json' });
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob);
-      a.download = `warren-definitions-${new Date().toISOString().slice(0, 10)}.json`;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+      save(await get('definitions'), `warren-definitions-${new Date().toISOString().slice(0, 10)}.json`);
       setStatus('Definitions downloaded.');
     } catch (e: unknown) { setError(e instanceof Error ? e.message : String(e)); }
+  };
+  const snapshot = async (form: HTMLFormElement | null) => {
+    const vhost = form === null ? '/' : String(new FormData(form).get('vhost') ?? '/');
+    try {
+      save(await get(`warren/snapshot/${seg(vhost)}`), `warren-snapshot-${vhost === '/' ? 'default' : vhost}-${new Date().toISOString().slice(0, 10)}.json`);
+      setError(undefined);
+      setStatus(`Snapshot of ${vhost} downloaded.`);
+    } catch (e: unknown) { setError(e instanceof Error ? e.message : String(e)); }
+  };
+  const restore = async (e: Event) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const vhost = String(new FormData(form).get('vhost') ?? '/');
+    const file = (form.elements.namedItem('file') as HTMLInputElement).files?.[0];
+    if (file === undefined) { setError('Choose a snapshot file first.'); return; }
+    if (!confirm(`Restore ${file.name} into ${vhost}? The virtual host is reset first.`)) return;
+    try {
+      const r = await request<Record<string, number>>('POST', `warren/restore/${seg(vhost)}`, await file.text());
+      setError(undefined);
+      setStatus(`Restored ${file.name} into ${vhost}: ${r['queues'] ?? 0} queues, ${r['messages_restored'] ?? 0} messages.`);
+    } catch (err: unknown) { setStatus(undefined); setError(err instanceof Error ? err.message : String(err)); }
   };
   const upload = async (e: Event) => {
     e.preventDefault();
@@ -209,6 +249,14 @@ export function DefinitionsPage(): View {
       <form class="inline-form" onSubmit=${(e: Event) => void upload(e)}>
         <label>Definitions file <input type="file" name="file" accept=".json,application/json" /></label>
         <button type="submit">Upload definitions</button>
+      </form></section>
+    <section class="panel" aria-labelledby="snapshot-title"><h2 id="snapshot-title">Snapshot of a virtual host</h2>
+      <p class="hint">Warren's snapshot: the virtual host's definitions plus every queue's messages in one file; restoring resets the virtual host and loads the file back.</p>
+      <form class="inline-form" onSubmit=${(e: Event) => void restore(e)}>
+        <label>Virtual host <select name="vhost" aria-label="Snapshot virtual host">${vhosts.map((v) => html`<option>${v}</option>`)}</select></label>
+        <button type="button" onClick=${(e: Event) => void snapshot((e.currentTarget as HTMLButtonElement).form)}>Download snapshot</button>
+        <label>Snapshot file <input type="file" name="file" accept=".json,application/json" /></label>
+        <button type="submit">Restore snapshot</button>
       </form></section>
     <${ErrorBox} error=${error} />
     ${status !== undefined ? html`<p role="status" class="ok">${status}</p>` : null}`;

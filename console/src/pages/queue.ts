@@ -2,7 +2,8 @@
  * One queue: counts and rate charts, its consumers and bindings, browsing its messages without
  * consuming them (the peek endpoint: no redelivered flag, no reordering), publishing to it,
  * purging, deleting, and moving its messages to another queue or exchange. A move is a series
- * of get (ack, so the message leaves) + publish through the API, oldest first; it is not atomic:
+ * of get (ack, so the message leaves) + inject (to a queue) or publish (to an exchange) through
+ * the API, oldest first; it is not atomic:
  * a publish refused half-way stops the move and says which message was taken but not placed.
  */
 import { useState } from 'preact/hooks';
@@ -56,11 +57,16 @@ function Publish({ vhost, queue, done }: { vhost: string; queue: string; done: (
       if (ct !== '') props['content_type'] = ct;
       const h = String(d.get('headers') ?? '').trim();
       if (h !== '') props['headers'] = JSON.parse(h) as JsonObject;
-      const r = await request<{ routed: boolean }>('POST', `exchanges/${seg(vhost)}/amq.default/publish`, {
-        properties: props, routing_key: queue, payload: String(d.get('payload') ?? ''), payload_encoding: 'string',
-      });
+      const message = { properties: props, routing_key: queue, payload: String(d.get('payload') ?? ''), payload_encoding: 'string' };
+      if (d.get('inject') === 'on') {
+        // Warren's inject endpoint: straight into this queue, no exchange, no binding needed.
+        const r = await request<{ enqueued: boolean }>('POST', `queues/${seg(vhost)}/${seg(queue)}/inject`, message);
+        setResult(r.enqueued ? 'Message injected.' : 'Message refused by the queue (overflow reject-publish).');
+      } else {
+        const r = await request<{ routed: boolean }>('POST', `exchanges/${seg(vhost)}/amq.default/publish`, message);
+        setResult(r.routed ? 'Message published.' : 'Message published but not routed.');
+      }
       setError(undefined);
-      setResult(r.routed ? 'Message published.' : 'Message published but not routed.');
       done();
     } catch (err: unknown) {
       setResult(undefined);
@@ -71,6 +77,7 @@ function Publish({ vhost, queue, done }: { vhost: string; queue: string; done: (
     <form class="grid-form" onSubmit=${submit}>
       <label>Content type <input name="content_type" placeholder="application/json" /></label>
       <label class="check"><input type="checkbox" name="persistent" checked /> Persistent</label>
+      <label class="check" title="Warren's inject endpoint: no exchange, no routing"><input type="checkbox" name="inject" /> Inject straight into the queue</label>
       <label class="wide">Headers (JSON) <textarea name="headers" rows="2" placeholder='{"x-trace": "abc"}'></textarea></label>
       <label class="wide">Payload <textarea name="payload" rows="4"></textarea></label>
       <${ErrorBox} error=${error} />
@@ -99,13 +106,17 @@ function Move({ vhost, queue, done }: { vhost: string; queue: string; done: () =
         });
         if (batch.length === 0) break;
         for (const m of batch) {
-          const exchange = kind === 'queue' ? 'amq.default' : (target === '' ? 'amq.default' : target);
-          const rk = kind === 'queue' ? target : (m.routing_key ?? '');
+          const message = {
+            properties: Array.isArray(m.properties) ? {} : (m.properties ?? {}), routing_key: m.routing_key ?? '',
+            payload: m.payload ?? '', payload_encoding: 'base64',
+          };
+          // To a queue: inject (no exchange; the message keeps its routing key); to an exchange: publish.
+          const path = kind === 'queue'
+            ? `queues/${seg(vhost)}/${seg(target)}/inject`
+            : `exchanges/${seg(vhost)}/${seg(target === '' ? 'amq.default' : target)}/publish`;
           try {
-            await request('POST', `exchanges/${seg(vhost)}/${seg(exchange)}/publish`, {
-              properties: Array.isArray(m.properties) ? {} : (m.properties ?? {}), routing_key: rk,
-              payload: m.payload ?? '', payload_encoding: 'base64',
-            });
+            const r = await request<{ enqueued?: boolean } | null>('POST', path, message);
+            if (r?.enqueued === false) throw new Error('the target queue refused it (overflow reject-publish)');
           } catch (err: unknown) {
             throw new Error(`moved ${moved}; the next message (${m.payload_bytes ?? 0} bytes, routing key ${m.routing_key ?? ''}) was taken but could not be published: ${err instanceof Error ? err.message : String(err)}`);
           }
@@ -126,7 +137,7 @@ function Move({ vhost, queue, done }: { vhost: string; queue: string; done: () =
       <label>To <select name="kind"><option value="queue">queue</option><option value="exchange">exchange (keeps routing keys)</option></select></label>
       <label>Name <input name="target" required aria-label="Target name" /></label>
       <label>How many <input name="count" type="number" min="1" placeholder="all" /></label>
-      <p class="hint wide">Ready messages are taken oldest first and published to the target one by one (unacked ones stay).</p>
+      <p class="hint wide">Ready messages are taken oldest first and put into the target one by one (unacked ones stay).</p>
       <${ErrorBox} error=${error} />
       ${status !== undefined ? html`<p role="status" class="ok">${status}</p>` : null}
       <button type="submit">Move messages</button>

@@ -182,6 +182,33 @@ describe.skipIf(skip !== undefined)('web console pages', () => {
     expect((await api('GET', 'queues/%2F/imported-q')).status).toBe(200);
   }, 60_000);
 
+  it("Warren's snapshot, restore and reset of a virtual host", async () => {
+    const { page } = h;
+    page.on('dialog', (d) => void d.accept().catch(() => {}));
+    await api('PUT', 'vhosts/scratch');
+    await api('PUT', 'permissions/scratch/guest', { configure: '.*', write: '.*', read: '.*' });
+    await api('PUT', 'queues/scratch/kept', { durable: true });
+    await api('POST', 'queues/scratch/kept/inject', { properties: {}, payload: 'one', payload_encoding: 'string' });
+    await page.getByRole('link', { name: 'Definitions' }).click();
+    await page.getByLabel('Snapshot virtual host').selectOption('scratch');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download snapshot' }).click()]);
+    const file = join(dir, 'snapshot.json');
+    await download.saveAs(file);
+    // Reset from the vhosts page: the queue and its message go.
+    await page.getByRole('link', { name: 'Vhosts' }).click();
+    await page.getByRole('button', { name: 'Reset virtual host scratch' }).click();
+    await seeText(page, '[role=status]', 'Virtual host scratch reset: 1 queues, 1 messages');
+    expect((await api('GET', 'queues/scratch/kept')).status).toBe(404);
+    // Restore the snapshot: the queue comes back with its message.
+    await page.getByRole('link', { name: 'Definitions' }).click();
+    await page.getByLabel('Snapshot virtual host').selectOption('scratch');
+    await page.getByLabel('Snapshot file').setInputFiles(file);
+    await page.getByRole('button', { name: 'Restore snapshot' }).click();
+    await seeText(page, '[role=status]', 'into scratch: 1 queues, 1 messages');
+    await waitFor(async () => ((await api('GET', 'queues/scratch/kept')).json as { messages?: number }).messages === 1, 10_000);
+    await api('DELETE', 'vhosts/scratch');
+  }, 60_000);
+
   it('connections: close one, the client sees 320 CONNECTION_FORCED', async () => {
     const { page } = h;
     page.on('dialog', (d) => void d.accept().catch(() => {}));

@@ -95,6 +95,10 @@ describe.skipIf(skip !== undefined)('web console', () => {
     await page.getByRole('button', { name: 'Publish message' }).click();
     await seeText(page, '[role=status]', 'Message published.');
     await seeText(page, '[data-testid=ready] .tile-value', '2');
+    await page.getByLabel('Inject straight into the queue').check();
+    await page.getByRole('button', { name: 'Publish message' }).click();
+    await seeText(page, '[role=status]', 'Message injected.');
+    await seeText(page, '[data-testid=ready] .tile-value', '3');
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Purge' }).click();
     await seeText(page, '[data-testid=ready] .tile-value', '0');
