@@ -107,7 +107,10 @@ export function App(): View {
     document.title = `${authed ? (entry?.label ?? 'Not found') : 'Log in'} · Warren`;
   }, [authed, name]);
   if (!authed) return html`<${LoginForm} />`;
-  return html`<${Header} current=${name} user=${user} />
+  // The first Tab stop: past the navigation to the page (hash routes, so focus instead of #content).
+  const skip = (e: Event) => { e.preventDefault(); document.getElementById('content')?.focus(); };
+  return html`<a class="skip" href="#/" onClick=${skip}>Skip to content</a>
+    <${Header} current=${name} user=${user} />
     <main id="content" tabindex="-1">
       ${entry === undefined
         ? html`<h1>Not found</h1><p>No page <code>${name}</code>. <a href="#/overview">Overview</a></p>`

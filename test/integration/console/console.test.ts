@@ -154,7 +154,7 @@ describe.skipIf(skip !== undefined)('web console', () => {
     await seeText(page, '[data-testid=ready] .tile-value', '2');
   }, 60_000);
 
-  it('keyboard: the navigation and sort headers are reachable with Tab', async () => {
+  it('keyboard: skip link, navigation and sort headers are reachable with Tab', async () => {
     const { page } = h;
     await page.goto(`${h.base}#/queues`);
     await page.reload(); // focus starts at the top of a freshly loaded document
@@ -164,7 +164,14 @@ describe.skipIf(skip !== undefined)('web console', () => {
       await page.keyboard.press('Tab');
       focused.push(await page.evaluate(() => document.activeElement?.textContent?.trim() ?? ''));
     }
+    expect(focused[0]).toBe('Skip to content');
     expect(focused, focused.join(' | ')).toContain('Queues');
     expect(focused.some((t) => t.startsWith('Name'))).toBe(true);
+    // Enter on a sort header sorts, as a click does.
+    await page.reload();
+    await page.getByRole('table', { name: 'Queues' }).waitFor();
+    await page.getByRole('button', { name: 'Vhost' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('th[aria-sort=ascending]')?.textContent?.includes('Vhost') === true);
   }, 60_000);
 });
