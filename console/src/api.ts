@@ -68,11 +68,13 @@ export async function request<T = Json>(method: string, path: string, body?: unk
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
   const res = await fetch(`api/${path}`, init);
-  if (res.status === 401 && credentials !== null && method === 'GET') {
-    // Credentials no longer valid (password changed, user deleted): back to the login form.
-    logout();
+  if (!res.ok) {
+    const reason = await reasonOf(res);
+    // Credentials no longer valid (password changed, user deleted): back to the login form. Other
+    // 401s ("Not administrator user", "Access refused.") are refusals to show on the page.
+    if (res.status === 401 && credentials !== null && reason === 'Login failed') logout();
+    throw new ApiError(res.status, reason);
   }
-  if (!res.ok) throw new ApiError(res.status, await reasonOf(res));
   const text = await res.text();
   return (text === '' ? null : JSON.parse(text)) as T;
 }

@@ -222,6 +222,21 @@ describe.skipIf(skip !== undefined)('web console pages', () => {
     await seeText(page, 'td.empty', 'No connections.');
   }, 60_000);
 
+  it('a management user sees refusals on admin pages and stays logged in', async () => {
+    await api('PUT', 'users/viewer', { password: 'v1ewer', tags: 'management' });
+    await api('PUT', 'permissions/%2F/viewer', { configure: '', write: '', read: '.*' });
+    const ctx = await h.browser.newContext();
+    const page = await ctx.newPage();
+    await logIn(page, h.base, 'viewer', 'v1ewer');
+    await page.getByRole('link', { name: 'Users' }).click();
+    await seeText(page, '[role=alert]', 'Not administrator user');
+    await page.getByRole('link', { name: 'Queues' }).click();
+    await page.getByRole('table', { name: 'Queues' }).getByRole('link', { name: 'billing' }).waitFor();
+    await seeText(page, '.session .user', 'viewer');
+    await ctx.close();
+    await api('DELETE', 'users/viewer');
+  }, 60_000);
+
   it('on a phone: the menu opens, tables stack', async () => {
     const phone = await h.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     await phone.addInitScript(() => localStorage.setItem('warren.refresh', '1000'));
