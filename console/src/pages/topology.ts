@@ -1,6 +1,7 @@
 /**
  * Topology: a vhost's exchanges and queues drawn as a graph (SVG), exchanges in layers by their
- * exchange-to-exchange bindings, queues in the last column, one edge per binding labelled with its
+ * exchange-to-exchange bindings, each queue one column right of its furthest source exchange
+ * (unbound queues in the second column), one edge per binding labelled with its
  * routing key. Every node is a link to its page (focusable, so the graph is keyboard usable).
  * The default exchange (an implicit binding to every queue) and exchanges without bindings are
  * hidden unless asked for.
@@ -20,7 +21,7 @@ const NODE_H = 30;
 const COL_GAP = 110;
 const ROW_GAP = 14;
 
-/** Layers: exchanges with no binding from another exchange first; each binding pushes its destination right. */
+/** Columns: exchanges with no binding from another exchange first; each binding pushes its destination right. */
 export function layout(exchanges: Row[], queues: Row[], bindings: Row[], showAll: boolean): { nodes: Node[]; edges: Row[] } {
   const edges = bindings.filter((b) => str(b, 'source') !== '');
   const used = new Set(edges.flatMap((b) => [`e:${str(b, 'source')}`, `${str(b, 'destination_type') === 'queue' ? 'q' : 'e'}:${str(b, 'destination')}`]));
@@ -37,7 +38,13 @@ export function layout(exchanges: Row[], queues: Row[], bindings: Row[], showAll
     }
     if (!changed) break;
   }
-  const qLayer = Math.max(0, ...layer.values()) + 1;
+  // A queue sits one column right of its furthest source, so no edge runs behind another column.
+  const qLayer = new Map<string, number>();
+  for (const b of edges) {
+    if (str(b, 'destination_type') !== 'queue') continue;
+    const l = (layer.get(str(b, 'source')) ?? 0) + 1;
+    qLayer.set(str(b, 'destination'), Math.max(qLayer.get(str(b, 'destination')) ?? 0, l));
+  }
   const nodes: Node[] = [];
   const rows = new Map<number, number>();
   const place = (id: string, kind: Node['kind'], name: string, l: number) => {
@@ -47,7 +54,7 @@ export function layout(exchanges: Row[], queues: Row[], bindings: Row[], showAll
   };
   for (const x of [...xs].sort((a, b) => str(a, 'name').localeCompare(str(b, 'name')))) place(`e:${str(x, 'name')}`, 'exchange', str(x, 'name'), layer.get(str(x, 'name')) ?? 0);
   for (const q of queues.filter((q) => showAll || used.has(`q:${str(q, 'name')}`)).sort((a, b) => str(a, 'name').localeCompare(str(b, 'name')))) {
-    place(`q:${str(q, 'name')}`, 'queue', str(q, 'name'), qLayer);
+    place(`q:${str(q, 'name')}`, 'queue', str(q, 'name'), qLayer.get(str(q, 'name')) ?? 1);
   }
   return { nodes, edges };
 }
