@@ -33,8 +33,11 @@ describe.skipIf(skip !== undefined)('web console', () => {
     await h?.close();
   });
 
+  const requested: string[] = [];
+
   it('refuses a wrong password and logs in with the broker user', async () => {
     const { page, base } = h;
+    page.on('request', (r) => requested.push(r.url()));
     await page.goto(base);
     await page.getByLabel('Username').fill('guest');
     await page.getByLabel('Password').fill('wrong');
@@ -153,6 +156,11 @@ describe.skipIf(skip !== undefined)('web console', () => {
     await page.goto(`${h.base}#/queue/%2F/added-by-console`);
     await seeText(page, '[data-testid=ready] .tile-value', '2');
   }, 60_000);
+
+  it('every request the pages made went to Warren itself', () => {
+    expect(requested.length).toBeGreaterThan(10);
+    expect(requested.filter((u) => !u.startsWith(h.base) && !u.startsWith('blob:'))).toEqual([]);
+  });
 
   it('keyboard: skip link, navigation and sort headers are reachable with Tab', async () => {
     const { page } = h;
