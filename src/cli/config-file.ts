@@ -12,16 +12,21 @@
  *   trimmed; a value may be quoted with double quotes (the quotes are removed);
  * - a key given twice: the last line wins (cuttlefish does the same), and both lines are reported
  *   as a duplicate so the mistake is seen.
+ * A directory (RabbitMQ's conf.d, as the official Docker image uses) is read file by file: every
+ * `*.conf` in it in name order, a key in a later file overriding the same key in an earlier one.
  * The classic Erlang-term format (`[{rabbit, [...]}].`, rabbitmq.config / advanced.config) is
  * refused with a message saying so: Warren does not evaluate Erlang terms.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface ConfigEntry {
   readonly key: string;
   readonly value: string;
   /** 1-based line number. */
   readonly line: number;
+  /** The file it is in. */
+  readonly path: string;
 }
 
 export interface ConfigFile {
@@ -67,7 +72,7 @@ export function parseConfigText(text: string, path: string): ConfigFile {
       duplicates.add(key);
       byKey.delete(key); // re-insert: file order follows the line that wins
     }
-    byKey.set(key, { key, value, line: i + 1 });
+    byKey.set(key, { key, value, line: i + 1, path });
   }
   return { path, entries: [...byKey.values()], duplicates: [...duplicates] };
 }
@@ -83,13 +88,36 @@ function stripComment(line: string): string {
   return line;
 }
 
-/** Read and parse a file; a missing or unreadable file is a ConfigError naming it. */
+/**
+ * Read and parse a file, or every *.conf of a directory (conf.d); a missing or unreadable one is
+ * a ConfigError naming it.
+ */
 export function readConfigFile(path: string): ConfigFile {
-  let text: string;
+  const unreadable = (p: string, err: unknown) =>
+    new ConfigError(`cannot read the configuration file ${p}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  let files: string[];
   try {
-    text = readFileSync(path, 'utf8');
+    files = statSync(path).isDirectory()
+      ? readdirSync(path).filter((f) => f.endsWith('.conf')).sort().map((f) => join(path, f))
+      : [path];
   } catch (err: unknown) {
-    throw new ConfigError(`cannot read the configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw unreadable(path, err);
   }
-  return parseConfigText(text, path);
+  const byKey = new Map<string, ConfigEntry>();
+  const duplicates = new Set<string>();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err: unknown) {
+      throw unreadable(file, err);
+    }
+    const parsed = parseConfigText(text, file);
+    for (const d of parsed.duplicates) duplicates.add(d);
+    for (const e of parsed.entries) {
+      byKey.delete(e.key);
+      byKey.set(e.key, e);
+    }
+  }
+  return { path, entries: [...byKey.values()], duplicates: [...duplicates] };
 }

@@ -1,8 +1,9 @@
 /**
  * The effective configuration of `warren start` and `warren config show`: which file is read
  * (--config, else WARREN_CONFIG_FILE, else RABBITMQ_CONFIG_FILE, which may name the file without
- * its .conf extension as RabbitMQ allows), its values translated (rabbitmq-conf.ts), and every
- * setting resolved flag > environment > file > default (settings.ts).
+ * its .conf extension as RabbitMQ allows, else RABBITMQ_CONFIG_FILES, a conf.d directory), its
+ * values translated (rabbitmq-conf.ts), and every setting resolved flag > environment > file >
+ * default (settings.ts).
  */
 import { existsSync } from 'node:fs';
 import { readConfigFile } from './config-file.js';
@@ -18,7 +19,7 @@ export interface EffectiveConfig {
 
 function configPath(flag: unknown, env: NodeJS.ProcessEnv): { path: string; from: string } | undefined {
   if (typeof flag === 'string') return { path: flag, from: '--config' };
-  for (const name of ['WARREN_CONFIG_FILE', 'RABBITMQ_CONFIG_FILE']) {
+  for (const name of ['WARREN_CONFIG_FILE', 'RABBITMQ_CONFIG_FILE', 'RABBITMQ_CONFIG_FILES']) {
     const v = env[name];
     if (v === undefined || v === '') continue;
     // RabbitMQ's RABBITMQ_CONFIG_FILE may omit the extension (/etc/rabbitmq/rabbitmq).

@@ -35,7 +35,7 @@ function withSettings(cmd: Command): Command {
     if (err.code === 'commander.invalidArgument') process.exit(EX_CONFIG);
     process.exit(err.exitCode);
   });
-  cmd.option('-c, --config <file>', 'configuration file: Warren keys or rabbitmq.conf keys, key = value lines [env WARREN_CONFIG_FILE, RABBITMQ_CONFIG_FILE]');
+  cmd.option('-c, --config <file>', 'configuration file or conf.d directory: Warren keys or rabbitmq.conf keys, key = value lines [env WARREN_CONFIG_FILE, RABBITMQ_CONFIG_FILE, RABBITMQ_CONFIG_FILES]');
   addSettingOptions(cmd, SETTINGS);
   return cmd;
 }

@@ -130,9 +130,9 @@ export function translateConfig(file: ConfigFile, settings: readonly Setting[], 
   const unused: string[] = [];
   const entries = new Map(file.entries.map((e) => [e.key, e]));
   const fail = (e: ConfigEntry, err: unknown): never => {
-    throw new ConfigError(`${file.path}:${e.line}: ${e.key} = ${e.value} is not valid: ${(err as Error).message}`);
+    throw new ConfigError(`${e.path}:${e.line}: ${e.key} = ${e.value} is not valid: ${(err as Error).message}`);
   };
-  const putFor = (e: ConfigEntry): Put => (setting, value) => values.set(setting, { value, origin: `${file.path}:${e.line} (${e.key})` });
+  const putFor = (e: ConfigEntry): Put => (setting, value) => values.set(setting, { value, origin: `${e.path}:${e.line} (${e.key})` });
   const apply = (e: ConfigEntry, rule: Rule) => {
     try {
       rule(e.value, putFor(e));

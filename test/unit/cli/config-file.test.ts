@@ -20,8 +20,8 @@ describe('config file syntax', () => {
   it('reads key = value lines, comments, quotes; the last of a repeated key wins', () => {
     const f = parseConfigText('# a comment\n\n  port = 5673  # trailing\ndefault_pass = "a b"\nport=5674\n', 'x.conf');
     expect(f.entries).toEqual([
-      { key: 'default_pass', value: 'a b', line: 4 },
-      { key: 'port', value: '5674', line: 5 },
+      { key: 'default_pass', value: 'a b', line: 4, path: 'x.conf' },
+      { key: 'port', value: '5674', line: 5, path: 'x.conf' },
     ]);
     expect(f.duplicates).toEqual(['port']);
   });

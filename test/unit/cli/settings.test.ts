@@ -3,7 +3,7 @@
  * environment variable (WARREN_* before RABBITMQ_*), else the configuration file, else the
  * default; where each value came from; which file is read.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,5 +56,18 @@ describe('setting precedence', () => {
     expect(heartbeat({}, { RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq') })).toEqual([3, 'RABBITMQ_CONFIG_FILE']);
     expect(heartbeat({}, {})).toEqual([60, undefined]);
     expect(() => loadEffectiveConfig(SETTINGS, { config: join(dir, 'missing.conf') }, {})).toThrow(/cannot read the configuration file .*missing\.conf: ENOENT/);
+  });
+
+  it('reads a conf.d directory: every *.conf in name order, later files overriding earlier keys', async () => {
+    const confD = join(dir, 'conf.d');
+    await mkdir(confD);
+    await writeFile(join(confD, '10-defaults.conf'), 'heartbeat = 10\nframe_max = 8192\n');
+    await writeFile(join(confD, '20-app.conf'), 'heartbeat = 20\n');
+    await writeFile(join(confD, 'README'), 'not a conf file\n');
+    const c = loadEffectiveConfig(SETTINGS, {}, { RABBITMQ_CONFIG_FILES: confD });
+    expect(c.file).toMatchObject({ path: confD, from: 'RABBITMQ_CONFIG_FILES' });
+    expect(c.settings.values.get('heartbeat')).toMatchObject({ value: 20, origin: `${join(confD, '20-app.conf')}:1 (heartbeat)` });
+    expect(c.settings.values.get('frame-max')).toMatchObject({ value: 8192, origin: `${join(confD, '10-defaults.conf')}:2 (frame_max)` });
+    expect(c.file?.duplicates).toEqual([]);
   });
 });
