@@ -94,6 +94,10 @@ async function scenario(port: number, n: Record<string, string>, file: string): 
   // Only the run's own users and vhosts matter in lists of the whole broker.
   const users = JSON.parse(out['list users']!.out) as { name: string }[];
   out['list users'] = { code: out['list users']!.code, out: JSON.stringify(users.filter((u) => u.name === n['user'])) };
+  // rabbitmqadmin lists policies of every vhost (/api/policies): other suites running at the same
+  // time on the shared reference (federation, shovels) have theirs there.
+  const policies = JSON.parse(out['list policies']!.out) as { vhost: string }[];
+  out['list policies'] = { code: out['list policies']!.code, out: JSON.stringify(policies.filter((p) => p.vhost === n['vhost'])) };
   return out;
 }
 
