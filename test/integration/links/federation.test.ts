@@ -6,7 +6,10 @@
  * between is cut) and reconnects; federated queues move messages to where consumers are; bad
  * configurations are refused with RabbitMQ's texts or reported in /api/federation-links, never crash.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, uniqueName, waitFor, type TestBroker } from '../../helpers/broker.js';
@@ -259,6 +262,73 @@ describe('federation Warren -> Warren', () => {
     await api(edge, 'DELETE', `/api/policies/%2f/${encodeURIComponent(up)}`);
     await central.ch.deleteQueue(qn);
     await edge.ch.deleteQueue(qn);
+  }, TIMEOUT);
+
+  it('max-hops 2: a message crosses two links (central -> edge -> leaf), its binding propagating back to central', async () => {
+    const leaf = await side('warren-leaf');
+    try {
+      const x = uniqueName('fed.chain');
+      const up = uniqueName('up');
+      // edge federates x from central; leaf federates x from edge; both with max-hops 2.
+      for (const [down, from] of [[edge, central], [leaf, edge]] as const) {
+        await down.ch.assertExchange(x, 'fanout', { durable: false });
+        await upstream(down, up, { uri: from.b.url, 'max-hops': 2, 'reconnect-delay': 0.2 });
+        await policy(down, up, `^${x.replace(/\./g, '\\.')}$`, { 'federation-upstream': up }, 'exchanges');
+      }
+      const q = (await leaf.ch.assertQueue('', { exclusive: true })).queue;
+      await leaf.ch.bindQueue(q, x, '');
+      const got = await collect(leaf.ch, q);
+      await waitFor(async () => (await linkState(leaf, x))?.['status'] === 'running' && (await linkState(edge, x))?.['status'] === 'running', WAIT, 50);
+      // The leaf's binding propagated to edge (x-bound-from hops 2) and from edge on to central (hops 1).
+      await waitFor(async () => ((await api(central, 'GET', `/api/exchanges/%2f/${encodeURIComponent(x)}/bindings/source`)).json as unknown[]).length >= 1, WAIT, 50);
+      central.ch.publish(x, '', Buffer.from('two hops'));
+      await waitFor(() => got.length >= 1, WAIT, 20);
+      const rf = got[0]!.properties.headers?.['x-received-from'] as Record<string, unknown>[];
+      expect(rf.map((e) => e['cluster-name'])).toEqual(['warren-edge', 'warren-central']);
+      for (const s of [edge, leaf]) {
+        await api(s, 'DELETE', `/api/policies/%2f/${encodeURIComponent(up)}`);
+        await api(s, 'DELETE', `/api/parameters/federation-upstream/%2f/${encodeURIComponent(up)}`);
+      }
+    } finally {
+      await leaf.conn.close().catch(() => undefined);
+      await leaf.b.close();
+    }
+  }, TIMEOUT);
+
+  it('the upstream and policy are durable: after a restart of the edge the link comes back', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'warren-fed-restart-'));
+    try {
+      const x = uniqueName('fed.restart');
+      const up = uniqueName('up');
+      let e = await startTestBroker({ managementPort: 0, dataDir, server: { clusterName: 'warren-restart' } });
+      let s: Side = { b: e, conn: await amqplib.connect(e.url), ch: undefined as unknown as Channel, api: e.warren!.managementUrl! };
+      s.ch = await s.conn.createChannel();
+      await s.ch.assertExchange(x, 'fanout', { durable: true });
+      await s.ch.assertQueue(x, { durable: true });
+      await s.ch.bindQueue(x, x, '');
+      await upstream(s, up, { uri: central.b.url, 'reconnect-delay': 0.2, expires: 600000 });
+      await policy(s, up, `^${x.replace(/\./g, '\\.')}$`, { 'federation-upstream': up }, 'exchanges');
+      await waitFor(async () => (await linkState(s, x))?.['status'] === 'running', WAIT, 50);
+      await s.conn.close();
+      await e.close();
+      // While the edge is down the upstream queue buffers.
+      await waitFor(async () => ((await api(central, 'GET', `/api/exchanges/%2f/${encodeURIComponent(x)}/bindings/source`)).json as unknown[]).length >= 1, WAIT, 50);
+      central.ch.publish(x, '', Buffer.from('while down'));
+      e = await startTestBroker({ managementPort: 0, dataDir, server: { clusterName: 'warren-restart' } });
+      s = { b: e, conn: await amqplib.connect(e.url), ch: undefined as unknown as Channel, api: e.warren!.managementUrl! };
+      s.ch = await s.conn.createChannel();
+      await waitFor(async () => (await linkState(s, x))?.['status'] === 'running', WAIT, 50);
+      const got = await collect(s.ch, x);
+      await waitFor(() => got.length >= 1, WAIT, 20);
+      expect(got[0]!.content.toString()).toBe('while down');
+      await api(s, 'DELETE', `/api/policies/%2f/${encodeURIComponent(up)}`);
+      await waitFor(async () => (await api(central, 'GET', `/api/queues/%2f/${encodeURIComponent(`federation: ${x} -> warren-restart`)}`)).status === 404, WAIT, 50);
+      await central.ch.deleteExchange(x);
+      await s.conn.close();
+      await e.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   }, TIMEOUT);
 
   it('bad configurations: refused with RabbitMQ\'s texts, or reported in the link status; the broker keeps running', async () => {
