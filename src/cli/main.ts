@@ -133,6 +133,15 @@ const start = withSettings(program.command('start').description('run the broker 
       }
       installSignals(warren, logger, logging, s.num('shutdown-timeout'));
     } catch (err: unknown) {
+      const busy = portInUse(err, [[s.num('port'), '--port'], [configuredPort(s.raw('management-port')), '--management-port'],
+        [configuredPort(s.raw('prometheus-port')), '--prometheus-port']]);
+      if (busy !== undefined) {
+        // A port someone else holds (often a RabbitMQ on the same machine): one line, no stack.
+        logger.fatal({ port: (err as { port?: number }).port }, busy);
+        await logging.close();
+        process.stderr.write(`warren: ${busy}\n`);
+        process.exit(1);
+      }
       logger.fatal({ err }, 'failed to start');
       await logging.close();
       process.exit(1);
@@ -238,6 +247,23 @@ function loadPolicies(file: string): Policy[] {
     definition: (p['definition'] ?? {}) as Policy['definition'],
     vhost: String(p['vhost'] ?? '/'),
   }));
+}
+
+/**
+ * "port 5672 is in use (is RabbitMQ running?); use --port" for a listen error on a taken port
+ * (naming the flag of the listener that failed), undefined for any other error.
+ */
+function portInUse(err: unknown, flags: readonly (readonly [number | undefined, string])[]): string | undefined {
+  const e = err as { code?: unknown; port?: unknown };
+  if (e === null || typeof e !== 'object' || e.code !== 'EADDRINUSE') return undefined;
+  const port = typeof e.port === 'number' ? e.port : undefined;
+  const flag = flags.find(([p]) => p !== undefined && p === port)?.[1];
+  return `port ${port ?? '(unknown)'} is in use (is RabbitMQ running?); use ${flag ?? 'another port'}`;
+}
+
+function configuredPort(raw: unknown): number | undefined {
+  const n = Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 /** Commands of src/cli/commands (management API clients), loaded only when one of them runs. */

@@ -247,6 +247,15 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   const managementTlsConnectHost = connectable(options.managementTls?.host ?? options.managementHost ?? host);
   const tlsConnectHost = connectable(serverConfig.tls?.host ?? host);
   logger.info({ host, port, dataDir }, `Warren listening on ${host}:${port}`);
+  // RabbitMQ's readiness line, which tools and scripts wait for, with where to connect.
+  const ports = [`amqp ${host}:${port}`,
+    ...(tlsPort === undefined ? [] : [`amqps ${serverConfig.tls?.host ?? host}:${tlsPort}`]),
+    ...(management?.port === undefined ? [] : [`management ${options.managementHost ?? host}:${management.port}`]),
+    ...(management?.tlsPort === undefined ? [] : [`management/https ${options.managementTls?.host ?? options.managementHost ?? host}:${management.tlsPort}`]),
+    ...(prometheus?.port === undefined ? [] : [`prometheus ${prometheusHost}:${prometheus.port}`]),
+    ...(prometheus?.tlsPort === undefined ? [] : [`prometheus/https ${options.prometheusTls?.host ?? prometheusHost}:${prometheus.tlsPort}`])];
+  logger.info({ port, managementPort: management?.port, prometheusPort: prometheus?.port, tlsPort },
+    `Server startup complete; listening on ${ports.join(', ')}`);
   let closing: Promise<ShutdownReport> | undefined;
   return {
     port,
