@@ -128,6 +128,21 @@ describe('peek', () => {
     expect(p.messages.map((x) => [x['payload'], x['stream_offset'], x['state']])).toEqual([['s1', 1, 'ready'], ['s2', 2, 'ready']]);
   });
 
+  it('quorum queues: a returned message shows x-delivery-count as its next delivery will', async () => {
+    const q = name();
+    const conn = await m.ctx.clients.connect();
+    const ch = await conn.createChannel();
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    ch.sendToQueue(q, Buffer.from('qq'));
+    const msg = await waitFor(async () => ch.get(q));
+    if (msg === false) throw new Error('no message');
+    ch.nack(msg, false, true);
+    await waitFor(async () => (await peek(api(), q)).messages_ready === 1);
+    const p = await peek(api(), q);
+    expect(p.type).toBe('quorum');
+    expect(p.messages[0]).toMatchObject({ payload: 'qq', redelivered: true, delivery_count: 1, properties: { headers: { 'x-delivery-count': 1 } } });
+  });
+
   it('refuses without read permission (as basic.get), 404 for a missing queue, 400 for bad paging', async () => {
     const q = name();
     await api().put(`/api/queues/%2F/${q}`, {});

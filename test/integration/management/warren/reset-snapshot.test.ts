@@ -142,6 +142,28 @@ describe('snapshot and restore', () => {
     await api().delete(`/api/vhosts/${enc(v)}`);
   });
 
+  it('streams: their messages come back (with new offsets, no stale x-stream-offset header)', async () => {
+    const v = await newVhost();
+    const conn = await amqp.connect(vhostUrl(v));
+    try {
+      const ch = await conn.createConfirmChannel();
+      await ch.assertQueue('events', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+      for (const b of ['e1', 'e2']) ch.sendToQueue('events', Buffer.from(b), { headers: { k: b } });
+      await ch.waitForConfirms();
+    } finally {
+      await conn.close();
+    }
+    const snap = await api().obj(`/api/warren/snapshot/${enc(v)}`);
+    const msgs = (snap['messages'] as { queue: string; messages: Obj[] }[])[0]!.messages;
+    expect(msgs.map((x) => x['properties'])).toEqual([{ headers: { k: 'e1' } }, { headers: { k: 'e2' } }]);
+    const r = await api().request('POST', `/api/warren/restore/${enc(v)}`, JSON.stringify(snap));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ messages_restored: 2 });
+    const p = await api().obj(`/api/queues/${enc(v)}/events/peek`);
+    expect((p['messages'] as Obj[]).map((x) => [x['payload'], x['stream_offset']])).toEqual([['e1', 0], ['e2', 1]]);
+    await api().delete(`/api/vhosts/${enc(v)}`);
+  });
+
   it('refuses a document that is not a snapshot, changing nothing', async () => {
     const v = await newVhost();
     await api().put(`/api/queues/${enc(v)}/keep`, {});
