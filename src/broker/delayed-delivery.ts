@@ -79,6 +79,8 @@ export class DelayedDelivery<T extends DelayTarget> {
   private readonly lanes = new Map<string, Lane<T>>();
   private readonly laneHeap: Lane<T>[] = [];
   private readonly lanesPerExchange = new Map<T, number>();
+  /** Messages pending per target (management shows a queue's waiting retries). */
+  private readonly perTarget = new Map<T, number>();
   private laneMessages = 0;
   private order = 0;
   private readonly timer = new LongTimer(() => this.fire());
@@ -124,6 +126,7 @@ export class DelayedDelivery<T extends DelayTarget> {
         lane.index.enqueue(p.record(msg), msg.storeSize, at, kept ? TAG_V2 : TAG_V2 | TAG_TRANSIENT, msg.body.length);
         if (!kept) p.pagedTransient(lane.key);
         this.laneMessages++;
+        this.counted(x, 1);
         if (lane.count++ === 0) this.advance(lane);
         this.arm();
         return;
@@ -141,7 +144,19 @@ export class DelayedDelivery<T extends DelayTarget> {
       pending = { due, order: this.order++, exchange: x, msg, ref: -1, size: 0, index: undefined, storeSeq: -1 };
     }
     this.push(pending);
+    this.counted(x, 1);
     this.arm();
+  }
+
+  /** Messages pending for `x`. */
+  pendingFor(x: T): number {
+    return this.perTarget.get(x) ?? 0;
+  }
+
+  private counted(x: T, n: number): void {
+    const m = (this.perTarget.get(x) ?? 0) + n;
+    if (m > 0) this.perTarget.set(x, m);
+    else this.perTarget.delete(x);
   }
 
   /** The lane of (x, delay), created on first use; undefined when x has MAX_LANES already. */
@@ -206,12 +221,14 @@ export class DelayedDelivery<T extends DelayTarget> {
             }
           }
           this.push({ due, order: this.order++, exchange: x, msg: undefined, ref: c.ref, size: c.size, index, storeSeq: c.seq });
+          this.counted(x, 1);
         }
         continue;
       }
       const lane = this.openLane(key, x, index);
       lane.count = index.count;
       this.laneMessages += lane.count;
+      this.counted(x, lane.count);
       this.advance(lane);
     }
     this.arm();
@@ -219,7 +236,7 @@ export class DelayedDelivery<T extends DelayTarget> {
 
   /** Whether anything may be pending for `x` (cheap: deleting a target without any skips dropExchange). */
   holds(x: T): boolean {
-    return this.lanesPerExchange.has(x) || this.heap.some((e) => e.exchange === x);
+    return this.lanesPerExchange.has(x) || this.perTarget.has(x);
   }
 
   /** Drop everything pending for a deleted exchange (or queue). */
@@ -237,6 +254,7 @@ export class DelayedDelivery<T extends DelayTarget> {
       p?.store.deleteQueue(lane.key);
     }
     this.lanesPerExchange.delete(x);
+    this.perTarget.delete(x);
     p?.store.deleteQueue(this.storeKey(x));
   }
 
@@ -266,6 +284,7 @@ export class DelayedDelivery<T extends DelayTarget> {
         if (Math.min(memDue, laneDue) > now) break;
         if (mem !== undefined && memDue <= laneDue) {
           this.pop();
+          this.counted(mem.exchange, -1);
           if (mem.msg !== undefined && mem.index === undefined) this.meter?.sub(mem.msg.memorySize);
           if (mem.exchange.deleted) continue;
           let msg = mem.msg;
@@ -278,6 +297,7 @@ export class DelayedDelivery<T extends DelayTarget> {
           const seq = c.seq;
           lane.count--;
           this.laneMessages--;
+          this.counted(lane.exchange, -1);
           if (msg !== undefined && !lane.exchange.deleted) this.release(lane.exchange, msg);
           lane.index.settle(seq);
           this.advance(lane);

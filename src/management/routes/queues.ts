@@ -60,6 +60,8 @@ export function queueJson(ctx: RouteContext, v: Vhost, q: Queue): Item {
     type: stream !== undefined ? 'stream' : quorum ? 'quorum' : 'classic',
     vhost: v.name,
   };
+  // Warren's delayed retries: rejected messages waiting for their next delivery (not in `messages`).
+  if (q.settings.retryDelays !== undefined) out['messages_retrying'] = v.retries.pendingFor(q);
   for (const g of GAUGES) out[`${g}_details`] = app.statistics?.gaugeDetails?.('queue', q, g, query) ?? gaugeDetails(undefined, undefined, query);
   if (stream !== undefined) {
     // As RabbitMQ 3.10 shows a stream (members, online, readers per node; messages stay ready after

@@ -13,13 +13,14 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import type { ConsumeMessage } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { useBroker } from '../helpers/setup.js';
+import { useManagement } from '../management/api-client.js';
 import { Inbox, expectCode, roundTrip } from '../helpers/clients.js';
 import { startTestBroker, waitFor } from '../../helpers/broker.js';
 
-const ctx = useBroker({ broker: { policies: [
+const m = useManagement({ broker: { policies: [
   { name: 'retry-policy', pattern: '^policy-retry-', applyTo: 'queues', priority: 0, definition: { 'retry-delays': [50], 'retry-limit': 2 } },
 ] } });
+const ctx = m.ctx;
 const REASON = 'retry delays are a Warren extension';
 
 describe('x-retry-delays', () => {
@@ -107,6 +108,26 @@ describe('x-retry-delays', () => {
     await roundTrip(ch);
     expect(counts).toEqual([undefined, 1, 2]); // dropped after 2 retries (no dead-letter exchange)
     expect((await ch.checkQueue(q)).messageCount).toBe(0);
+  });
+
+  it('the management API shows the retries waiting (messages_retrying), not counted in messages', async (t) => {
+    t.skip(ctx.isReference, REASON);
+    const ch = await ctx.clients.channel();
+    const q = ctx.name('retry-api');
+    await ch.assertQueue(q, { exclusive: true, arguments: { 'x-retry-delays': [60_000] } });
+    ch.sendToQueue(q, Buffer.from('a'));
+    ch.sendToQueue(q, Buffer.from('b'));
+    for (let i = 0; i < 2; i++) {
+      const got = await waitFor(async () => (await ch.get(q)) || undefined);
+      ch.nack(got!, false, false);
+    }
+    await roundTrip(ch);
+    const row = await m.api().obj(`/api/queues/%2F/${q}`);
+    expect(row).toMatchObject({ messages: 0, messages_retrying: 2 });
+    await ch.deleteQueue(q);
+    const plain = ctx.name('no-retry');
+    await ch.assertQueue(plain, { exclusive: true });
+    expect(await m.api().obj(`/api/queues/%2F/${plain}`)).not.toHaveProperty('messages_retrying');
   });
 
   it('invalid x-retry-delays are refused with 406', async (t) => {
