@@ -1,11 +1,15 @@
 /**
- * Counts the bytes of messages the broker holds (queued or unacked) against a high watermark.
+ * Counts the bytes of messages the broker holds (queued or unacked) against a high watermark, plus
+ * what the store holds in memory for stored and paged messages (index entries, `setStoreMemory`,
+ * refreshed by StoreMemoryWatch), so a paged backlog still counts towards the alarm.
  * Connections compare `used` with `highWatermark` when they accept a publish (a cheap field read,
  * no event per message) and block publishers above it; `release()` wakes them when usage falls
  * under the low watermark.
  */
 export class MemoryMeter {
   used = 0;
+  /** The store's share of `used` (its resident index entries). */
+  storeMemory = 0;
   /** True while publishers must be blocked: memory above the watermark or the disk alarm on. */
   alarm = false;
   private memoryAlarm = false;
@@ -32,6 +36,14 @@ export class MemoryMeter {
       this.memoryAlarm = false;
       this.update();
     }
+  }
+
+  /** The store's memory changed: replace its share of `used`. */
+  setStoreMemory(bytes: number): void {
+    const d = bytes - this.storeMemory;
+    this.storeMemory = bytes;
+    if (d > 0) this.add(d);
+    else if (d < 0) this.sub(-d);
   }
 
   /** The memory alarm alone (held message bytes above the high watermark, until under the low one). */

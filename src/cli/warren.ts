@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { join } from 'node:path';
 import { Broker, DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
 import { DiskAlarm } from '../broker/disk-alarm.js';
+import { StoreMemoryWatch } from '../broker/store-memory-watch.js';
 import { Persistence } from '../broker/persistence.js';
 import { TlsConfigError, type TlsListenerSettings } from '../core/tls-options.js';
 import { CONTENT_CODEC } from '../server/content-codec.js';
@@ -146,6 +147,8 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
   broker.statistics.sampler.start();
   const diskAlarm = new DiskAlarm(store, broker.meter, options.diskFreeLimit ?? 50_000_000, logger);
   diskAlarm.start();
+  const storeMemory = new StoreMemoryWatch(store, broker.meter);
+  storeMemory.start();
   const listener = new Listener(broker, serverConfig, logger);
   // Federation links (src/links): AMQP clients inside the broker, configured by parameters and policies.
   const federation = new Federation(broker, {
@@ -159,6 +162,7 @@ export async function startWarren(options: WarrenOptions = {}): Promise<Warren> 
     const began = performance.now();
     await federation.close();
     diskAlarm.stop();
+    storeMemory.stop();
     const closed = await listener.close(undefined, graceMs);
     broker.close();
     const flushed = await persistence.close();

@@ -28,6 +28,7 @@ import { GroupCommit } from './group-commit.js';
 import { GroupCommitStore } from './group-commit-store.js';
 import { MessageLog } from './message-log.js';
 import { QueueLog } from './queue-log.js';
+import { residentIndexBytes } from './queue-entries.js';
 import { SegmentedStream } from './stream-log.js';
 import { StreamSet } from './stream-set.js';
 import {
@@ -343,6 +344,7 @@ export class FileStore extends GroupCommitStore implements Store {
       writeSeq: this.gc.writeSeq,
       durableSeq: this.gc.durableSeq,
       syncs: this.gc.syncs,
+      indexMemoryBytes: residentIndexBytes(Array.from(this.queues.values(), (q) => q.entries)),
     };
   }
 

@@ -17,7 +17,7 @@ import { diskFree } from './file-store.js';
 import { GroupCommit } from './group-commit.js';
 import { GroupCommitStore } from './group-commit-store.js';
 import { MemoryFileOps } from './memory-file-ops.js';
-import { QueueEntries } from './queue-entries.js';
+import { residentIndexBytes, QueueEntries } from './queue-entries.js';
 import type { StreamRecordSource } from './stream.js';
 import { SegmentedStream } from './stream-log.js';
 import { StreamSet } from './stream-set.js';
@@ -311,6 +311,7 @@ export class MemoryStore extends GroupCommitStore implements Store {
       writeSeq: this.gc.writeSeq,
       durableSeq: this.gc.durableSeq,
       syncs: this.gc.syncs,
+      indexMemoryBytes: residentIndexBytes(this.backend.queues.values()),
     };
   }
 

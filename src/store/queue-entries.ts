@@ -132,6 +132,9 @@ export class Chunk {
   }
 }
 
+/** Memory of one resident slot when every column is allocated (ref 8, size 4, flags 1, expiry 8, tag 4, weight 4). */
+export const SLOT_BYTES = 29;
+
 export class QueueEntries {
   readonly chunks = new Map<number, Chunk>();
   /** Next seq to assign. */
@@ -395,4 +398,11 @@ class EntriesCursor implements QueueCursor {
     this.pos = pos;
     return false;
   }
+}
+
+/** Memory held by the resident slots of these indexes (StoreStats.indexMemoryBytes). */
+export function residentIndexBytes(indexes: Iterable<QueueEntries>): number {
+  let slots = 0;
+  for (const e of indexes) slots += e.residentSlots;
+  return slots * SLOT_BYTES;
 }

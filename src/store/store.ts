@@ -110,6 +110,11 @@ export interface StoreStats {
   readonly writeSeq: number;
   readonly durableSeq: number;
   readonly syncs: number;
+  /**
+   * Memory the queue indexes hold in their resident entries (stored and paged messages alike):
+   * what paging still costs in memory, counted by the broker's memory alarm.
+   */
+  readonly indexMemoryBytes: number;
 }
 
 export interface DiskSpace {

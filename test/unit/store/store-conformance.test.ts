@@ -74,6 +74,15 @@ describe.each(implementations)('store conformance: %s', (_name, makeHarness) => 
     expect(await s2.loadDefinitions()).toEqual(defs2);
   });
 
+  it('reports the memory its queue indexes hold (what paging still costs), growing with entries', async () => {
+    const s = await start();
+    const before = s.stats().indexMemoryBytes;
+    for (let i = 0; i < 40; i++) publish(s, ['mem'], `m${i}`);
+    expect(s.stats().indexMemoryBytes).toBeGreaterThan(before);
+    s.deleteQueue('mem');
+    expect(s.stats().indexMemoryBytes).toBe(before);
+  });
+
   it('appends a message from several parts and reads it back whole', async () => {
     const s = await start();
     const ref = s.append([Buffer.from([1, 2]), Buffer.alloc(0), Buffer.from('hello')]);
