@@ -344,7 +344,7 @@ export class FileStore extends GroupCommitStore implements Store {
       writeSeq: this.gc.writeSeq,
       durableSeq: this.gc.durableSeq,
       syncs: this.gc.syncs,
-      indexMemoryBytes: residentIndexBytes(Array.from(this.queues.values(), (q) => q.entries)),
+      indexMemoryBytes: residentIndexBytes(Array.from(this.queues.values(), (q) => q.entries)) + this.msgs.readBufferBytes,
     };
   }
 

@@ -30,6 +30,11 @@
  * naming the segment, the offset and the bytes dropped. Queue entries pointing past the valid end of
  * their segment, or into a missing segment, are dropped by the queue index (they were never confirmed).
  * A header that is short or does not match deletes the file (it held nothing yet).
+ *
+ * Reading back (issue 10): a read that starts at or shortly after where the previous one ended (a
+ * paged backlog read back in order) fills one READ_AHEAD window with a single pread, and the records
+ * that follow are copied from it; other reads go to the file one by one. The window is one buffer
+ * per log (READ_AHEAD bytes, StoreStats.indexMemoryBytes counts it) and forgets a deleted segment.
  */
 import path from 'node:path';
 import { AppendFile, type FileContext } from './append-file.js';
@@ -44,6 +49,8 @@ export const REC_HEADER = 8;
 export const FLAG_SEALED = 1;
 const ID_SPAN = 4294967296; // 2^32
 const MAX_ID = (1 << 21) - 1;
+/** Bytes one read-ahead pread fetches. */
+export const READ_AHEAD = 256 * 1024;
 
 export class MsgSegment {
   refs = 0;
@@ -77,6 +84,17 @@ export class MessageLog implements StreamRecordSource {
   /** Rolled segments not yet sealed (sealed after a sync covering all their bytes). */
   private readonly unsealed = new Set<MsgSegment>();
   private readonly scratch = Buffer.allocUnsafe(REC_HEADER);
+  /** Read-ahead window: bytes [raStart, raStart + raLen) of segment raSeg (-1: none). */
+  private raBuf: Buffer | undefined;
+  private raSeg = -1;
+  private raStart = 0;
+  private raLen = 0;
+  /** Where the previous read ended (sequential detection). */
+  private lastSeg = -1;
+  private lastEnd = 0;
+  /** Reads served by the window / preads made for it (tests, diagnostics). */
+  readAheadHits = 0;
+  readAheadFills = 0;
 
   bytesOnDisk = 0;
 
@@ -211,6 +229,8 @@ export class MessageLog implements StreamRecordSource {
     if (seg.deleted) return;
     seg.deleted = true;
     this.segments.delete(seg.id);
+    if (this.raSeg === seg.id) this.raSeg = -1;
+    if (this.lastSeg === seg.id) this.lastSeg = -1;
     this.unsealed.delete(seg);
     this.bytesOnDisk -= seg.file.size;
     seg.file.discard();
@@ -337,8 +357,26 @@ export class MessageLog implements StreamRecordSource {
       len = this.scratch.readUInt32LE(0);
     }
     if (off + REC_HEADER + len > file.size) throw new StoreError('MISSING', `store: message ${ref} is past the end of its segment`);
-    rec = Buffer.allocUnsafe(REC_HEADER + len);
-    file.readAt(off, rec, 0, REC_HEADER + len);
+    const total = REC_HEADER + len;
+    rec = Buffer.allocUnsafe(total);
+    const id = seg.id;
+    if (id === this.raSeg && off >= this.raStart && off + total <= this.raStart + this.raLen) {
+      this.raBuf!.copy(rec, 0, off - this.raStart, off - this.raStart + total);
+      this.readAheadHits++;
+    } else if (id === this.lastSeg && off >= this.lastEnd && off - this.lastEnd < READ_AHEAD && total <= READ_AHEAD) {
+      const ra = (this.raBuf ??= Buffer.allocUnsafe(READ_AHEAD));
+      const n = Math.min(READ_AHEAD, file.size - off);
+      file.readAt(off, ra, 0, n);
+      this.raSeg = id;
+      this.raStart = off;
+      this.raLen = n;
+      this.readAheadFills++;
+      ra.copy(rec, 0, 0, total);
+    } else {
+      file.readAt(off, rec, 0, total);
+    }
+    this.lastSeg = id;
+    this.lastEnd = off + total;
     const err = this.check(rec, len, file.path, off);
     if (err !== null) throw err;
     return rec.subarray(REC_HEADER);
@@ -430,6 +468,11 @@ export class MessageLog implements StreamRecordSource {
   /** Close every fd (store close). */
   closeAll(): void {
     for (const seg of this.segments.values()) seg.file.closeFd();
+  }
+
+  /** Memory of the read-ahead window (0 until a sequential read needed it). */
+  get readBufferBytes(): number {
+    return this.raBuf === undefined ? 0 : this.raBuf.length;
   }
 
   get segmentCount(): number {

@@ -111,8 +111,8 @@ export interface StoreStats {
   readonly durableSeq: number;
   readonly syncs: number;
   /**
-   * Memory the queue indexes hold in their resident entries (stored and paged messages alike):
-   * what paging still costs in memory, counted by the broker's memory alarm.
+   * Memory the queue indexes hold in their resident entries (stored and paged messages alike) and
+   * the read-ahead buffer: what paging still costs in memory, counted by the broker's memory alarm.
    */
   readonly indexMemoryBytes: number;
 }
