@@ -236,18 +236,25 @@ export class StoreBackedQueue implements BackingQueue {
     return Infinity;
   }
 
-  private shift(): { e: QueueEntry; l: Level } {
+  /** The level holding the head, made ready (paged in) if needed; throws when the queue is empty. */
+  private takeLevel(): Level {
     const l = this.headLevel();
     if (l === undefined) throw new Error('backing queue: fetch from an empty queue');
+    return l;
+  }
+
+  /** Remove the head of `l` (a takeLevel()): no object per message on this path. */
+  private shift(l: Level): QueueEntry {
     const e = l.ready.shift()!;
     l.readyBytes -= e.msg.body.length;
     this.held--;
     this.heldBytes -= e.msg.body.length;
-    return { e, l };
+    return e;
   }
 
   fetch(noAck: boolean): QueueEntry {
-    const { e, l } = this.shift();
+    const l = this.takeLevel();
+    const e = this.shift(l);
     e.deliveries++;
     if (noAck) {
       this.meter.sub(e.msg.memorySize);
@@ -259,7 +266,8 @@ export class StoreBackedQueue implements BackingQueue {
   }
 
   drop(): QueueEntry {
-    const { e, l } = this.shift();
+    const l = this.takeLevel();
+    const e = this.shift(l);
     this.meter.sub(e.msg.memorySize);
     if (e.storeSeq >= 0) l.index!.settle(e.storeSeq);
     return e;
