@@ -61,6 +61,10 @@ export class CommandAssembler {
 
   /** Feed one frame of this channel: payload[start..end) is a view valid only during this call. */
   push(type: number, payload: Buffer, start: number, end: number): AssemblerResult {
+    // A piece of a body frame that straddles socket reads arrives before its frame-end octet is
+    // checked: outside a body it is judged on the frame's last piece (FRAME_BODY), so a bad frame end
+    // is the connection's 501 whatever the chunking, as on RabbitMQ, which reads whole frames.
+    if (type === FRAME_BODY_PART && this.state !== EXPECT_BODY) return ASSEMBLING;
     if (this.state === EXPECT_METHOD) {
       if (type !== FRAME_METHOD) {
         throw new AmqpError(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead', 0, 0, true);

@@ -121,6 +121,21 @@ describe('CommandAssembler', () => {
     expect([e.code, e.text, e.hard]).toEqual([505, 'UNEXPECTED_FRAME - expected method frame, got non method frame instead', true]);
   });
 
+  it('a body-frame piece outside a body waits for the frame\'s last piece (the frame end is checked first)', () => {
+    // Regression (command-pipeline property, seed -1736352670): a straddling body frame on a channel
+    // expecting a content header raised 505 before the reader found its bad frame end (501).
+    const a = new CommandAssembler(10);
+    const m = basicPublish('', 'q');
+    a.push(METHOD_FRAME, m, 0, m.length);
+    const piece = Buffer.from('abcd');
+    expect(a.push(FRAME_BODY_PART, piece, 0, 4)).toBe(ASSEMBLING);
+    const e = errorOf(() => a.push(BODY_FRAME, piece, 0, 0));
+    expect([e.code, e.text]).toEqual([505, 'UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead']);
+    const b = new CommandAssembler(10);
+    expect(b.push(FRAME_BODY_PART, piece, 0, 4)).toBe(ASSEMBLING);
+    expect(errorOf(() => b.push(BODY_FRAME, piece, 0, 0)).code).toBe(505);
+  });
+
   it('a body that overruns its announced size never completes (the next method is unexpected)', () => {
     const a = new CommandAssembler(100);
     const m = basicPublish('', 'q');
