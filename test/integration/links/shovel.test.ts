@@ -147,6 +147,22 @@ describe('shovels Warren -> Warren', () => {
     await api(a, 'DELETE', `/api/parameters/shovel/%2f/${name}`);
   }, TIMEOUT);
 
+  it('starts from a definitions import (POST /api/definitions, as warren import and load_definitions use)', async () => {
+    const name = uniqueName('sh-defs');
+    const src = uniqueName('src');
+    const dest = uniqueName('dest');
+    const r = await api(a, 'POST', '/api/definitions', { parameters: [{
+      component: 'shovel', vhost: '/', name, value: { 'src-uri': 'amqp://', 'src-queue': src, 'dest-uri': b.url, 'dest-queue': dest },
+    }] });
+    expect(r.status, r.text).toBeLessThan(300);
+    await waitFor(async () => (await shovelStatus(a, name))?.['state'] === 'running', 30_000, 50);
+    await publish(a.url, src, 5);
+    await waitFor(async () => (await depth(b.url, dest)) === 5, 30_000, 50);
+    const exported = (await api(a, 'GET', '/api/definitions')).json as { parameters: { component: string; name: string }[] };
+    expect(exported.parameters.some((p) => p.component === 'shovel' && p.name === name)).toBe(true);
+    expect((await api(a, 'DELETE', `/api/parameters/shovel/%2f/${name}`)).status).toBe(204);
+  }, TIMEOUT);
+
   it('comes back after a broker restart (the parameter is durable)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'warren-shovel-'));
     const name = uniqueName('sh-durable');
