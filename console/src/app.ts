@@ -13,6 +13,7 @@ import { QueuePage } from './pages/queue.js';
 import { ExchangePage, ExchangesPage } from './pages/exchanges.js';
 import { TopologyPage } from './pages/topology.js';
 import { ChannelsPage, ConnectionsPage, ConsumersPage } from './pages/connections.js';
+import { FederationPage, HalfMessagesPage, ShovelsPage } from './pages/links.js';
 import { DefinitionsPage, PermissionsPage, PoliciesPage, UsersPage, VhostsPage } from './pages/admin.js';
 
 type Page = (props: { args: string[] }) => View;
@@ -27,6 +28,9 @@ const PAGES: { path: string; label: string; page: Page; nav: boolean }[] = [
   { path: 'connections', label: 'Connections', page: ConnectionsPage, nav: true },
   { path: 'channels', label: 'Channels', page: ChannelsPage, nav: true },
   { path: 'consumers', label: 'Consumers', page: ConsumersPage, nav: true },
+  { path: 'shovels', label: 'Shovels', page: ShovelsPage, nav: true },
+  { path: 'federation', label: 'Federation', page: FederationPage, nav: true },
+  { path: 'half-messages', label: 'Half messages', page: HalfMessagesPage, nav: true },
   { path: 'users', label: 'Users', page: UsersPage, nav: true },
   { path: 'vhosts', label: 'Vhosts', page: VhostsPage, nav: true },
   { path: 'permissions', label: 'Permissions', page: PermissionsPage, nav: true },

@@ -60,3 +60,13 @@ export async function logIn(page: Page, base: string, user = 'guest', password =
 export async function seeText(page: Page, selector: string, text: string | RegExp): Promise<void> {
   await page.locator(selector, { hasText: text }).first().waitFor({ state: 'visible' });
 }
+
+/** One management API call as guest (the tests' own set-up and checks, outside the page). */
+export async function callApi(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`${base}api/${path}`, {
+    method, headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text === '' ? undefined : JSON.parse(text) };
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../helpers/broker.js';
-import { logIn, seeText, startConsole, unavailable, type ConsoleHarness } from './console-harness.js';
+import { callApi, logIn, seeText, startConsole, unavailable, type ConsoleHarness } from './console-harness.js';
 
 const skip = unavailable();
 
@@ -20,14 +20,7 @@ describe.skipIf(skip !== undefined)('web console pages', () => {
   let closedWith: string | undefined;
   let dir: string;
 
-  const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
-    const res = await fetch(`${h.base}api/${path}`, {
-      method, headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text === '' ? undefined : JSON.parse(text) };
-  };
+  const api = (method: string, path: string, body?: unknown) => callApi(h.base, method, path, body);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'warren-console-pages-'));
