@@ -2,8 +2,9 @@
  * Federation between Warren and the reference RabbitMQ (its rabbitmq_federation plugin enabled from
  * here, idempotently): a central RabbitMQ exchange reaches an edge Warren (Warren's link declares on
  * RabbitMQ the plugin's own upstream queue and x-federation-upstream exchange), and RabbitMQ federates
- * an exchange from Warren (RabbitMQ's link falls back to a fanout internal exchange on Warren). Unique
- * names; everything created on the reference is deleted (its own vhost for the second case).
+ * an exchange from Warren (RabbitMQ's link falls back to a fanout internal exchange on Warren), and a
+ * Warren queue federated from a RabbitMQ queue moves messages only while a local consumer exists. Unique
+ * names; everything created on the reference is deleted (its own vhost for the second and third cases).
  */
 import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +160,65 @@ describe('federation Warren <-> reference RabbitMQ', () => {
     } finally {
       await call(mgmt!, 'DELETE', `/api/vhosts/${vh}`);
       await edgeCh.deleteExchange(x).catch(() => undefined);
+    }
+  }, TIMEOUT);
+  it('a Warren queue federated from a RabbitMQ queue moves messages only while a local consumer exists', async (ctx) => {
+    if (skip !== '') ctx.skip(skip);
+    const vhost = uniqueName('fedqvh');
+    const vh = encodeURIComponent(vhost);
+    const qn = uniqueName('fed.q');
+    const up = uniqueName('refq');
+    expect((await call(mgmt!, 'PUT', `/api/vhosts/${vh}`)).status).toBeLessThan(300);
+    let vconn: ChannelModel | undefined;
+    try {
+      expect((await call(mgmt!, 'PUT', `/api/permissions/${vh}/guest`, { configure: '.*', write: '.*', read: '.*' })).status).toBeLessThan(300);
+      const r = new URL(ref!);
+      const upUri = `amqp://${r.username}:${r.password}@${r.host}/${vh}`;
+      vconn = await amqplib.connect(upUri);
+      vconn.on('error', () => undefined);
+      const vch = await vconn.createChannel();
+      await vch.assertQueue(qn, { durable: true });
+      for (let i = 0; i < 5; i++) vch.sendToQueue(qn, Buffer.from(`m${i}`), { persistent: true });
+      await waitFor(async () => (await vch.checkQueue(qn)).messageCount === 5, WAIT, 50);
+      await edgeCh.assertQueue(qn, { durable: true });
+      expect((await call(edgeApi, 'PUT', `/api/parameters/federation-upstream/%2f/${up}`,
+        { value: { uri: upUri, 'reconnect-delay': 0.5, 'prefetch-count': 10 } })).status).toBeLessThan(300);
+      expect((await call(edgeApi, 'PUT', `/api/policies/%2f/${up}`,
+        { pattern: `^${qn.replace(/\./g, '\\.')}$`, definition: { 'federation-upstream': up }, 'apply-to': 'queues' })).status).toBeLessThan(300);
+      await waitFor(async () => {
+        const ls = (await call(edgeApi, 'GET', '/api/federation-links')).json as Record<string, unknown>[];
+        return ls.some((l) => l['queue'] === qn && l['status'] === 'running');
+      }, WAIT, 100);
+      // Running, but no local consumer: the link does not consume on RabbitMQ, nothing moved.
+      let q = await vch.checkQueue(qn);
+      expect(q).toMatchObject({ messageCount: 5, consumerCount: 0 });
+      // A local consumer: the link consumes upstream and all five arrive, in order.
+      const got: ConsumeMessage[] = [];
+      const tag = (await edgeCh.consume(qn, (m) => { if (m !== null) got.push(m); }, { noAck: true })).consumerTag;
+      await waitFor(() => got.length >= 5, WAIT, 20);
+      expect(got.map((m) => m.content.toString())).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+      const rf = got[0]!.properties.headers?.['x-received-from'] as Record<string, unknown>[];
+      expect(rf[0]).toMatchObject({ virtual_host: vhost, queue: qn, redelivered: false });
+      await waitFor(async () => (await vch.checkQueue(qn)).messageCount === 0, WAIT, 50);
+      // The local consumer leaves: the link stops consuming upstream, what is published there stays there.
+      await edgeCh.cancel(tag);
+      await waitFor(async () => (await vch.checkQueue(qn)).consumerCount === 0, WAIT, 50);
+      for (let i = 5; i < 8; i++) vch.sendToQueue(qn, Buffer.from(`m${i}`), { persistent: true });
+      await waitFor(async () => (await vch.checkQueue(qn)).messageCount === 3, WAIT, 50);
+      q = await vch.checkQueue(qn);
+      expect(q).toMatchObject({ messageCount: 3, consumerCount: 0 });
+      expect((await edgeCh.checkQueue(qn)).messageCount).toBe(0);
+      expect(got).toHaveLength(5);
+      // And a consumer again gets them.
+      await edgeCh.consume(qn, (m) => { if (m !== null) got.push(m); }, { noAck: true });
+      await waitFor(() => got.length >= 8, WAIT, 20);
+      expect(got.slice(5).map((m) => m.content.toString())).toEqual(['m5', 'm6', 'm7']);
+      await call(edgeApi, 'DELETE', `/api/policies/%2f/${up}`);
+      await call(edgeApi, 'DELETE', `/api/parameters/federation-upstream/%2f/${up}`);
+    } finally {
+      await vconn?.close().catch(() => undefined);
+      await call(mgmt!, 'DELETE', `/api/vhosts/${vh}`);
+      await edgeCh.deleteQueue(qn).catch(() => undefined);
     }
   }, TIMEOUT);
 });

@@ -3,39 +3,15 @@
  * restarted on the same port and data dir: every message arrives; duplicates only of what was in
  * flight. The shovel itself runs in the broker that survives (an in-process Warren).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startTestBroker, uniqueName, waitFor, type TestBroker } from '../../helpers/broker.js';
-import { CLI } from '../../helpers/warren-cli.js';
-import { depth, drain, freePort, publish } from './link-helpers.js';
+import { depth, drain, freePort, kill9, publish, spawnWarren } from './link-helpers.js';
 
 const TIMEOUT = 240_000;
 const TOTAL = 20_000;
-
-interface Child { proc: ChildProcess; exited: Promise<unknown> }
-
-async function spawnWarren(port: number, dataDir: string): Promise<Child> {
-  const proc = spawn(process.execPath, [CLI, 'start', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir,
-    '--management-port', '0', '--prometheus-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  proc.stdout?.on('data', (d: Buffer) => { logs += d.toString(); });
-  proc.stderr?.on('data', (d: Buffer) => { logs += d.toString(); });
-  const exited = new Promise((r) => proc.once('exit', r));
-  await waitFor(() => logs.includes('Warren listening on') || proc.exitCode !== null, 60_000, 20);
-  if (proc.exitCode !== null) throw new Error(`warren exited: ${logs}`);
-  return { proc, exited };
-}
-
-async function kill9(c: Child): Promise<void> {
-  c.proc.kill('SIGKILL');
-  await c.exited;
-}
-
-
-
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
