@@ -10,9 +10,8 @@
  * dead-lettering, vhost deletion) passes UNRESTRICTED.
  * Invariants: errors are AmqpErrors whose codes and texts match RabbitMQ's.
  */
-import { randomBytes } from 'node:crypto';
 import { AmqpError } from '../core/amqp-error.js';
-import { EMPTY_TABLE, fieldEquals, fieldString, tableGet, type FieldTable, type FieldValue } from '../core/field-value.js';
+import { EMPTY_TABLE, fieldString, tableGet, type FieldTable } from '../core/field-value.js';
 import { ReplyCode } from '../core/reply-code.js';
 import type { Access } from './access-control.js';
 import { Binding, type Destination } from './binding.js';
@@ -22,15 +21,18 @@ import type { Message } from './message.js';
 import type { Persistence } from './persistence.js';
 import { Queue, type DeadLetterReason, type QueueHooks } from './queue.js';
 import { isCycle, makeDeadLetter } from './dead-letter.js';
+import {
+  QUEUE_EQUIVALENCE_ARGS, assertArgs, assertField, checkReservedName, exchangeArgument, generateQueueName,
+} from './declare-equivalence.js';
 import type { DefinitionChange } from '../store/definition-changes.js';
 import { bindingDefinition, bindingIsDurable, exchangeDefinition, queueDefinition } from './definitions-codec.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import { HalfMessages, type Decision, type DecisionOutcome } from './half-messages.js';
 import { Publisher, PublishResult } from './publish.js';
 import { applyQueuePolicy, matchingPolicy, type Policy, type PolicyResolver } from './policy.js';
-import { fieldTypeName, parseQueueArguments, type QueueArguments } from './queue-arguments.js';
+import { parseQueueArguments, type QueueArguments } from './queue-arguments.js';
 import { MessageStats, type BrokerStatistics, type QueueTypeName } from './statistics.js';
-import { STREAM_EQUIVALENCE_ARGS, checkStreamName, parseStreamArguments } from './stream-arguments.js';
+import { checkStreamName, parseStreamArguments } from './stream-arguments.js';
 import { StreamQueue } from './stream-queue.js';
 import { EXCHANGE_TYPES, headersMatchMode, unknownExchangeType } from './router.js';
 
@@ -54,15 +56,6 @@ export interface QueueDeclare {
   /** The declaring connection. */
   connectionId: number;
 }
-
-/** Queue arguments whose values must match on redeclare (rabbit_amqqueue's equivalence list). */
-const QUEUE_EQUIVALENCE_ARGS = [
-  'x-expires', 'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-length',
-  'x-max-length-bytes', 'x-max-in-memory-length', 'x-max-in-memory-bytes', 'x-max-priority', 'x-overflow',
-  'x-queue-mode', 'x-single-active-consumer', 'x-queue-type', 'x-queue-master-locator', 'x-delivery-limit',
-  'x-retry-delays', 'x-retry-limit',
-  ...STREAM_EQUIVALENCE_ARGS,
-];
 
 export interface DefinitionsListener {
   /**
@@ -157,11 +150,11 @@ export class Vhost {
       this.addExchange(x);
       return x;
     }
-    this.assertField(x.type, d.type, 'type', 'exchange', d.name, true);
-    this.assertField(x.durable, d.durable, 'durable', 'exchange', d.name);
-    this.assertField(x.autoDelete, d.autoDelete, 'auto_delete', 'exchange', d.name);
-    this.assertField(x.internal, d.internal, 'internal', 'exchange', d.name);
-    this.assertArgs(x.args, d.args, ['alternate-exchange'], 'exchange', d.name);
+    assertField(this.name, x.type, d.type, 'type', 'exchange', d.name);
+    assertField(this.name, x.durable, d.durable, 'durable', 'exchange', d.name);
+    assertField(this.name, x.autoDelete, d.autoDelete, 'auto_delete', 'exchange', d.name);
+    assertField(this.name, x.internal, d.internal, 'internal', 'exchange', d.name);
+    assertArgs(this.name, x.args, d.args, ['alternate-exchange'], 'exchange', d.name);
     return x;
   }
 
@@ -244,9 +237,9 @@ export class Vhost {
     if (existing !== undefined) {
       // rabbit_amqqueue:assert_equivalence: exclusive owner (strict), durable, auto_delete, args.
       if (existing.options.exclusiveOwner !== (d.exclusive ? d.connectionId : -1)) this.lockedError(existing);
-      this.assertField(existing.durable, durable, 'durable', 'queue', name);
-      this.assertField(existing.autoDelete, d.autoDelete, 'auto_delete', 'queue', name);
-      this.assertArgs(existing.options.arguments, d.args, QUEUE_EQUIVALENCE_ARGS, 'queue', name);
+      assertField(this.name, existing.durable, durable, 'durable', 'queue', name);
+      assertField(this.name, existing.autoDelete, d.autoDelete, 'auto_delete', 'queue', name);
+      assertArgs(this.name, existing.options.arguments, d.args, QUEUE_EQUIVALENCE_ARGS, 'queue', name);
       existing.touch();
       return existing;
     }
@@ -523,82 +516,13 @@ export class Vhost {
     if (name === '') throw new AmqpError(ReplyCode.ACCESS_REFUSED, 'operation not permitted on the default exchange');
   }
 
-  private assertField(current: string | boolean, received: string | boolean, field: string, kind: string, name: string,
-    quoted = false): void {
-    if (current === received) return;
-    const q = (v: string | boolean) => (quoted ? `'${String(v)}'` : `'${String(v)}'`);
-    throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
-      `inequivalent arg '${field}' for ${kind} '${name}' in vhost '${this.name}': received ${q(received)} but current is ${q(current)}`);
-  }
-
-  /** rabbit_misc:assert_args_equivalence: numeric types are interchangeable, values must match. */
-  private assertArgs(current: FieldTable, received: FieldTable, keys: readonly string[], kind: string, name: string): void {
-    for (const key of keys) {
-      const c = current.find((e) => e.key === key)?.value;
-      const r = received.find((e) => e.key === key)?.value;
-      if (c === undefined && r === undefined) continue;
-      if (c !== undefined && r !== undefined) {
-        if (argsEquivalent(c, r)) continue;
-        throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
-          `inequivalent arg '${key}' for ${kind} '${name}' in vhost '${this.name}': received '${shownValue(r)}' but current is '${shownValue(c)}'`);
-      }
-      throw new AmqpError(ReplyCode.PRECONDITION_FAILED,
-        `inequivalent arg '${key}' for ${kind} '${name}' in vhost '${this.name}': received ${describeArg(r)} but current is ${describeArg(c)}`);
-    }
-  }
-
   /** Journal a durable change before applying it (throws, and nothing is applied, if it cannot be stored). */
   private changed(change: DefinitionChange): void {
     this.listener?.definitionsChanged(change);
   }
 }
 
-/**
- * An argument naming an exchange (alternate-exchange, x-dead-letter-exchange), as rabbit_misc:r_arg
- * reads it: a long string, else 406 naming the type it has.
- */
-function exchangeArgument(args: FieldTable, key: string, where: string): string | undefined {
-  const v = tableGet(args, key);
-  if (v === undefined) return undefined;
-  if (v.type !== 'S') throw new AmqpError(ReplyCode.PRECONDITION_FAILED, `invalid type '${fieldTypeName(v)}' for arg '${key}' in ${where}`);
-  return v.value.toString('utf8');
-}
-
-function checkReservedName(kind: 'exchange' | 'queue', name: string): void {
-  if (name.startsWith('amq.')) {
-    throw new AmqpError(ReplyCode.ACCESS_REFUSED, `${kind} name '${name}' contains reserved prefix 'amq.*'`);
-  }
-}
-
-function describeArg(v: FieldValue | undefined): string {
-  if (v === undefined) return 'none';
-  return `the value '${shownValue(v)}' of type '${fieldTypeName(v)}'`;
-}
-
-function shownValue(v: FieldValue): string {
-  switch (v.type) {
-    case 'S': return v.value.toString('utf8');
-    case 'V': return 'undefined';
-    case 'A': case 'F': case 'x': return '...';
-    default: return String(v.value);
-  }
-}
-
-const INTEGER_TYPES = new Set(['b', 'B', 's', 'u', 'I', 'i', 'l', 'T']);
-
-function argsEquivalent(a: FieldValue, b: FieldValue): boolean {
-  if (INTEGER_TYPES.has(a.type) && INTEGER_TYPES.has(b.type)) {
-    return BigInt((a as { value: number | bigint }).value) === BigInt((b as { value: number | bigint }).value);
-  }
-  return fieldEquals(a, b);
-}
-
 /** The queue type RabbitMQ's statistics label a queue with. */
 export function queueTypeOf(q: Queue): QueueTypeName {
   return q.settings.queueType;
-}
-
-/** Server-named queues look like RabbitMQ's: "amq.gen-" + 22 URL-safe base64 characters. */
-function generateQueueName(): string {
-  return 'amq.gen-' + randomBytes(16).toString('base64url').slice(0, 22);
 }
